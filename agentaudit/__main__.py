@@ -1,0 +1,3 @@
+from agentaudit.cli import main
+
+main()

@@ -1,0 +1,290 @@
+"""The command line: parses options, calls agentaudit.pipeline, prints. No logic of its own.
+
+Exit codes: 0 ok; 1 findings at or above --fail-on severity; 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agentaudit import __version__, pipeline
+from agentaudit.config import DEFAULTS_YAML, Config, load_config
+from agentaudit.controls.engine import checked_catalog
+from agentaudit.errors import AgentAuditError
+from agentaudit.model.records import Severity, Status
+from agentaudit.model.store import Store
+
+EXIT_OK, EXIT_GAPS, EXIT_INPUT = 0, 1, 2
+
+app = typer.Typer(
+    name="agentaudit",
+    help="Compliance evidence and access-review packs for AI agents and other non-human identities.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Policy config YAML (see `agentaudit defaults`).")
+]
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="Evidence store URL; default from config (sqlite:///agentaudit.db).")
+]
+SourceOpt = Annotated[Path | None, typer.Option("--source", "-s", help="Folder of saved CLI exports (AWS and Azure).")]
+RegisterOpt = Annotated[
+    list[Path] | None, typer.Option("--register", "-r", help="Agent register, YAML or CSV; repeatable.")
+]
+RosterOpt = Annotated[
+    Path | None, typer.Option("--roster", help="People roster CSV from HR: email,name,status,manager.")
+]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Evaluate as of this date/time (YYYY-MM-DD or ISO 8601, UTC).")
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder; default from config (output/).")]
+FailOnOpt = Annotated[
+    str | None, typer.Option("--fail-on", help="Exit 1 if a finding fails at this severity or above (info..critical).")
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Treat any collection gap or register mismatch as an input error (exit 2).")
+]
+
+
+def _parse_as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max.replace(microsecond=0), tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise AgentAuditError(f"--as-of: not a date (YYYY-MM-DD) or ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _severity(text: str | None) -> Severity | None:
+    if text is None:
+        return None
+    try:
+        return Severity(text.lower())
+    except ValueError:
+        raise AgentAuditError(
+            f"--fail-on: unknown severity {text!r}; use one of {', '.join(s.value for s in Severity)}"
+        ) from None
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[str], None]]:
+    """A progress line on stderr; stdout stays clean for the result path."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} done"),
+        TextColumn("{task.fields[item]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None, item="")
+
+        def tick(item: str) -> None:
+            bar.update(task, advance=1, item=item[-60:])
+
+        yield tick
+
+
+def _guard(func: Callable[[], int]) -> None:
+    try:
+        code = func()
+    except AgentAuditError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; the evidence store is unchanged")
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+def _config(config: Path | None, store: str | None, out: Path | None) -> Config:
+    return load_config(config, {"store": store, "output": str(out) if out else None})
+
+
+def _report_collect(result: pipeline.CollectResult, strict: bool) -> None:
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
+    err.print(f"snapshot {result.snapshot_id} ({result.status}): {counts}", highlight=False)
+    if strict and (result.warnings or result.status != "complete"):
+        raise AgentAuditError(
+            f"--strict: {len(result.warnings)} collection warning(s); snapshot {result.snapshot_id} kept for inspection"
+        )
+
+
+def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int:
+    table = Table(title=f"check run {result.run_id} (snapshot {result.snapshot_id})", show_lines=False)
+    for column in ("control", "title", "severity", "subjects", "fail", "manual", "error"):
+        table.add_column(column)
+    for c in result.evaluation.controls:
+        if not c["evaluated"]:
+            table.add_row(c["control_id"], c["title"], c["severity"], "-", "not evaluated", c["reason"], "")
+            continue
+        table.add_row(
+            c["control_id"],
+            c["title"],
+            c["severity"],
+            str(c["subjects"]),
+            str(c["fail"]),
+            str(c["manual"]),
+            str(c["error"]),
+        )
+    err.print(table)
+    if fail_on is None:
+        return EXIT_OK
+    failing = result.evaluation.failing()
+    worst = [Severity(s) for s in failing["severity"].unique()]
+    if any(s.rank >= fail_on.rank for s in worst):
+        err.print(f"gaps found at or above {fail_on.value}: exit {EXIT_GAPS}")
+        return EXIT_GAPS
+    return EXIT_OK
+
+
+@app.command()
+def collect(
+    source: SourceOpt = None,
+    register: RegisterOpt = None,
+    roster: RosterOpt = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Read saved exports into a new snapshot in the evidence store (one transaction)."""
+
+    def body() -> int:
+        if source is None:
+            raise AgentAuditError("collect needs --source DIR (a folder of saved CLI exports)")
+        cfg = _config(config, store, None)
+        with _progress("collect") as tick:
+            result = pipeline.collect(source, Store(cfg.store), cfg, register, roster, tick)
+        _report_collect(result, strict)
+        return EXIT_OK
+
+    _guard(body)
+
+
+@app.command()
+def check(
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: Annotated[int | None, typer.Option(help="Snapshot id; default the latest.")] = None,
+    out: OutOpt = None,
+    fail_on: FailOnOpt = None,
+) -> None:
+    """Evaluate the controls over a snapshot; write findings.json/csv; print the result folder."""
+
+    def body() -> int:
+        cfg = _config(config, store, out)
+        threshold = _severity(fail_on)
+        db = Store(cfg.store)
+        with _progress("check") as tick:
+            result = pipeline.check(db, cfg, _parse_as_of(as_of), snapshot, tick)
+        code = _report_check(result, threshold)
+        folder = pipeline.write_results(result, db, Path(cfg.output))
+        print(folder)
+        return code
+
+    _guard(body)
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option("--demo", help="Use the bundled sample estate, register and roster.")] = False,
+    source: SourceOpt = None,
+    register: RegisterOpt = None,
+    roster: RosterOpt = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    out: OutOpt = None,
+    fail_on: FailOnOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Collect, check and write results in one go; prints the result folder as the last line."""
+
+    def body() -> int:
+        src, reg, ros, when = source, register, roster, _parse_as_of(as_of)
+        store_url = store
+        if demo:
+            paths = pipeline.demo_paths()
+            src = src or paths["source"]
+            reg = reg or [paths["register"]]
+            ros = ros or paths["roster"]
+            when = when or pipeline.DEMO_AS_OF
+            out_dir = out or Path("output")
+            store_url = store_url or f"sqlite:///{(out_dir / 'agentaudit-demo.db').resolve()}"
+            out_dir.mkdir(parents=True, exist_ok=True)
+        if src is None:
+            raise AgentAuditError("run needs --source DIR, or --demo for the bundled sample estate")
+        cfg = _config(config, store_url, out)
+        threshold = _severity(fail_on)
+        db = Store(cfg.store)
+        with _progress("collect") as tick:
+            collected = pipeline.collect(src, db, cfg, reg, ros, tick)
+        _report_collect(collected, strict)
+        with _progress("check") as tick:
+            result = pipeline.check(db, cfg, when, collected.snapshot_id, tick)
+        code = _report_check(result, threshold)
+        folder = pipeline.write_results(result, db, Path(cfg.output))
+        print(folder)
+        return code
+
+    _guard(body)
+
+
+@app.command("controls")
+def controls_cmd(config: ConfigOpt = None) -> None:
+    """List the control catalog with severities and framework mappings."""
+
+    def body() -> int:
+        catalog, _ = checked_catalog(_config(config, None, None))
+        table = Table(title="agentaudit controls")
+        for column in ("id", "severity", "applies to", "title", "mappings"):
+            table.add_column(column)
+        for c in catalog.controls.values():
+            maps = "; ".join(f"{k}: {', '.join(v)}" for k, v in c.mappings.items() if v)
+            table.add_row(c.id, c.severity.value, c.applies_to, c.title, maps)
+        Console().print(table)
+        return EXIT_OK
+
+    _guard(body)
+
+
+@app.command()
+def defaults() -> None:
+    """Print the default policy config (every key a config file may set)."""
+    sys.stdout.write(DEFAULTS_YAML)
+
+
+@app.command()
+def version() -> None:
+    """Print the agentaudit version."""
+    print(__version__)
+
+
+def main() -> Any:
+    return app()
+
+
+__all__ = ["Status", "app", "main"]

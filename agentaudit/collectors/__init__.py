@@ -1,0 +1,1 @@
+"""Collectors: one module per source shape; each turns raw responses into model records."""

@@ -1,0 +1,225 @@
+"""Parsers for `aws iam get-account-authorization-details` and `aws iam get-credential-report`.
+
+One parser per response shape; the live collector feeds the same functions with boto3 pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentaudit.collectors.aws_policy import grants_from_document, trust_entries, unresolved_managed
+from agentaudit.collectors.common import account_from_arn, aws_tags, parse_time
+from agentaudit.errors import InputError
+from agentaudit.model.records import Credential, Grant, Identity
+
+AUTH_DETAIL_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+CREDENTIAL_REPORT_COLUMNS = (
+    "user",
+    "arn",
+    "user_creation_time",
+    "password_enabled",
+    "password_last_used",
+    "access_key_1_active",
+    "access_key_1_last_rotated",
+    "access_key_1_last_used_date",
+    "access_key_2_active",
+    "access_key_2_last_rotated",
+    "access_key_2_last_used_date",
+)
+
+
+def aws_uid(account: str, arn: str) -> str:
+    return f"aws:{account}:{arn}"
+
+
+@dataclass
+class IamParse:
+    account: str = ""
+    identities: list[Identity] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)
+
+
+def _require(item: dict[str, Any], key: str, path: str | None, where: str) -> Any:
+    if key not in item:
+        raise InputError(f"missing field {key!r}", path, where)
+    return item[key]
+
+
+def _default_document(policy: dict[str, Any]) -> Any:
+    for version in policy.get("PolicyVersionList") or []:
+        if version.get("IsDefaultVersion"):
+            return version.get("Document")
+    return None
+
+
+def parse_authorization_details(pages: list[dict[str, Any]], source: str, path: str | None = None) -> IamParse:
+    """Merge the pages (IsTruncated/Marker) and turn users and roles into identities and grants."""
+    users: list[dict[str, Any]] = []
+    roles: list[dict[str, Any]] = []
+    groups: dict[str, dict[str, Any]] = {}
+    policies: dict[str, dict[str, Any]] = {}
+    for page in pages:
+        users += page.get("UserDetailList") or []
+        roles += page.get("RoleDetailList") or []
+        for group in page.get("GroupDetailList") or []:
+            groups[group.get("GroupName", "")] = group
+        for policy in page.get("Policies") or []:
+            policies[policy.get("Arn", "")] = policy
+    result = IamParse()
+    for index, role in enumerate(roles):
+        where = f"RoleDetailList[{index}]"
+        arn = str(_require(role, "Arn", path, where))
+        result.account = result.account or account_from_arn(arn)
+        uid = aws_uid(account_from_arn(arn), arn)
+        trust = role.get("AssumeRolePolicyDocument")
+        last_used = (role.get("RoleLastUsed") or {}).get("LastUsedDate")
+        service_linked = str(role.get("Path", "")).startswith("/aws-service-role/")
+        result.identities.append(
+            Identity(
+                uid=uid,
+                provider="aws",
+                account=account_from_arn(arn),
+                native_id=arn,
+                name=str(_require(role, "RoleName", path, where)),
+                kind="aws_service_linked_role" if service_linked else "aws_iam_role",
+                source=source,
+                created=parse_time(role.get("CreateDate"), where + ".CreateDate", path),
+                last_used=parse_time(last_used, where + ".RoleLastUsed", path),
+                last_used_signal="iam:RoleLastUsed",
+                tags=aws_tags(role.get("Tags")),
+                trust=trust_entries(trust, where + ".AssumeRolePolicyDocument", path) if trust else (),
+            )
+        )
+        result.grants += _principal_grants(uid, role, "RolePolicyList", policies, where, path)
+    for index, user in enumerate(users):
+        where = f"UserDetailList[{index}]"
+        arn = str(_require(user, "Arn", path, where))
+        result.account = result.account or account_from_arn(arn)
+        uid = aws_uid(account_from_arn(arn), arn)
+        result.identities.append(
+            Identity(
+                uid=uid,
+                provider="aws",
+                account=account_from_arn(arn),
+                native_id=arn,
+                name=str(_require(user, "UserName", path, where)),
+                kind="aws_iam_user",
+                source=source,
+                created=parse_time(user.get("CreateDate"), where + ".CreateDate", path),
+                last_used_signal=None,
+                tags=aws_tags(user.get("Tags")),
+            )
+        )
+        result.grants += _principal_grants(uid, user, "UserPolicyList", policies, where, path)
+        for group_name in user.get("GroupList") or []:
+            group = groups.get(group_name)
+            if group is not None:
+                gwhere = f"GroupDetailList[{group_name}]"
+                result.grants += _principal_grants(uid, group, "GroupPolicyList", policies, gwhere, path)
+    return result
+
+
+def _principal_grants(
+    uid: str,
+    item: dict[str, Any],
+    inline_key: str,
+    policies: dict[str, dict[str, Any]],
+    where: str,
+    path: str | None,
+) -> list[Grant]:
+    grants: list[Grant] = []
+    kind = "group_policy" if inline_key == "GroupPolicyList" else "inline_policy"
+    for index, inline in enumerate(item.get(inline_key) or []):
+        name = inline.get("PolicyName", f"#{index}")
+        grants += grants_from_document(
+            uid,
+            inline.get("PolicyDocument"),
+            f"inline:{name}",
+            kind,
+            f"{where}.{inline_key}[{index}]",
+            path,
+        )
+    for index, attached in enumerate(item.get("AttachedManagedPolicies") or []):
+        arn = str(attached.get("PolicyArn", ""))
+        policy = policies.get(arn)
+        document = _default_document(policy) if policy else None
+        if document is None:
+            grants.append(unresolved_managed(uid, str(attached.get("PolicyName", "")), arn))
+            continue
+        grants += grants_from_document(
+            uid, document, arn, "managed_policy", f"{where}.AttachedManagedPolicies[{index}]", path
+        )
+    return grants
+
+
+def decode_credential_report(payload: Any, path: str | None = None) -> str:
+    """`aws iam get-credential-report` prints {"Content": base64 CSV, ...}; accept the CSV too."""
+    if isinstance(payload, dict):
+        content = payload.get("Content")
+        if not isinstance(content, str | bytes):
+            raise InputError("credential report has no 'Content' field", path)
+        raw = content if isinstance(content, bytes) else content.encode("ascii", "ignore")
+        try:
+            # boto3 returns raw bytes; the CLI prints base64 text. Try base64 first.
+            decoded = base64.b64decode(raw, validate=True)
+        except ValueError:
+            decoded = raw
+        try:
+            return decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("credential report content is neither base64 CSV nor CSV text", path) from None
+    return str(payload)
+
+
+def parse_credential_report(
+    text: str, source: str, path: str | None = None
+) -> tuple[list[Credential], dict[str, dict[str, Any]]]:
+    """Access keys as credentials, plus per-user console and last-use facts keyed by ARN."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in CREDENTIAL_REPORT_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"credential report lacks columns {', '.join(missing)}", path, "header")
+    credentials: list[Credential] = []
+    users: dict[str, dict[str, Any]] = {}
+    for line, row in enumerate(reader, start=2):
+        where = f"row {line}"
+        arn = row["arn"]
+        if row["user"] == "<root_account>":
+            continue
+        account = account_from_arn(arn)
+        uid = aws_uid(account, arn)
+        used = [parse_time(row["password_last_used"], where + " password_last_used", path)]
+        for n in (1, 2):
+            last_rotated = parse_time(row[f"access_key_{n}_last_rotated"], where, path)
+            key_used = parse_time(row[f"access_key_{n}_last_used_date"], where, path)
+            active = row[f"access_key_{n}_active"].strip().lower() == "true"
+            used.append(key_used)
+            if last_rotated is None and not active:
+                continue  # the slot was never used
+            credentials.append(
+                Credential(
+                    uid=f"{uid}#access_key_{n}",
+                    provider="aws",
+                    account=account,
+                    native_id=f"{arn}#access_key_{n}",
+                    name=f"{row['user']} access key {n}",
+                    type="access_key",
+                    store="iam",
+                    source=source,
+                    identity_uid=uid,
+                    created=last_rotated,
+                    last_rotated=last_rotated,
+                    last_used=key_used,
+                    enabled=active,
+                )
+            )
+        known = [u for u in used if u is not None]
+        users[arn] = {
+            "console_access": row["password_enabled"].strip().lower() == "true",
+            "last_used": max(known) if known else None,
+        }
+    return credentials, users

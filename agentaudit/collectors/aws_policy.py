@@ -1,0 +1,187 @@
+"""IAM policy documents → Grant records with risk flags (pure functions)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+from agentaudit.collectors.common import as_list
+from agentaudit.errors import InputError
+from agentaudit.model.records import Grant
+
+# Actions that let a holder raise its own privileges (Rhino Security Labs' list, abridged).
+PRIVESC_ACTIONS = frozenset(
+    {
+        "iam:passrole",
+        "iam:createpolicyversion",
+        "iam:setdefaultpolicyversion",
+        "iam:attachuserpolicy",
+        "iam:attachrolepolicy",
+        "iam:attachgrouppolicy",
+        "iam:putuserpolicy",
+        "iam:putrolepolicy",
+        "iam:putgrouppolicy",
+        "iam:createaccesskey",
+        "iam:createloginprofile",
+        "iam:updateloginprofile",
+        "iam:updateassumerolepolicy",
+        "iam:addusertogroup",
+        "lambda:updatefunctioncode",
+        "sts:assumerole",
+    }
+)
+DATA_ACTIONS = frozenset(
+    {
+        "s3:getobject",
+        "s3:putobject",
+        "dynamodb:getitem",
+        "dynamodb:query",
+        "dynamodb:scan",
+        "dynamodb:putitem",
+        "rds-data:executestatement",
+        "secretsmanager:getsecretvalue",
+        "kms:decrypt",
+        "ssm:getparameter",
+        "bedrock:retrieve",
+    }
+)
+# AWS managed policies that need no document to judge, when an export leaves them out.
+KNOWN_MANAGED = {
+    "AdministratorAccess": (("*",), ()),
+    "PowerUserAccess": (("*",), ("iam:*", "organizations:*", "account:*")),
+    "ReadOnlyAccess": (("*:Describe*", "*:Get*", "*:List*"), ()),
+}
+
+
+def decode_document(document: Any, where: str, path: str | None) -> dict[str, Any]:
+    """The CLI prints decoded JSON; the raw API returns URL-encoded text. Accept both."""
+    if isinstance(document, dict):
+        return document
+    if isinstance(document, str):
+        for text in (document, unquote(document)):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(parsed, dict):
+                return parsed
+        raise InputError("policy document is not valid JSON", path, where)
+    raise InputError(f"policy document has unexpected type {type(document).__name__}", path, where)
+
+
+@lru_cache(maxsize=8192)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.escape(pattern.lower()).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z")
+
+
+def action_matches(action: str, pattern: str) -> bool:
+    """IAM wildcard semantics, case-insensitive, in both directions for grant-vs-list checks."""
+    return bool(_pattern(pattern).match(action.lower()))
+
+
+def _any_match(actions: tuple[str, ...], targets: frozenset[str]) -> bool:
+    """Does any granted action (which may hold wildcards) cover one of the target actions?"""
+    for action in actions:
+        lowered = action.lower()
+        if "*" in lowered or "?" in lowered:
+            pattern = _pattern(lowered)
+            if any(pattern.match(t) for t in targets):
+                return True
+        elif lowered in targets:
+            return True
+    return False
+
+
+def make_grant(
+    identity_uid: str,
+    statement: dict[str, Any],
+    source: str,
+    source_kind: str,
+) -> Grant:
+    actions = tuple(str(a) for a in as_list(statement.get("Action")))
+    not_actions = tuple(str(a) for a in as_list(statement.get("NotAction")))
+    resources = tuple(str(a) for a in as_list(statement.get("Resource")))
+    if not resources and statement.get("NotResource") is not None:
+        resources = ("*",)  # NotResource grants everything but the named resources
+    effect = str(statement.get("Effect", "Allow"))
+    allow = effect.lower() == "allow"
+    every_action = "*" in actions or bool(not_actions)
+    wildcard_action = allow and (every_action or any(a.endswith(":*") or a == "*" for a in actions))
+    wildcard_resource = allow and "*" in resources
+    has_conditions = bool(statement.get("Condition"))
+    return Grant(
+        identity_uid=identity_uid,
+        effect=effect,
+        actions=actions,
+        not_actions=not_actions,
+        resources=resources,
+        source=source,
+        source_kind=source_kind,
+        has_conditions=has_conditions,
+        admin=allow and "*" in actions and wildcard_resource and not has_conditions,
+        wildcard_action=wildcard_action,
+        wildcard_resource=wildcard_resource,
+        privesc=allow and (every_action or _any_match(actions, PRIVESC_ACTIONS)),
+        data_access=allow and (every_action or _any_match(actions, DATA_ACTIONS)),
+    )
+
+
+def grants_from_document(
+    identity_uid: str,
+    document: Any,
+    source: str,
+    source_kind: str,
+    where: str,
+    path: str | None,
+) -> list[Grant]:
+    doc = decode_document(document, where, path)
+    statements = as_list(doc.get("Statement"))
+    grants = []
+    for index, statement in enumerate(statements):
+        if not isinstance(statement, dict):
+            raise InputError(f"Statement[{index}] is not an object", path, where)
+        grants.append(make_grant(identity_uid, statement, source, source_kind))
+    return grants
+
+
+def unresolved_managed(identity_uid: str, name: str, arn: str) -> Grant:
+    """An attached policy whose document the export did not include."""
+    known = KNOWN_MANAGED.get(name) if arn.startswith("arn:aws:iam::aws:policy/") else None
+    if known:
+        actions, not_actions = known
+        statement: dict[str, Any] = {"Effect": "Allow", "Resource": "*"}
+        statement["Action" if not not_actions else "NotAction"] = list(not_actions or actions)
+        return make_grant(identity_uid, statement, arn, "managed_policy")
+    return Grant(
+        identity_uid=identity_uid,
+        effect="Allow",
+        actions=(),
+        resources=(),
+        source=arn,
+        source_kind="managed_policy",
+        resolved=False,
+    )
+
+
+def trust_entries(document: Any, where: str, path: str | None) -> tuple[dict[str, Any], ...]:
+    """Who may assume a role: one entry per principal, with whether conditions restrict it."""
+    doc = decode_document(document, where, path)
+    entries: list[dict[str, Any]] = []
+    for statement in as_list(doc.get("Statement")):
+        if not isinstance(statement, dict) or str(statement.get("Effect", "Allow")).lower() != "allow":
+            continue
+        principal = statement.get("Principal")
+        conditions = bool(statement.get("Condition"))
+        action = ",".join(str(a) for a in as_list(statement.get("Action")))
+        if principal == "*":
+            entries.append({"type": "AWS", "principal": "*", "conditions": conditions, "action": action})
+            continue
+        if not isinstance(principal, dict):
+            continue
+        for kind, values in principal.items():
+            for value in as_list(values):
+                entries.append({"type": str(kind), "principal": str(value), "conditions": conditions, "action": action})
+    return tuple(entries)

@@ -1,0 +1,176 @@
+"""Parsers for Secrets Manager, ACM and Bedrock agent responses (CLI or boto3 shapes)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from agentaudit.collectors.aws_iam import aws_uid
+from agentaudit.collectors.common import account_from_arn, aws_tags, parse_time
+from agentaudit.errors import InputError
+from agentaudit.model.records import Credential, Identity, Tool
+
+
+def parse_secrets(pages: list[dict[str, Any]], source: str, path: str | None = None) -> list[Credential]:
+    """`aws secretsmanager list-secrets` pages. Metadata only: no call here reads a value."""
+    credentials = []
+    for page in pages:
+        for index, secret in enumerate(page.get("SecretList") or []):
+            where = f"SecretList[{index}]"
+            arn = secret.get("ARN")
+            if not arn:
+                raise InputError("missing field 'ARN'", path, where)
+            account = account_from_arn(arn)
+            rules = secret.get("RotationRules") or {}
+            credentials.append(
+                Credential(
+                    uid=aws_uid(account, arn),
+                    provider="aws",
+                    account=account,
+                    native_id=arn,
+                    name=str(secret.get("Name", arn)),
+                    type="secret",
+                    store="secretsmanager",
+                    source=source,
+                    created=parse_time(secret.get("CreatedDate"), where + ".CreatedDate", path),
+                    last_rotated=parse_time(secret.get("LastRotatedDate"), where + ".LastRotatedDate", path)
+                    or parse_time(secret.get("CreatedDate"), where, path),
+                    last_used=parse_time(secret.get("LastAccessedDate"), where + ".LastAccessedDate", path),
+                    enabled=secret.get("DeletedDate") is None,
+                    rotation_enabled=bool(secret.get("RotationEnabled", False)),
+                    rotation_interval_days=rules.get("AutomaticallyAfterDays"),
+                    tags=aws_tags(secret.get("Tags")),
+                )
+            )
+    return credentials
+
+
+def parse_certificate(payload: dict[str, Any], source: str, path: str | None = None) -> list[Credential]:
+    """`aws acm describe-certificate` ({"Certificate": …}) or `list-certificates` summaries."""
+    items = [payload["Certificate"]] if "Certificate" in payload else payload.get("CertificateSummaryList") or []
+    credentials = []
+    for index, cert in enumerate(items):
+        where = f"Certificate[{index}]"
+        arn = cert.get("CertificateArn")
+        if not arn:
+            raise InputError("missing field 'CertificateArn'", path, where)
+        account = account_from_arn(arn)
+        in_use = cert.get("InUseBy") or []
+        status = str(cert.get("Status", "")).upper()
+        created = cert.get("IssuedAt") or cert.get("ImportedAt") or cert.get("CreatedAt")
+        credentials.append(
+            Credential(
+                uid=aws_uid(account, arn),
+                provider="aws",
+                account=account,
+                native_id=arn,
+                name=str(cert.get("DomainName", arn)),
+                type="certificate",
+                store="acm",
+                source=source,
+                created=parse_time(created, where + ".IssuedAt", path),
+                last_rotated=parse_time(cert.get("NotBefore") or created, where + ".NotBefore", path),
+                expires=parse_time(cert.get("NotAfter"), where + ".NotAfter", path),
+                enabled=status not in {"REVOKED", "INACTIVE", "FAILED"},
+                rotation_enabled=str(cert.get("RenewalEligibility", "")).upper() == "ELIGIBLE"
+                and str(cert.get("Type", "")).upper() != "IMPORTED",
+                tags={"in_use_by": ",".join(in_use)} if in_use else {},
+            )
+        )
+    return credentials
+
+
+def parse_agent(payload: dict[str, Any], source: str, path: str | None = None) -> Identity:
+    """`aws bedrock-agent get-agent`: the agent itself; its execution role becomes a link."""
+    agent = payload.get("agent")
+    if not isinstance(agent, dict) or "agentArn" not in agent:
+        raise InputError("get-agent output without 'agent.agentArn'", path)
+    arn = str(agent["agentArn"])
+    account = account_from_arn(arn)
+    role = agent.get("agentResourceRoleArn")
+    links = (aws_uid(account_from_arn(role), role),) if role else ()
+    status = str(agent.get("agentStatus", "")).upper()
+    return Identity(
+        uid=aws_uid(account, arn),
+        provider="aws",
+        account=account,
+        native_id=arn,
+        name=str(agent.get("agentName", agent.get("agentId", arn))),
+        kind="aws_bedrock_agent",
+        source=source,
+        is_agent=True,
+        agent_reason="Bedrock agent",
+        created=parse_time(agent.get("createdAt"), "agent.createdAt", path),
+        last_used=None,
+        last_used_signal=None,
+        enabled=status not in {"DELETING", "FAILED", "NOT_PREPARED"} or status == "",
+        purpose=agent.get("description") or None,
+        purpose_source="bedrock:description" if agent.get("description") else None,
+        links=links,
+    )
+
+
+def _openapi_operations(payload: str, path: str | None, where: str) -> list[tuple[str, str, bool | None]]:
+    """(operationId, description, requires approval) for each operation of an inline schema."""
+    try:
+        schema = json.loads(payload)
+    except json.JSONDecodeError:
+        try:
+            schema = yaml.safe_load(payload)
+        except yaml.YAMLError:
+            raise InputError("apiSchema.payload is neither JSON nor YAML", path, where) from None
+    operations = []
+    for route, methods in ((schema or {}).get("paths") or {}).items():
+        for method, op in (methods or {}).items():
+            if not isinstance(op, dict):
+                continue
+            flag = op.get("x-requireConfirmation")
+            requires = None if flag is None else str(flag).upper() == "ENABLED"
+            name = str(op.get("operationId") or f"{method.upper()} {route}")
+            operations.append((name, str(op.get("description") or op.get("summary") or ""), requires))
+    return operations
+
+
+def parse_action_group(payload: dict[str, Any], agent_uid: str, source: str, path: str | None = None) -> list[Tool]:
+    """`aws bedrock-agent get-agent-action-group`: one Tool per function or API operation."""
+    group = payload.get("agentActionGroup")
+    if not isinstance(group, dict):
+        raise InputError("get-agent-action-group output without 'agentActionGroup'", path)
+    name = str(group.get("actionGroupName", group.get("actionGroupId", "")))
+    executor = group.get("actionGroupExecutor") or {}
+    target = executor.get("lambda") or executor.get("customControl")
+    enabled = str(group.get("actionGroupState", "ENABLED")).upper() == "ENABLED"
+    tools: list[Tool] = []
+
+    def add(tool: str, description: str, requires: bool | None) -> None:
+        tools.append(
+            Tool(
+                uid=f"{agent_uid}/{name}/{tool}",
+                agent_uid=agent_uid,
+                name=tool,
+                group=name,
+                source=source,
+                target=target,
+                description=description or None,
+                requires_approval=requires,
+                enabled=enabled,
+            )
+        )
+
+    if group.get("parentActionSignature"):
+        add(str(group["parentActionSignature"]), "built-in action", None)
+    functions = (group.get("functionSchema") or {}).get("functions") or []
+    for function in functions:
+        flag = function.get("requireConfirmation")
+        requires = None if flag is None else str(flag).upper() == "ENABLED"
+        add(str(function.get("name", "")), str(function.get("description") or ""), requires)
+    api = group.get("apiSchema") or {}
+    if "payload" in api:
+        for op_name, description, requires in _openapi_operations(str(api["payload"]), path, "apiSchema"):
+            add(op_name, description, requires)
+    elif "s3" in api:
+        s3 = api["s3"]
+        add(f"s3://{s3.get('s3BucketName')}/{s3.get('s3ObjectKey')}", "API schema kept in S3", None)
+    return tools

@@ -1,0 +1,118 @@
+"""Small pure helpers every parser shares: time stamps, tags, safe JSON loading."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agentaudit.errors import InputError
+
+MAX_EXPORT_BYTES = 512 * 1024 * 1024
+_EMPTY_TIMES = {"", "n/a", "no_information", "not_supported", "none", "null"}
+
+
+def parse_time(value: Any, where: str = "", path: str | None = None) -> datetime | None:
+    """Accept what the CLIs print: ISO 8601 (CLI v2, az), epoch seconds (CLI v1 JSON protocols)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    text = str(value).strip()
+    if text.lower() in _EMPTY_TIMES:
+        return None
+    try:
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        # Graph and ARM print up to 7 fractional digits; Python accepts at most 6.
+        if "." in text:
+            head, _, tail = text.partition(".")
+            digits = ""
+            rest = tail
+            while rest and rest[0].isdigit():
+                digits, rest = digits + rest[0], rest[1:]
+            text = f"{head}.{digits[:6]}{rest}" if digits else head + rest
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return datetime.fromtimestamp(float(text), tz=UTC)
+        except ValueError:
+            raise InputError(f"not a date/time: {value!r}", path, where or None) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def aws_tags(items: Any) -> dict[str, str]:
+    """AWS prints tags as [{"Key": k, "Value": v}]; keys kept as given."""
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        return {str(k): str(v) for k, v in items.items()}
+    return {str(t.get("Key")): str(t.get("Value", "")) for t in items if isinstance(t, dict) and "Key" in t}
+
+
+def azure_tags(items: Any) -> dict[str, str]:
+    """Entra tags are plain strings ("key:value", "key=value" or a bare marker); ARM tags a dict."""
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        return {str(k): "" if v is None else str(v) for k, v in items.items()}
+    tags: dict[str, str] = {}
+    for item in items:
+        text = str(item)
+        for sep in (":", "="):
+            if sep in text:
+                key, _, value = text.partition(sep)
+                tags[key.strip()] = value.strip()
+                break
+        else:
+            tags[text] = ""
+    return tags
+
+
+def tag_value(tags: dict[str, str], keys: list[str]) -> tuple[str | None, str | None]:
+    """First non-empty value among tag keys (case-insensitive), with the key that gave it."""
+    lowered = {k.lower(): (k, v) for k, v in tags.items()}
+    for key in keys:
+        hit = lowered.get(key)
+        if hit and hit[1].strip():
+            return hit[1].strip(), hit[0]
+    return None, None
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"true", "yes", "1", "y", "on"}
+
+
+def account_from_arn(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else ""
+
+
+def load_json(path: Path) -> Any:
+    """Load one export file; every failure is an InputError naming the file and position."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path) from None
+    if size > MAX_EXPORT_BYTES:
+        raise InputError(f"file is larger than the {MAX_EXPORT_BYTES // 2**20} MiB limit", path)
+    try:
+        with path.open("rb") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON: {exc.msg}", path, f"line {exc.lineno}, column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path) from None
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]

@@ -1,0 +1,177 @@
+"""Join what collectors read with the agent register, tags and roster into one snapshot.
+
+Precedence for owners, purpose and approved profile: register > Entra sponsor/native field > tag.
+Every value keeps where it came from, so the pack can say *why* an owner is who it is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+
+from agentaudit.collectors.common import tag_value, truthy
+from agentaudit.collectors.exports import Collected
+from agentaudit.config import Config
+from agentaudit.model.records import Credential, Identity, Person, Profile, RegisterEntry
+from agentaudit.model.store import SnapshotData
+
+OWNER_FIELDS = ("business_owner", "identity_owner", "control_owner", "purpose", "approved_profile")
+
+
+def match_register(entries: list[RegisterEntry], identities: list[Identity]) -> tuple[list[RegisterEntry], list[str]]:
+    """Resolve each entry to one identity by ARN/object id, uid or unique name."""
+    by_key: dict[str, list[Identity]] = defaultdict(list)
+    for identity in identities:
+        by_key[identity.native_id.lower()].append(identity)
+        by_key[identity.uid.lower()].append(identity)
+        by_key[identity.name.lower()].append(identity)
+    resolved: list[RegisterEntry] = []
+    warnings: list[str] = []
+    for entry in entries:
+        candidates = {
+            i.uid: i
+            for i in by_key.get(entry.match.lower(), [])
+            if (entry.provider is None or i.provider == entry.provider.lower())
+            and (entry.account is None or i.account.lower() == entry.account.lower())
+        }
+        if len(candidates) == 1:
+            resolved.append(replace(entry, matched_uid=next(iter(candidates))))
+            continue
+        if candidates:
+            warnings.append(
+                f"{entry.location}: {entry.match!r} matches {len(candidates)} identities; "
+                "add 'provider'/'account' or use the ARN / object id"
+            )
+        else:
+            warnings.append(f"{entry.location}: register entry {entry.match!r} matches no collected identity")
+        resolved.append(entry)
+    return resolved, warnings
+
+
+def _apply_tags(identity: Identity, tags: dict[str, list[str]]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for field_name in OWNER_FIELDS:
+        if getattr(identity, field_name):
+            continue
+        value, key = tag_value(identity.tags, tags[field_name])
+        if value:
+            changes[field_name] = value.lower() if field_name.endswith("owner") else value
+            changes[f"{field_name}_source"] = f"tag:{key}"
+    return changes
+
+
+def _apply_register(entry: RegisterEntry) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for field_name in OWNER_FIELDS:
+        value = getattr(entry, field_name)
+        if value:
+            changes[field_name] = value
+            changes[f"{field_name}_source"] = f"register:{entry.location}"
+    return changes
+
+
+def _classify(
+    identity: Identity, config: Config, registered: bool, exec_role_of: str | None
+) -> tuple[bool, str | None]:
+    if identity.is_agent:
+        return True, identity.agent_reason
+    value, key = tag_value(identity.tags, config.tags["agent"])
+    if value is not None and truthy(value):
+        return True, f"tag {key}={value}"
+    if exec_role_of:
+        return True, f"execution role of Bedrock agent {exec_role_of}"
+    for entry in identity.trust:
+        if entry.get("type") == "Service" and str(entry.get("principal", "")).lower() in config.ai_service_principals:
+            return True, f"trusts AI service {entry['principal']}"
+    if registered:
+        return True, "listed in the agent register"
+    return False, None
+
+
+def enrich(
+    collected: Collected,
+    entries: list[RegisterEntry],
+    profiles: list[Profile],
+    people: list[Person],
+    config: Config,
+    origin: str,
+) -> tuple[SnapshotData, list[str]]:
+    warnings = list(collected.warnings)
+    entries, match_warnings = match_register(entries, collected.identities)
+    warnings += match_warnings
+    entry_by_uid = {e.matched_uid: e for e in entries if e.matched_uid}
+    exec_role_of = {
+        link: agent.name for agent in collected.identities if agent.kind == "aws_bedrock_agent" for link in agent.links
+    }
+    enriched: dict[str, Identity] = {}
+    for identity in collected.identities:
+        changes: dict[str, Any] = {}
+        facts = collected.user_facts.get(identity.native_id)
+        if facts is not None:
+            changes.update(
+                console_access=facts["console_access"],
+                last_used=facts["last_used"],
+                last_used_signal="iam:credential_report",
+            )
+        entry = entry_by_uid.get(identity.uid)
+        if entry:
+            changes.update(_apply_register(entry))
+        current = replace(identity, **changes)
+        current = replace(current, **_apply_tags(current, config.tags))
+        is_agent, reason = _classify(current, config, entry is not None, exec_role_of.get(identity.uid))
+        enriched[identity.uid] = replace(current, is_agent=is_agent, agent_reason=reason)
+    _share_across_links(enriched)
+    credentials = _link_credentials(collected.credentials, list(enriched.values()), config)
+    data = SnapshotData(
+        origin=origin,
+        sources=collected.sources,
+        identities=list(enriched.values()),
+        credentials=credentials,
+        grants=collected.grants,
+        tools=collected.tools,
+        people=people,
+        profiles=profiles,
+        register=entries,
+    )
+    return data, warnings
+
+
+def _share_across_links(enriched: dict[str, Identity]) -> None:
+    """A Bedrock agent and its execution role are one workload: fill gaps each way, and give the
+    agent the role's last-use signal (Bedrock reports none of its own)."""
+    for uid, identity in list(enriched.items()):
+        for link in identity.links:
+            role = enriched.get(link)
+            if role is None:
+                continue
+            agent_changes: dict[str, Any] = {}
+            role_changes: dict[str, Any] = {}
+            for field_name in OWNER_FIELDS:
+                a, r = getattr(identity, field_name), getattr(role, field_name)
+                if a and not r:
+                    role_changes[field_name] = a
+                    role_changes[f"{field_name}_source"] = f"linked agent {identity.name}"
+                elif r and not a:
+                    agent_changes[field_name] = r
+                    agent_changes[f"{field_name}_source"] = f"execution role {role.name}"
+            if role.last_used and not identity.last_used:
+                agent_changes.update(last_used=role.last_used, last_used_signal=f"execution role {role.name}")
+            enriched[uid] = replace(identity, **agent_changes)
+            enriched[link] = replace(role, **role_changes)
+
+
+def _link_credentials(credentials: list[Credential], identities: list[Identity], config: Config) -> list[Credential]:
+    """Secrets carry no owner of their own; a tag may name the identity they serve."""
+    by_key: dict[str, str] = {}
+    for identity in identities:
+        by_key[identity.name.lower()] = identity.uid
+        by_key[identity.native_id.lower()] = identity.uid
+    linked = []
+    for credential in credentials:
+        if credential.identity_uid is None:
+            value, _key = tag_value(credential.tags, config.tags["identity"])
+            if value and value.lower() in by_key:
+                credential = replace(credential, identity_uid=by_key[value.lower()])
+        linked.append(credential)
+    return linked

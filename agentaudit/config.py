@@ -1,0 +1,128 @@
+"""Policy config (YAML): thresholds, the tag keys that carry owners/purpose/agent markers, output.
+
+Every key has a documented default (`DEFAULTS`, printed by `agentaudit config --defaults`); a file
+only overrides what it names, and an unknown key is an error naming it, so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentaudit.errors import InputError
+
+DEFAULTS_YAML = """\
+# agentaudit policy config. Every key is optional; these are the defaults.
+store: sqlite:///agentaudit.db        # evidence store URL (SQLite file or postgresql+psycopg://...)
+output: output                         # folder for result and pack folders
+thresholds:
+  key_max_age_days: 90                 # LC: access keys / client secrets rotated at least this often
+  unused_after_days: 90                # ACC/LC: no use for this long = unused, offboard candidate
+  expiring_within_days: 30             # LC: warn when a credential expires within this many days
+  max_credential_lifetime_days: 365    # LC: longest validity allowed for a secret or certificate
+  secret_rotation_max_days: 90         # LC: Secrets Manager rotation interval upper bound
+tags:                                  # tag keys (case-insensitive) that carry facts about an identity
+  business_owner: [business-owner, businessowner, owner]
+  identity_owner: [identity-owner, identityowner, technical-owner]
+  control_owner: [control-owner, controlowner]
+  purpose: [purpose, agent-purpose]
+  approved_profile: [approved-profile, access-profile]
+  agent: [ai-agent, agentaudit-agent, agent]        # a truthy value marks an AI agent
+  identity: [agent-identity, nhi-identity]          # on a secret: the identity (name/ARN) it serves
+ai_service_principals:                 # trust to these services marks an AWS role as an agent's
+  - bedrock.amazonaws.com
+  - bedrock-agentcore.amazonaws.com
+  - sagemaker.amazonaws.com
+risky_tool_words: [delete, remove, refund, pay, payment, transfer, send, email, write, update,
+                   create, purchase, approve, terminate, drop, wire]
+"""
+
+DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULTS_YAML)
+MAX_CONFIG_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Config:
+    data: dict[str, Any]
+    path: str | None = None
+
+    @property
+    def thresholds(self) -> dict[str, int]:
+        return dict(self.data["thresholds"])
+
+    @property
+    def tags(self) -> dict[str, list[str]]:
+        return {k: [t.lower() for t in v] for k, v in self.data["tags"].items()}
+
+    @property
+    def store(self) -> str:
+        return str(self.data["store"])
+
+    @property
+    def output(self) -> str:
+        return str(self.data["output"])
+
+    @property
+    def ai_service_principals(self) -> list[str]:
+        return [str(s).lower() for s in self.data["ai_service_principals"]]
+
+    @property
+    def risky_tool_words(self) -> list[str]:
+        return [str(s).lower() for s in self.data["risky_tool_words"]]
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], path: str, trail: str = "") -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        where = f"{trail}{key}"
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise InputError(f"unknown key {where!r} (known here: {known})", path)
+        default = base[key]
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise InputError(f"{where!r} must be a mapping", path)
+            merged[key] = _merge(default, value, path, where + ".")
+        elif isinstance(default, list):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InputError(f"{where!r} must be a list of strings", path)
+            merged[key] = value
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(f"{where!r} must be a whole number >= 0, got {value!r}", path)
+            merged[key] = value
+        else:
+            if not isinstance(value, str) or not value:
+                raise InputError(f"{where!r} must be a non-empty string", path)
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    data = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError("config file not found", p)
+        if p.stat().st_size > MAX_CONFIG_BYTES:
+            raise InputError(f"config file is larger than {MAX_CONFIG_BYTES} bytes", p)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark else None
+            raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", p, where) from None
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text", p) from None
+        if not isinstance(loaded, dict):
+            raise InputError("config must be a YAML mapping", p)
+        data = _merge(data, loaded, str(p))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    return Config(data=data, path=str(path) if path else None)

@@ -1,0 +1,1 @@
+"""Controls: the catalog (data), the checks (pure functions) and the engine that runs them."""

@@ -1,0 +1,42 @@
+"""Helpers shared by the checks: vectorised status columns and per-row evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PASS, FAIL, MANUAL, ERROR = "pass", "fail", "manual", "error"
+
+
+def pass_fail(ok: Any) -> np.ndarray:
+    return np.where(np.asarray(ok, dtype=bool), PASS, FAIL)
+
+
+def clean(value: Any) -> Any:
+    """Evidence values as JSON-friendly Python: NaN/NaT → None, timestamps → ISO strings."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def evidence(**columns: Any) -> list[dict[str, Any]]:
+    """Zip equal-length columns into one evidence dict per row."""
+    names: list[str] = list(columns)
+    values = [list(columns[n]) for n in names]
+    return [{n: clean(v) for n, v in zip(names, row, strict=True)} for row in zip(*values, strict=True)]
+
+
+def grouped_list(frame: pd.DataFrame, key: str, column: str) -> dict[str, list[Any]]:
+    if frame.empty:
+        return {}
+    return {str(k): list(v) for k, v in frame.groupby(key, sort=False)[column]}

@@ -1,0 +1,132 @@
+"""LC: rotation, expiry, lifetime, secret rotation, one active key, unused credentials."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence, pass_fail
+from agentaudit.controls.context import Context, result
+from agentaudit.controls.registry import check
+
+ROTATED_TYPES = ("access_key", "client_secret")
+
+
+def _live(ctx: Context) -> pd.DataFrame:
+    creds = ctx.credentials
+    return creds[creds["enabled"].astype(bool)]
+
+
+@check("LC-001")
+def rotated(ctx: Context) -> pd.DataFrame:
+    creds = _live(ctx)
+    creds = creds[creds["type"].isin(ROTATED_TYPES)]
+    limit = ctx.thresholds["key_max_age_days"]
+    age = ctx.days_since(creds["last_rotated"].fillna(creds["created"]))
+    status = np.where(age.isna(), ERROR, np.where(age > limit, FAIL, PASS))
+    return result(
+        creds["uid"],
+        status,
+        evidence(last_rotated=creds["last_rotated"], age_days=age.astype("Int64"), threshold_days=[limit] * len(creds)),
+    )
+
+
+@check("LC-002")
+def expiry_set(ctx: Context) -> pd.DataFrame:
+    creds = _live(ctx)
+    creds = creds[creds["store"].isin(("entra", "keyvault"))]
+    return result(
+        creds["uid"], pass_fail(creds["expires"].notna()), evidence(expires=creds["expires"], store=creds["store"])
+    )
+
+
+@check("LC-003")
+def not_expired(ctx: Context) -> pd.DataFrame:
+    creds = ctx.credentials[ctx.credentials["expires"].notna()]
+    expired = creds["expires"] < ctx.as_of
+    return result(
+        creds["uid"],
+        pass_fail(~expired),
+        evidence(
+            expires=creds["expires"],
+            days_past=ctx.days_since(creds["expires"]).clip(lower=0),
+            in_use_by=creds["tags"].map(lambda t: (t or {}).get("in_use_by")),
+        ),
+    )
+
+
+@check("LC-004")
+def expiring_soon(ctx: Context) -> pd.DataFrame:
+    creds = _live(ctx)
+    creds = creds[creds["expires"].notna() & (creds["expires"] >= ctx.as_of)]
+    window = ctx.thresholds["expiring_within_days"]
+    days_left = (creds["expires"] - ctx.as_of).dt.days
+    return result(
+        creds["uid"],
+        pass_fail(days_left > window),
+        evidence(expires=creds["expires"], days_left=days_left, window_days=[window] * len(creds)),
+    )
+
+
+@check("LC-005")
+def lifetime(ctx: Context) -> pd.DataFrame:
+    creds = _live(ctx)
+    creds = creds[creds["store"].isin(("entra", "keyvault")) & creds["expires"].notna() & creds["created"].notna()]
+    limit = ctx.thresholds["max_credential_lifetime_days"]
+    days = (creds["expires"] - creds["created"]).dt.days
+    return result(
+        creds["uid"],
+        pass_fail(days <= limit),
+        evidence(created=creds["created"], expires=creds["expires"], lifetime_days=days, max_days=[limit] * len(creds)),
+    )
+
+
+@check("LC-006")
+def secret_rotation(ctx: Context) -> pd.DataFrame:
+    creds = _live(ctx)
+    creds = creds[creds["store"] == "secretsmanager"]
+    limit = ctx.thresholds["secret_rotation_max_days"]
+    enabled = creds["rotation_enabled"].fillna(False).astype(bool)
+    interval = pd.to_numeric(creds["rotation_interval_days"], errors="coerce")
+    ok = enabled & (interval.isna() | (interval <= limit))
+    return result(
+        creds["uid"],
+        pass_fail(ok),
+        evidence(
+            rotation_enabled=enabled,
+            interval_days=interval.astype("Int64"),
+            last_rotated=creds["last_rotated"],
+            max_days=[limit] * len(creds),
+        ),
+    )
+
+
+@check("LC-007")
+def one_active_key(ctx: Context) -> pd.DataFrame:
+    keys = ctx.credentials[ctx.credentials["type"] == "access_key"]
+    active = keys[keys["enabled"].astype(bool)].groupby("identity_uid").size()
+    holders = keys["identity_uid"].dropna().unique()
+    counts = [int(active.get(uid, 0)) for uid in holders]
+    return result(list(holders), pass_fail([c <= 1 for c in counts]), evidence(active_keys=counts))
+
+
+@check("LC-008")
+def unused_credential(ctx: Context) -> pd.DataFrame:
+    creds = _live(ctx)
+    creds = creds[(creds["type"] == "access_key") | (creds["store"] == "secretsmanager")]
+    limit = ctx.thresholds["unused_after_days"]
+    idle = ctx.days_since(creds["last_used"])
+    age = ctx.days_since(creds["created"])
+    never = creds["last_used"].isna()
+    unused = np.where(never, age > limit, idle > limit)
+    status = np.where(never & age.isna(), MANUAL, np.where(unused, FAIL, PASS))
+    return result(
+        creds["uid"],
+        status,
+        evidence(
+            last_used=creds["last_used"],
+            days_idle=idle.astype("Int64"),
+            created=creds["created"],
+            threshold_days=[limit] * len(creds),
+        ),
+    )

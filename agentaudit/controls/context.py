@@ -1,0 +1,62 @@
+"""What a check sees: one snapshot's tables, the thresholds and the as-of time. No I/O, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from agentaudit.config import Config
+
+# Kinds the cloud provider owns and manages; accountability controls do not apply to them.
+PROVIDER_MANAGED_KINDS = {"aws_service_linked_role", "azure_microsoft_app"}
+
+
+class NotEvaluated(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a check whose input is missing: the control is reported as not evaluated."""
+
+
+@dataclass
+class Context:
+    identities: pd.DataFrame
+    credentials: pd.DataFrame
+    grants: pd.DataFrame
+    tools: pd.DataFrame
+    people: pd.DataFrame
+    profiles: pd.DataFrame
+    register: pd.DataFrame
+    sources: pd.DataFrame
+    as_of: pd.Timestamp
+    config: Config
+
+    @property
+    def thresholds(self) -> dict[str, int]:
+        return self.config.thresholds
+
+    @cached_property
+    def nhis(self) -> pd.DataFrame:
+        """Identities the customer is accountable for (not provider-managed)."""
+        return self.identities[~self.identities["kind"].isin(PROVIDER_MANAGED_KINDS)]
+
+    @cached_property
+    def agents(self) -> pd.DataFrame:
+        return self.nhis[self.nhis["is_agent"].astype(bool)]
+
+    def days_since(self, column: pd.Series) -> pd.Series:
+        return (self.as_of - column).dt.days
+
+    @cached_property
+    def register_by_uid(self) -> pd.DataFrame:
+        matched = self.register[self.register["matched_uid"].notna()]
+        return matched.drop_duplicates("matched_uid").set_index("matched_uid")
+
+
+Check = Callable[[Context], pd.DataFrame]
+
+
+def result(subject_uid: Any, status: Any, evidence: Any) -> pd.DataFrame:
+    """The frame every check returns: one row per subject evaluated."""
+    return pd.DataFrame({"subject_uid": subject_uid, "status": status, "evidence": evidence})

@@ -1,0 +1,283 @@
+"""The evidence store: snapshots written in one transaction and never changed afterwards.
+
+SQLite by default, PostgreSQL by URL. Table columns are derived from the record dataclasses so the
+schema cannot drift from the model; `SCHEMA_VERSION` plus `MIGRATIONS` is the upgrade path.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from agentaudit.errors import StoreError
+from agentaudit.model import records as r
+
+SCHEMA_VERSION = 1
+CHUNK = 20_000
+
+metadata = sa.MetaData()
+
+
+def _column_type(hint: Any) -> tuple[sa.types.TypeEngine[Any], bool]:
+    """Map a dataclass annotation to a column type and nullability."""
+    nullable = False
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if origin in (dict, tuple, list):
+        return sa.JSON(), True
+    if hint is bool:
+        return sa.Boolean(), nullable
+    if hint is int:
+        return sa.Integer(), nullable
+    if hint is datetime:
+        return sa.DateTime(timezone=True), True
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return sa.String(32), nullable
+    return sa.Text(), nullable
+
+
+def _record_table(name: str, cls: type, key: str = "snapshot_id") -> sa.Table:
+    hints = typing.get_type_hints(cls)
+    columns = [sa.Column(key, sa.Integer, nullable=False, index=True)]
+    for f in fields(cls):
+        col_type, nullable = _column_type(hints[f.name])
+        columns.append(sa.Column(f.name, col_type, nullable=nullable))
+    return sa.Table(name, metadata, *columns)
+
+
+meta_table = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("counts", sa.JSON, nullable=False),
+)
+check_runs = sa.Table(
+    "check_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("snapshot_id", sa.Integer, nullable=False, index=True),
+    sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+)
+
+RECORD_TABLES: dict[str, tuple[sa.Table, type]] = {
+    name: (_record_table(name, cls), cls)
+    for name, cls in {
+        "sources": r.Source,
+        "identities": r.Identity,
+        "credentials": r.Credential,
+        "grants": r.Grant,
+        "tools": r.Tool,
+        "people": r.Person,
+        "profiles": r.Profile,
+        "register": r.RegisterEntry,
+    }.items()
+}
+findings_table = _record_table("findings", r.Finding, key="run_id")
+findings_table.append_column(sa.Column("first_seen", sa.DateTime(timezone=True), nullable=True))
+
+
+# Migrations from version N to N+1; empty while the schema is at version 1.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+@dataclass
+class SnapshotData:
+    """Everything one snapshot holds, as lists of records, ready to be written at once."""
+
+    origin: str
+    sources: list[r.Source]
+    identities: list[r.Identity]
+    credentials: list[r.Credential]
+    grants: list[r.Grant]
+    tools: list[r.Tool]
+    people: list[r.Person]
+    profiles: list[r.Profile]
+    register: list[r.RegisterEntry]
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in RECORD_TABLES}
+
+    def status(self) -> r.SourceStatus:
+        if any(s.status != r.SourceStatus.COMPLETE for s in self.sources):
+            return r.SourceStatus.PARTIAL
+        return r.SourceStatus.COMPLETE
+
+
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return value
+
+
+class Store:
+    """A handle on one evidence store URL."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.engine: Engine = sa.create_engine(url)
+        except Exception as exc:
+            raise StoreError(f"cannot open evidence store {url!r}: {exc}") from exc
+        self._migrate()
+
+    def _migrate(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                metadata.create_all(conn)
+                row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
+                version = int(row[0]) if row else SCHEMA_VERSION
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"evidence store {self.url} has schema version {version}, newer than this "
+                        f"agentaudit ({SCHEMA_VERSION}); upgrade agentaudit"
+                    )
+                while version < SCHEMA_VERSION:
+                    MIGRATIONS[version](conn)
+                    version += 1
+                if row is None:
+                    conn.execute(meta_table.insert().values(key="schema_version", value=str(version)))
+                else:
+                    conn.execute(
+                        meta_table.update().where(meta_table.c.key == "schema_version").values(value=str(version))
+                    )
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot open evidence store {self.url}: {_short(exc)}") from exc
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"evidence store {self.url}: {_short(exc)}") from exc
+
+    def write_snapshot(self, data: SnapshotData, now: datetime | None = None) -> int:
+        """Write a whole snapshot in one transaction; on any failure nothing is kept."""
+        created = now or datetime.now(UTC)
+        with self._begin() as conn:
+            result = conn.execute(
+                snapshots.insert().values(
+                    created_at=created,
+                    origin=data.origin,
+                    status=data.status().value,
+                    counts=data.counts(),
+                )
+            )
+            snapshot_id = _new_id(result)
+            for name, (table, _cls) in RECORD_TABLES.items():
+                _insert_records(conn, table, getattr(data, name), "snapshot_id", snapshot_id)
+        return snapshot_id
+
+    def latest_snapshot_id(self) -> int | None:
+        with self._begin() as conn:
+            return conn.execute(sa.select(sa.func.max(snapshots.c.id))).scalar()
+
+    def snapshot_info(self, snapshot_id: int) -> dict[str, Any]:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(snapshots).where(snapshots.c.id == snapshot_id)).mappings().first()
+        if row is None:
+            raise StoreError(f"snapshot {snapshot_id} is not in evidence store {self.url}")
+        return dict(row)
+
+    def read_table(self, name: str, snapshot_id: int) -> pd.DataFrame:
+        table, _ = RECORD_TABLES[name]
+        query = sa.select(*[c for c in table.c if c.name != "snapshot_id"]).where(table.c.snapshot_id == snapshot_id)
+        with self._begin() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return _normalise_frame(frame, table)
+
+    def previous_first_seen(self, snapshot_id: int) -> dict[tuple[str, str], datetime]:
+        """First-seen dates of failing findings of the newest earlier check run."""
+        with self._begin() as conn:
+            run = conn.execute(
+                sa.select(sa.func.max(check_runs.c.id)).where(check_runs.c.snapshot_id < snapshot_id)
+            ).scalar()
+            if run is None:
+                return {}
+            rows = conn.execute(
+                sa.select(findings_table.c.control_id, findings_table.c.subject_uid, findings_table.c.first_seen).where(
+                    findings_table.c.run_id == run, findings_table.c.status == r.Status.FAIL.value
+                )
+            ).all()
+        return {(c, s): _as_utc(f) for c, s, f in rows if f is not None}
+
+    def write_check_run(
+        self,
+        snapshot_id: int,
+        as_of: datetime,
+        summary: dict[str, Any],
+        findings: Sequence[dict[str, Any]],
+    ) -> int:
+        with self._begin() as conn:
+            result = conn.execute(
+                check_runs.insert().values(
+                    snapshot_id=snapshot_id, as_of=as_of, created_at=datetime.now(UTC), summary=summary
+                )
+            )
+            run_id = _new_id(result)
+            for start in range(0, len(findings), CHUNK):
+                chunk = [{**f, "run_id": run_id} for f in findings[start : start + CHUNK]]
+                conn.execute(findings_table.insert(), chunk)
+        return run_id
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:
+        raise StoreError("the database returned no id for a new row")
+    return int(key[0])
+
+
+def _short(exc: BaseException) -> str:
+    """One line: the driver's message, without SQLAlchemy's statement and parameter dump."""
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {str(original).splitlines()[0] if str(original) else ''}"
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _insert_records(conn: Connection, table: sa.Table, items: list[Any], key: str, key_value: int) -> None:
+    names, get = r.row_getter(type(items[0])) if items else ((), None)
+    for start in range(0, len(items), CHUNK):
+        rows = []
+        for item in items[start : start + CHUNK]:
+            row = {n: _utc(v) for n, v in zip(names, get(item), strict=True)}  # type: ignore[misc]
+            row[key] = key_value
+            rows.append(row)
+        conn.execute(table.insert(), rows)
+
+
+def _normalise_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """Datetime columns come back tz-aware UTC whatever the backend stored."""
+    for column in table.c:
+        if isinstance(column.type, sa.DateTime) and column.name in frame:
+            frame[column.name] = pd.to_datetime(frame[column.name], utc=True)
+    return frame
