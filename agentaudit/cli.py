@@ -111,6 +111,10 @@ def _guard(func: Callable[[], int]) -> None:
     except AgentAuditError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
+    except OSError as exc:  # a folder or file the OS refused: name it, no traceback
+        where = exc.filename or ""
+        err.print(f"[red]error:[/red] {where}: {exc.strerror or exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INPUT) from None
     except KeyboardInterrupt:
         err.print("interrupted; the evidence store is unchanged")
         raise typer.Exit(130) from None

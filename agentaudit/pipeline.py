@@ -23,7 +23,7 @@ from agentaudit.output.results import atomic_folder, period_of, write_findings_c
 
 Progress = Callable[[str], None]
 # The sample estate was exported on this date; the demo evaluates as of it so results never drift.
-DEMO_AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
+DEMO_AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def demo_paths() -> dict[str, Path]:

@@ -155,6 +155,12 @@ def _run_one(
         summary.update(evaluated=False, reason=str(exc), subjects=0)
         summary.update({s.value: 0 for s in Status})
         return pd.DataFrame(), summary
+    if frame.empty:
+        summary["subjects"] = 0
+        summary.update({s.value: 0 for s in Status})
+        return pd.DataFrame(), summary
+    frame["subject_uid"] = frame["subject_uid"].astype(object)
+    subjects = subjects.astype({"subject_uid": object})
     frame = frame.merge(subjects, on="subject_uid", how="left", validate="many_to_one")
     frame["control_id"] = control.id
     frame["title"] = control.title

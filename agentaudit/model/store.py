@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -140,8 +141,11 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         try:
+            parsed = sa.engine.make_url(url)
+            if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = sa.create_engine(url)
-        except Exception as exc:
+        except (sa.exc.ArgumentError, ValueError, OSError, ImportError) as exc:
             raise StoreError(f"cannot open evidence store {url!r}: {exc}") from exc
         self._migrate()
 

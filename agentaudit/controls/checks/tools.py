@@ -95,7 +95,7 @@ def risky_tools_gated(ctx: Context) -> pd.DataFrame:
     words = ctx.config.risky_tool_words
     tools = ctx.tools
     risky_words = [[w for w in name_tokens(n) if any(w.startswith(r) for r in words)] for n in tools["name"]]
-    keep = [bool(w) for w in risky_words]
+    keep = pd.Series([bool(w) for w in risky_words], index=tools.index, dtype=bool)
     frame = tools[keep]
     flags = [_flag_text(f) for f in frame["requires_approval"]]
     statuses = [PASS if f == "enabled" else FAIL for f in flags]

@@ -1,0 +1,101 @@
+"""Shared fixtures: a demo run, and hand-built snapshots evaluated through the real store."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from agentaudit import pipeline
+from agentaudit.cli import app
+from agentaudit.config import load_config
+from agentaudit.model.records import Identity, Source, SourceStatus
+from agentaudit.model.store import SnapshotData, Store
+
+AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One demo run through the CLI for the whole session (it is read-only afterwards)."""
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["run", "--demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    findings = json.loads((folder / "findings.json").read_text())
+    return {"out": out, "folder": folder, "findings": findings, "result": result}
+
+
+@pytest.fixture(scope="session")
+def planted() -> dict[str, str]:
+    return json.loads((pipeline.demo_paths()["source"].parent / "planted.json").read_text())
+
+
+def identity(name: str, kind: str = "aws_iam_role", **changes: Any) -> Identity:
+    account = changes.pop("account", "111122223333")
+    arn = changes.pop("native_id", f"arn:aws:iam::{account}:role/{name}")
+    base = Identity(
+        uid=f"aws:{account}:{arn}",
+        provider="aws",
+        account=account,
+        native_id=arn,
+        name=name,
+        kind=kind,
+        source="test",
+        last_used_signal="iam:RoleLastUsed",
+        last_used=AS_OF,
+        created=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    return replace(base, **changes)
+
+
+def evaluate_records(
+    tmp_path: Path, as_of: datetime = AS_OF, config_path: Path | None = None, **records: Any
+) -> pd.DataFrame:
+    """Write hand-built records as a snapshot to a real SQLite store, then run the checks."""
+    now = datetime.now(UTC)
+    data = SnapshotData(
+        origin="test",
+        sources=records.pop(
+            "sources", [Source("test", "test", "aws", "111122223333", "test", now, now, SourceStatus.COMPLETE)]
+        ),
+        identities=records.pop("identities", []),
+        credentials=records.pop("credentials", []),
+        grants=records.pop("grants", []),
+        tools=records.pop("tools", []),
+        people=records.pop("people", []),
+        profiles=records.pop("profiles", []),
+        register=records.pop("register", []),
+    )
+    assert not records, f"unknown record kinds {list(records)}"
+    store = Store(f"sqlite:///{tmp_path / 'controls.db'}")
+    snapshot = store.write_snapshot(data)
+    result = pipeline.check(store, load_config(config_path), as_of, snapshot)
+    return result.evaluation.findings
+
+
+def status_of(findings: pd.DataFrame, control: str, uid: str) -> str:
+    rows = findings[(findings["control_id"] == control) & (findings["subject_uid"] == uid)]
+    assert len(rows) == 1, f"{control} on {uid}: {len(rows)} findings"
+    return str(rows.iloc[0]["status"])
+
+
+def evidence_of(findings: pd.DataFrame, control: str, uid: str) -> dict[str, Any]:
+    rows = findings[(findings["control_id"] == control) & (findings["subject_uid"] == uid)]
+    return dict(rows.iloc[0]["evidence"])
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = os.environ.get("AGENTAUDIT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("AGENTAUDIT_TEST_POSTGRES_URL is not set: start PostgreSQL with `scripts/services.sh start`")
+    return url

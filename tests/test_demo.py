@@ -1,0 +1,128 @@
+"""The demo run end to end: the contract other tools rely on, and the sample estate's planted gaps."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REQUIRED = {"control_id", "status", "severity", "subject_uid", "native_id", "identity_name", "owner", "evidence"}
+
+
+def _fails(findings: list[dict[str, Any]], name: str) -> set[str]:
+    return {f["control_id"] for f in findings if f["identity_name"] == name and f["status"] == "fail"}
+
+
+def test_contract_last_line_is_result_folder_with_findings(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "agentaudit", "run", "--demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert folder.is_dir() and folder.parent.parent == tmp_path
+    findings = json.loads((folder / "findings.json").read_text())
+    assert isinstance(findings, list) and findings
+    assert all(set(f) >= REQUIRED for f in findings)
+    assert (folder / "findings.csv").is_file()
+
+
+def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
+    summary = json.loads((demo_run["folder"] / "summary.json").read_text())
+    assert summary["records"]["identities"] >= 120
+    ids = {f["subject_uid"] for f in demo_run["findings"] if f["control_id"] == "MON-001"}
+    agents = {f["subject_uid"] for f in demo_run["findings"] if f["control_id"] == "OWN-001"}
+    assert len(ids) >= 120 and len(agents) >= 25
+
+
+@pytest.mark.parametrize(
+    ("key", "control"),
+    [
+        ("agent_without_business_owner", "OWN-001"),
+        ("agent_owned_by_leaver", "OWN-004"),
+        ("agent_without_purpose", "PUR-001"),
+        ("agent_without_profile", "PUR-002"),
+        ("admin_agent_role", "ACC-001"),
+        ("admin_role", "ACC-001"),
+        ("wildcard_role", "ACC-003"),
+        ("drift_role", "ACC-002"),
+        ("privesc_role", "ACC-004"),
+        ("stale_key_user", "LC-001"),
+        ("two_keys_user", "LC-007"),
+        ("unused_role", "ACC-005"),
+        ("unused_key_user", "LC-008"),
+        ("open_trust_role", "ACC-006"),
+        ("oidc_trust_role", "ACC-006"),
+        ("expired_certificate", "LC-003"),
+        ("expiring_certificate", "LC-004"),
+        ("secret_rotation_off", "LC-006"),
+        ("expired_client_secret_app", "LC-003"),
+        ("expiring_client_secret_app", "LC-004"),
+        ("long_lived_client_secret_app", "LC-005"),
+        ("keyvault_secret_without_expiry", "LC-002"),
+        ("azure_owner_agent", "ACC-001"),
+    ],
+)
+def test_planted_gap_is_found(demo_run: dict[str, Any], planted: dict[str, str], key: str, control: str) -> None:
+    assert control in _fails(demo_run["findings"], planted[key])
+
+
+def test_ungated_tools_and_unknown_schema(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
+    by_tool: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for f in demo_run["findings"]:
+        if f["subject_type"] == "tool":
+            by_tool[f["identity_name"]].add((f["control_id"], f["status"]))
+
+    def results(tool: str) -> set[tuple[str, str]]:
+        return set().union(*(v for k, v in by_tool.items() if k.endswith("/" + tool)))
+
+    assert ("TOOL-003", "fail") in results(planted["ungated_tool"])
+    assert ("TOOL-002", "fail") in results(planted["ungated_email_tool"])
+    assert ("TOOL-004", "manual") in results(planted["unknown_tool_schema"])
+
+
+def test_unmatched_register_entry_is_a_gap(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
+    assert "COL-002" in _fails(demo_run["findings"], planted["unmatched_register_entry"])
+
+
+def test_clean_identities_pass_everything(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
+    for name in (planted["clean_agent"], planted["clean_role"]):
+        rows = [f for f in demo_run["findings"] if f["identity_name"] == name]
+        assert rows, name
+        assert {f["status"] for f in rows} == {"pass"}, [(f["control_id"], f["status"]) for f in rows]
+
+
+def test_findings_route_to_owners_and_carry_evidence(demo_run: dict[str, Any]) -> None:
+    stale = [f for f in demo_run["findings"] if f["control_id"] == "LC-001" and f["status"] == "fail"]
+    legacy = next(f for f in stale if f["identity_name"] == "svc-legacy-billing")
+    assert legacy["owner"] == "ben.okafor@halcyon.example"
+    assert legacy["evidence"]["age_days"] >= 400 and legacy["evidence"]["threshold_days"] == 90
+    assert legacy["native_id"].startswith("arn:aws:iam::111122223333:user/svc-legacy-billing")
+
+
+def test_csv_matches_json(demo_run: dict[str, Any]) -> None:
+    with (demo_run["folder"] / "findings.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(demo_run["findings"])
+    assert [r["subject_uid"] for r in rows] == [f["subject_uid"] for f in demo_run["findings"]]
+
+
+def test_fail_on_exit_code(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agentaudit.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--demo", "--out", str(tmp_path), "--fail-on", "critical"])
+    assert result.exit_code == 1
+    assert Path(result.stdout.strip().splitlines()[-1]).is_dir()

@@ -1,0 +1,197 @@
+"""Each parser against recorded CLI/API shapes, including the variants real exports show."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agentaudit.collectors import aws_iam, aws_services, azure
+from agentaudit.collectors.common import parse_time
+from agentaudit.collectors.exports import read_exports, sniff
+from agentaudit.errors import InputError
+from agentaudit.examples import builder as b
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_auth_details_merges_pages_decodes_url_encoded_documents_and_group_policies() -> None:
+    pages = [json.loads((DATA / "aws" / f"auth-details-page{n}.json").read_text()) for n in (1, 2)]
+    parsed = aws_iam.parse_authorization_details(pages, "test")
+    names = {i.name: i for i in parsed.identities}
+    assert set(names) == {"svc-etl", "report-agent"}
+    assert parsed.account == "210987654321"
+    role = names["report-agent"]
+    assert role.trust == (
+        {"type": "Service", "principal": "bedrock.amazonaws.com", "conditions": False, "action": "sts:AssumeRole"},
+    )
+    assert role.last_used == datetime(2026, 11, 1, 12, tzinfo=UTC)
+    role_grants = [g for g in parsed.grants if g.identity_uid == role.uid]
+    # The default version (v2) is used, not the admin v1; AdministratorAccess is known without a document.
+    reader = [g for g in role_grants if g.source.endswith("report-reader")]
+    assert reader[0].actions == ("s3:GetObject", "s3:ListBucket") and not reader[0].admin
+    assert any(g.admin for g in role_grants if g.source.endswith("AdministratorAccess"))
+    unresolved = [g for g in role_grants if not g.resolved]
+    assert [g.source for g in unresolved] == ["arn:aws:iam::aws:policy/SomethingNotExported"]
+    user_grants = [g for g in parsed.grants if g.identity_uid == names["svc-etl"].uid]
+    assert user_grants[0].source_kind == "group_policy" and user_grants[0].privesc
+
+
+def test_policy_document_that_is_not_json_names_file_and_location() -> None:
+    page = b.authorization_details([], [b.role("1", "r", datetime(2024, 1, 1, tzinfo=UTC), b.trust_service("x"))], [])
+    page["RoleDetailList"][0]["RolePolicyList"] = [{"PolicyName": "broken", "PolicyDocument": "{not json"}]
+    with pytest.raises(InputError) as caught:
+        aws_iam.parse_authorization_details([page], "t", "auth.json")
+    assert "auth.json (RoleDetailList[0].RolePolicyList[0])" in str(caught.value)
+    assert "not valid JSON" in str(caught.value)
+
+
+def test_credential_report_from_cli_base64_and_from_plain_csv() -> None:
+    created = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [
+        b.report_row(
+            "210987654321", "svc-a", created, [(True, created, None), (False, created, created)], password=True
+        ),
+        {**b.report_row("210987654321", "<root_account>", created, []), "arn": "arn:aws:iam::210987654321:root"},
+    ]
+    payload = b.credential_report(rows, created)
+    text = aws_iam.decode_credential_report(payload)
+    assert text.startswith("user,arn,")
+    creds, users = aws_iam.parse_credential_report(text, "t")
+    assert [c.name for c in creds] == ["svc-a access key 1", "svc-a access key 2"]
+    assert creds[0].enabled and not creds[1].enabled and creds[0].last_used is None
+    assert users["arn:aws:iam::210987654321:user/svc-a"]["console_access"] is True
+    assert sniff(Path("r.csv"), text) == "credential_report_csv"
+
+
+def test_credential_report_missing_columns_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="lacks columns"):
+        aws_iam.parse_credential_report("user,arn\nx,y\n", "t", "report.csv")
+
+
+def test_secrets_accept_cli_v1_epoch_timestamps_and_never_carry_values() -> None:
+    creds = aws_services.parse_secrets([json.loads((DATA / "aws" / "secrets-cli-v1.json").read_text())], "t")
+    secret = creds[0]
+    assert secret.rotation_enabled and secret.rotation_interval_days == 30
+    assert secret.last_rotated == datetime(2025, 11, 1, tzinfo=UTC)
+    assert secret.tags == {"agent-identity": "report-agent"}
+    assert not {"value", "secret_string", "secret_binary", "secret_text"} & set(secret.__slots__)
+
+
+def test_acm_describe_and_list_shapes() -> None:
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+    described = aws_services.parse_certificate(
+        b.certificate("210987654321", "c1", "a.example", start, end, ["arn:x"]), "t"
+    )
+    assert described[0].expires == end and described[0].tags == {"in_use_by": "arn:x"}
+    listed = aws_services.parse_certificate(
+        {
+            "CertificateSummaryList": [
+                {
+                    "CertificateArn": "arn:aws:acm:us-east-1:210987654321:certificate/c2",
+                    "DomainName": "b.example",
+                    "NotAfter": 1767225600.0,
+                    "Status": "EXPIRED",
+                }
+            ]
+        },
+        "t",
+    )
+    assert listed[0].expires == datetime(2026, 1, 1, tzinfo=UTC) and listed[0].name == "b.example"
+
+
+def test_bedrock_function_flags_inline_openapi_flags_and_s3_schema_unknown() -> None:
+    agent = aws_services.parse_agent(
+        b.bedrock_agent(
+            "210987654321",
+            "AG1",
+            "helper",
+            "arn:aws:iam::210987654321:role/x",
+            datetime(2025, 1, 1, tzinfo=UTC),
+            "Helps",
+        ),
+        "t",
+    )
+    assert agent.is_agent and agent.links == ("aws:210987654321:arn:aws:iam::210987654321:role/x",)
+    functions = b.action_group(
+        "210987654321",
+        "AG1",
+        "G1",
+        "g",
+        [("pay", "Pay", "ENABLED"), ("look", "Look", "DISABLED"), ("old", "Old", None)],
+    )
+    tools = aws_services.parse_action_group(functions, agent.uid, "t")
+    assert [(t.name, t.requires_approval) for t in tools] == [("pay", True), ("look", False), ("old", None)]
+    openapi = {
+        "openapi": "3.0.0",
+        "paths": {
+            "/refund": {"post": {"operationId": "refund", "x-requireConfirmation": "ENABLED"}},
+            "/status": {"get": {"operationId": "status"}},
+        },
+    }
+    api = b.action_group("210987654321", "AG1", "G2", "api", None)
+    api["agentActionGroup"]["apiSchema"] = {"payload": json.dumps(openapi)}
+    assert [(t.name, t.requires_approval) for t in aws_services.parse_action_group(api, agent.uid, "t")] == [
+        ("refund", True),
+        ("status", None),
+    ]
+    s3 = b.action_group("210987654321", "AG1", "G3", "s3", None, s3_schema=("bucket", "key.yaml"))
+    assert aws_services.parse_action_group(s3, agent.uid, "t")[0].requires_approval is None
+
+
+def test_graph_page_agent_identity_managed_identity_and_seven_digit_fractions(tmp_path: Path) -> None:
+    shutil.copy(DATA / "azure" / "graph-sp-page.json", tmp_path / "sps.json")
+    collected = read_exports(tmp_path)
+    assert [s.status for s in collected.sources] == ["complete"]
+    agent, managed = collected.identities
+    assert agent.kind == "azure_agent_identity" and agent.is_agent
+    assert agent.account == "11111111-2222-4333-8444-555555555555"
+    assert agent.tags["business-owner"] == "Kim@Example.com" and agent.purpose == "Summarises tickets"
+    assert managed.kind == "azure_managed_identity" and managed.enabled is False
+    assert collected.credentials[0].created == datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_role_assignments_flag_owner_at_subscription_and_skip_unknown_principals() -> None:
+    sub = "/subscriptions/3f2a1b0c-4d5e-6f70-8192-a3b4c5d6e7f8"
+    items = [
+        b.role_assignment("s", "p1", "agent", "Owner", sub, "1111aaaa-0000"),
+        b.role_assignment("s", "p1", "agent", "Reader", f"{sub}/resourceGroups/rg", "2222bbbb-0000"),
+        b.role_assignment("s", "unknown", "x", "Reader", sub, "3333cccc-0000"),
+    ]
+    grants, unknown = azure.parse_role_assignments(items, {"p1": "azure:t:p1"}, "t")
+    assert unknown == ["unknown"]
+    owner, reader = grants
+    assert owner.admin and owner.wildcard_resource and owner.privesc
+    assert not reader.admin and not reader.wildcard_resource and reader.actions == ("azure-role:Reader",)
+
+
+def test_keyvault_lists_secrets_keys_certificates() -> None:
+    created = datetime(2025, 1, 1, tzinfo=UTC)
+    items = [b.keyvault_item("kv1", kind, "n", created, None) for kind in ("secrets", "keys", "certificates")]
+    creds = azure.parse_keyvault_items(items, "tenant", "t")
+    assert [c.type for c in creds] == ["secret", "key", "certificate"]
+    assert creds[0].name == "kv1/n" and creds[0].expires is None
+    with pytest.raises(InputError, match="unrecognised Key Vault id"):
+        azure.parse_keyvault_items([{"id": "https://kv.vault.azure.net/other/x", "attributes": {}}], "t", "t")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-02T03:04:05Z", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2026-01-02T03:04:05.1234567+00:00", datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
+        (1767225600, datetime(2026, 1, 1, tzinfo=UTC)),
+        ("N/A", None),
+        ("no_information", None),
+    ],
+)
+def test_parse_time_variants(text: object, expected: datetime | None) -> None:
+    assert parse_time(text) == expected
+
+
+def test_parse_time_rejects_garbage_with_location() -> None:
+    with pytest.raises(InputError, match=r"f\.json \(row 3\): not a date/time"):
+        parse_time("yesterday", "row 3", "f.json")

@@ -1,0 +1,78 @@
+"""The evidence store on SQLite and on a real PostgreSQL server: round trip, versioning, first-seen."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from agentaudit import pipeline
+from agentaudit.config import load_config
+from agentaudit.errors import StoreError
+from agentaudit.model.store import SCHEMA_VERSION, Store
+
+
+def _roundtrip(url: str) -> None:
+    store = Store(url)
+    config = load_config()
+    paths = pipeline.demo_paths()
+    collected = pipeline.collect(paths["source"], store, config, [paths["register"]], paths["roster"])
+    ids = store.read_table("identities", collected.snapshot_id)
+    assert len(ids) == collected.counts["identities"]
+    assert "UTC" in str(ids["created"].dtype)
+    role = ids[ids["name"] == "partner-integration"].iloc[0]
+    assert role["trust"][0]["principal"] == "arn:aws:iam::999988887777:root"
+    grants = store.read_table("grants", collected.snapshot_id)
+    assert grants["actions"].map(len).sum() > 0
+    first = pipeline.check(store, config, pipeline.DEMO_AS_OF, collected.snapshot_id)
+    # A second snapshot of the same estate, checked a week later: still-open gaps keep first-seen.
+    again = pipeline.collect(paths["source"], store, config, [paths["register"]], paths["roster"])
+    later = pipeline.check(store, config, pipeline.DEMO_AS_OF + timedelta(days=7), again.snapshot_id)
+    f = later.evaluation.findings
+    stale = f[(f["control_id"] == "LC-001") & (f["status"] == "fail") & (f["identity_name"] == "svc-legacy-billing")]
+    assert stale.iloc[0]["first_seen"] == first.evaluation.as_of
+    assert later.run_id > first.run_id
+
+
+def test_sqlite_roundtrip_and_first_seen(tmp_path: Path) -> None:
+    _roundtrip(f"sqlite:///{tmp_path / 'nested' / 'evidence.db'}")
+
+
+def test_postgres_roundtrip_and_first_seen(postgres_url: str) -> None:
+    schema = f"t_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        _roundtrip(postgres_url + f"?options=-csearch_path%3D{schema}")
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    Store(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(SCHEMA_VERSION + 1)})
+    with pytest.raises(StoreError, match="newer than this agentaudit"):
+        Store(url)
+
+
+def test_unreachable_postgres_is_one_line_error() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    assert "\n" not in str(caught.value) and "cannot open evidence store" in str(caught.value)
+
+
+def test_snapshots_are_immutable_records(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    result = pipeline.collect(pipeline.demo_paths()["source"], store, load_config())
+    info = store.snapshot_info(result.snapshot_id)
+    assert info["status"] == "complete" and info["counts"]["identities"] == result.counts["identities"]
+    with pytest.raises(StoreError, match="snapshot 999 is not in evidence store"):
+        store.snapshot_info(999)
