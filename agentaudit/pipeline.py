@@ -86,11 +86,17 @@ def check(
     ctx = load_context(store, snapshot_id, config, when)
     evaluation = evaluate(ctx, config, store.previous_first_seen(snapshot_id), progress)
     summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id}
-    columns = [c for c in evaluation.findings.columns if c in _FINDING_COLUMNS]
-    records = evaluation.findings[columns].to_dict("records")
-    rows = [{str(k): _native(v) for k, v in row.items()} for row in records]
-    run_id = store.write_check_run(snapshot_id, when, summary, rows)
+    frame = evaluation.findings
+    columns = {name: _native_column(frame[name]) for name in _FINDING_COLUMNS if name in frame}
+    run_id = store.write_check_run(snapshot_id, when, summary, columns)
     return CheckResult(run_id, snapshot_id, evaluation)
+
+
+def _native_column(series: pd.Series) -> list[Any]:
+    """A column as Python values with pandas' missing markers as None, converted in bulk."""
+    if series.dtype == object and not series.isna().any():
+        return series.tolist()
+    return [_native(v) for v in series.tolist()]
 
 
 def _native(value: Any) -> Any:

@@ -95,21 +95,39 @@ def _any_match(actions: tuple[str, ...], targets: frozenset[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=65536)
+def _action_flags(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> tuple[bool, bool, bool]:
+    """(wildcard, privilege escalation, data access) for an allowed action list. Cached: real
+    estates repeat the same statements across many roles (shared managed policies)."""
+    every_action = "*" in actions or bool(not_actions)
+    wildcard = every_action or any(a.endswith(":*") for a in actions)
+    privesc = every_action or _any_match(actions, PRIVESC_ACTIONS)
+    data = every_action or _any_match(actions, DATA_ACTIONS)
+    return wildcard, privesc, data
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
 def make_grant(
     identity_uid: str,
     statement: dict[str, Any],
     source: str,
     source_kind: str,
 ) -> Grant:
-    actions = tuple(str(a) for a in as_list(statement.get("Action")))
-    not_actions = tuple(str(a) for a in as_list(statement.get("NotAction")))
-    resources = tuple(str(a) for a in as_list(statement.get("Resource")))
+    actions = _strings(statement.get("Action"))
+    not_actions = _strings(statement.get("NotAction"))
+    resources = _strings(statement.get("Resource"))
     if not resources and statement.get("NotResource") is not None:
         resources = ("*",)  # NotResource grants everything but the named resources
     effect = str(statement.get("Effect", "Allow"))
     allow = effect.lower() == "allow"
-    every_action = "*" in actions or bool(not_actions)
-    wildcard_action = allow and (every_action or any(a.endswith(":*") or a == "*" for a in actions))
+    wildcard_action, privesc, data_access = _action_flags(actions, not_actions) if allow else (False, False, False)
     wildcard_resource = allow and "*" in resources
     has_conditions = bool(statement.get("Condition"))
     return Grant(
@@ -124,8 +142,8 @@ def make_grant(
         admin=allow and "*" in actions and wildcard_resource and not has_conditions,
         wildcard_action=wildcard_action,
         wildcard_resource=wildcard_resource,
-        privesc=allow and (every_action or _any_match(actions, PRIVESC_ACTIONS)),
-        data_access=allow and (every_action or _any_match(actions, DATA_ACTIONS)),
+        privesc=privesc,
+        data_access=data_access,
     )
 
 

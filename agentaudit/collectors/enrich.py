@@ -49,10 +49,13 @@ def match_register(entries: list[RegisterEntry], identities: list[Identity]) -> 
     return resolved, warnings
 
 
-def _apply_tags(identity: Identity, tags: dict[str, list[str]]) -> dict[str, Any]:
+def _apply_tags(identity: Identity, pending: dict[str, Any], tags: dict[str, list[str]]) -> dict[str, Any]:
+    """Fill owner/purpose/profile fields still empty after `pending` from the identity's tags."""
     changes: dict[str, Any] = {}
+    if not identity.tags:
+        return changes
     for field_name in OWNER_FIELDS:
-        if getattr(identity, field_name):
+        if pending.get(field_name) or getattr(identity, field_name):
             continue
         value, key = tag_value(identity.tags, tags[field_name])
         if value:
@@ -117,10 +120,11 @@ def enrich(
         entry = entry_by_uid.get(identity.uid)
         if entry:
             changes.update(_apply_register(entry))
-        current = replace(identity, **changes)
-        current = replace(current, **_apply_tags(current, config.tags))
-        is_agent, reason = _classify(current, config, entry is not None, exec_role_of.get(identity.uid))
-        enriched[identity.uid] = replace(current, is_agent=is_agent, agent_reason=reason)
+        changes.update(_apply_tags(identity, changes, config.tags))
+        is_agent, reason = _classify(identity, config, entry is not None, exec_role_of.get(identity.uid))
+        if is_agent != identity.is_agent or reason != identity.agent_reason:
+            changes.update(is_agent=is_agent, agent_reason=reason)
+        enriched[identity.uid] = replace(identity, **changes) if changes else identity
     _share_across_links(enriched)
     credentials = _link_credentials(collected.credentials, list(enriched.values()), config)
     data = SnapshotData(
@@ -140,9 +144,9 @@ def enrich(
 def _share_across_links(enriched: dict[str, Identity]) -> None:
     """A Bedrock agent and its execution role are one workload: fill gaps each way, and give the
     agent the role's last-use signal (Bedrock reports none of its own)."""
-    for uid, identity in list(enriched.items()):
-        for link in identity.links:
-            role = enriched.get(link)
+    for uid in [u for u, i in enriched.items() if i.links]:
+        for link in enriched[uid].links:
+            identity, role = enriched[uid], enriched.get(link)
             if role is None:
                 continue
             agent_changes: dict[str, Any] = {}

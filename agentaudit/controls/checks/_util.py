@@ -29,11 +29,24 @@ def clean(value: Any) -> Any:
     return value
 
 
+def _values(column: Any) -> list[Any]:
+    """One evidence column as JSON-friendly Python values, converted in bulk where pandas can."""
+    if isinstance(column, pd.Series):
+        if pd.api.types.is_datetime64_any_dtype(column):
+            naive = column.dt.tz_convert(None) if column.dt.tz is not None else column
+            text = np.datetime_as_string(naive.to_numpy(dtype="datetime64[s]"), unit="s")
+            return [None if t == "NaT" else t + "+00:00" for t in text.tolist()]
+        return column.astype(object).where(column.notna(), None).tolist()
+    if isinstance(column, np.ndarray):
+        return column.tolist()
+    return [clean(v) for v in column]
+
+
 def evidence(**columns: Any) -> list[dict[str, Any]]:
     """Zip equal-length columns into one evidence dict per row."""
     names: list[str] = list(columns)
-    values = [list(columns[n]) for n in names]
-    return [{n: clean(v) for n, v in zip(names, row, strict=True)} for row in zip(*values, strict=True)]
+    values = [_values(columns[n]) for n in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def grouped_list(frame: pd.DataFrame, key: str, column: str) -> dict[str, list[Any]]:
