@@ -23,6 +23,7 @@ from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError
 from agentaudit.model.records import Severity, Status
 from agentaudit.model.store import Store
+from agentaudit.output.manifest import verify_pack
 
 EXIT_OK, EXIT_GAPS, EXIT_INPUT = 0, 1, 2
 
@@ -250,9 +251,72 @@ def run(
         with _progress("check") as tick:
             result = pipeline.check(db, cfg, when, collected.snapshot_id, tick)
         code = _report_check(result, threshold)
-        folder = pipeline.write_results(result, db, Path(cfg.output))
+        with _progress("pack") as tick:
+            tick("rendering PDF, XLSX, JSON; signing")
+            folder = pipeline.write_pack(result, db, cfg, Path(cfg.output))
         print(folder)
         return code
+
+    _guard(body)
+
+
+@app.command()
+def pack(
+    period: Annotated[
+        str | None, typer.Option(help="Quarter to report, e.g. 2026-Q4; default the as-of quarter.")
+    ] = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: Annotated[int | None, typer.Option(help="Snapshot id; default the latest.")] = None,
+    out: OutOpt = None,
+    fail_on: FailOnOpt = None,
+) -> None:
+    """Render the signed review pack for the latest snapshot; print the pack folder."""
+
+    def body() -> int:
+        cfg = _config(config, store, out)
+        threshold = _severity(fail_on)
+        when = _parse_as_of(as_of)
+        if when is None and period is not None:
+            when = min(datetime.now(UTC), pipeline.period_end(period))
+        db = Store(cfg.store)
+        with _progress("check") as tick:
+            result = pipeline.check(db, cfg, when, snapshot, tick)
+        code = _report_check(result, threshold)
+        with _progress("pack") as tick:
+            tick("rendering PDF, XLSX, JSON; signing")
+            folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period)
+        print(folder)
+        return code
+
+    _guard(body)
+
+
+@app.command()
+def verify(
+    pack_dir: Annotated[Path, typer.Argument(help="A pack folder (the one `run` or `pack` printed).")],
+    fingerprint: Annotated[
+        str | None, typer.Option(help="Expected SHA-256 fingerprint of the signing certificate (hex, colons optional).")
+    ] = None,
+) -> None:
+    """Check every digest and both signatures of a pack; exit 0 only if all hold."""
+
+    def body() -> int:
+        if not pack_dir.is_dir():
+            raise AgentAuditError(f"{pack_dir}: not a folder")
+        report = verify_pack(pack_dir, fingerprint)
+        for line in report.checked:
+            print(f"ok    {line}")
+        for line in report.failures:
+            print(f"FAIL  {line}")
+        if report.demo:
+            print("note  signed with the agentaudit DEMO key: proves integrity, not who produced the pack")
+        if report.ok:
+            print(f"verified: {len(report.checked)} checks passed")
+            return EXIT_OK
+        print(f"NOT VERIFIED: {len(report.failures)} problem(s)")
+        return EXIT_GAPS
 
     _guard(body)
 

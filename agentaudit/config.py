@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,25 @@ tags:                                  # tag keys (case-insensitive) that carry 
   approved_profile: [approved-profile, access-profile]
   agent: [ai-agent, agentaudit-agent, agent]        # a truthy value marks an AI agent
   identity: [agent-identity, nhi-identity]          # on a secret: the identity (name/ARN) it serves
+  business_unit: [business-unit, businessunit, department, team, cost-center]  # groups owner gaps in the pack
 ai_service_principals:                 # trust to these services marks an AWS role as an agent's
   - bedrock.amazonaws.com
   - bedrock-agentcore.amazonaws.com
   - sagemaker.amazonaws.com
 risky_tool_words: [delete, remove, refund, pay, payment, transfer, send, email, write, update,
                    create, purchase, approve, terminate, drop, wire]
+organisation: Your organisation        # shown on the pack's cover
+signing:                               # empty key/cert = a generated DEMO key, labelled DEMO on every page
+  key: ""                              # PEM private key (RSA or EC) that signs the PDF and the manifest
+  cert: ""                             # its PEM certificate (needs the emailProtection EKU for openssl cms)
+  key_passphrase_env: ""               # name of the environment variable holding the key's passphrase
+pack:                                  # PDF row caps; the XLSX and JSON always hold every row
+  pdf_rows_per_control: 40
+  pdf_rows_per_owner: 25
+  pdf_owners: 60
+  pdf_owner_gap_rows: 400
+  pdf_credential_rows: 300
+  pdf_tool_rows: 400
 """
 
 DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULTS_YAML)
@@ -55,7 +69,7 @@ class Config:
     def thresholds(self) -> dict[str, int]:
         return dict(self.data["thresholds"])
 
-    @property
+    @cached_property
     def tags(self) -> dict[str, list[str]]:
         return {k: [t.lower() for t in v] for k, v in self.data["tags"].items()}
 
@@ -66,6 +80,10 @@ class Config:
     @property
     def output(self) -> str:
         return str(self.data["output"])
+
+    @property
+    def signing(self) -> dict[str, str]:
+        return dict(self.data["signing"])
 
     @property
     def ai_service_principals(self) -> list[str]:
@@ -97,8 +115,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any], path: str, trail: str
                 raise InputError(f"{where!r} must be a whole number >= 0, got {value!r}", path)
             merged[key] = value
         else:
-            if not isinstance(value, str) or not value:
-                raise InputError(f"{where!r} must be a non-empty string", path)
+            if not isinstance(value, str) or (not value and default):
+                raise InputError(f"{where!r} must be a {'non-empty ' if default else ''}string", path)
             merged[key] = value
     return merged
 

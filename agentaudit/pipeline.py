@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from agentaudit import __version__
 from agentaudit.collectors.enrich import enrich
 from agentaudit.collectors.exports import read_exports
 from agentaudit.collectors.register import load_register, load_roster
 from agentaudit.config import Config
 from agentaudit.controls.context import Context
 from agentaudit.controls.engine import Evaluation, evaluate
-from agentaudit.errors import StoreError
+from agentaudit.errors import InputError, StoreError
 from agentaudit.model.store import RECORD_TABLES, Store
+from agentaudit.output import pack, packdata
 from agentaudit.output.results import atomic_folder, period_of, write_findings_csv, write_findings_json, write_json
+from agentaudit.output.signing import configured_identity, fingerprint, is_demo
 
 Progress = Callable[[str], None]
 # The sample estate was exported on this date; the demo evaluates as of it so results never drift.
@@ -35,6 +41,19 @@ def demo_paths() -> dict[str, Path]:
     }
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Bulk loading allocates millions of acyclic objects; the cyclic collector would rescan the
+    growing heap again and again (super-linear time). Reference counting still frees memory."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass
 class CollectResult:
     snapshot_id: int
@@ -48,6 +67,7 @@ class CheckResult:
     run_id: int
     snapshot_id: int
     evaluation: Evaluation
+    context: Context
 
 
 def collect(
@@ -61,9 +81,10 @@ def collect(
     """Read everything first; write the snapshot in one transaction only when all parsing is done."""
     entries, profiles = load_register(register or [])
     people = load_roster(roster) if roster else []
-    collected = read_exports(source, progress)
-    data, warnings = enrich(collected, entries, profiles, people, config, origin=str(source))
-    snapshot_id = store.write_snapshot(data)
+    with _gc_paused():
+        collected = read_exports(source, progress)
+        data, warnings = enrich(collected, entries, profiles, people, config, origin=str(source))
+        snapshot_id = store.write_snapshot(data)
     return CollectResult(snapshot_id, data.status().value, data.counts(), warnings)
 
 
@@ -83,13 +104,14 @@ def check(
     if snapshot_id is None:
         raise StoreError(f"evidence store {store.url} holds no snapshot yet; run `agentaudit collect` first")
     when = as_of or datetime.now(UTC)
-    ctx = load_context(store, snapshot_id, config, when)
-    evaluation = evaluate(ctx, config, store.previous_first_seen(snapshot_id), progress)
-    summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id}
-    frame = evaluation.findings
-    columns = {name: _native_column(frame[name]) for name in _FINDING_COLUMNS if name in frame}
-    run_id = store.write_check_run(snapshot_id, when, summary, columns)
-    return CheckResult(run_id, snapshot_id, evaluation)
+    with _gc_paused():
+        ctx = load_context(store, snapshot_id, config, when)
+        evaluation = evaluate(ctx, config, store.previous_first_seen(snapshot_id), progress)
+        summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id}
+        frame = evaluation.findings
+        columns = {name: _native_column(frame[name]) for name in _FINDING_COLUMNS if name in frame}
+        run_id = store.write_check_run(snapshot_id, when, summary, columns)
+    return CheckResult(run_id, snapshot_id, evaluation, ctx)
 
 
 def _native_column(series: pd.Series) -> list[Any]:
@@ -134,6 +156,46 @@ def write_results(result: CheckResult, store: Store, out: Path) -> Path:
         write_findings_csv(evaluation.findings, folder / "findings.csv")
         write_json(run_summary(result, info), folder / "summary.json")
     return final
+
+
+def period_end(period: str) -> datetime:
+    """The last second of a quarter written as YYYY-Qn."""
+    match = re.fullmatch(r"(\d{4})-Q([1-4])", period.strip())
+    if not match:
+        raise InputError(f"--period must look like 2026-Q4, got {period!r}")
+    year, quarter = int(match.group(1)), int(match.group(2))
+    first_of_next = datetime(year + quarter // 4, quarter % 4 * 3 + 1, 1, tzinfo=UTC)
+    return first_of_next - timedelta(seconds=1)
+
+
+def write_pack(result: CheckResult, store: Store, config: Config, out: Path, period: str | None = None) -> Path:
+    """The signed review pack in `<out>/<period>/run-<id>/`; returns that folder."""
+    evaluation = result.evaluation
+    period = period or period_of(evaluation.as_of)
+    info = store.snapshot_info(result.snapshot_id)
+    signing = config.signing
+    identity = configured_identity(
+        signing["key"], signing["cert"], signing["key_passphrase_env"], demo_folder=out / ".demo-signing"
+    )
+    cert = identity.certificate()
+    meta = {
+        "organisation": config.data["organisation"],
+        "period": period,
+        "as_of": evaluation.as_of.strftime("%Y-%m-%d %H:%M UTC"),
+        "run_id": result.run_id,
+        "snapshot_id": result.snapshot_id,
+        "snapshot_created": pd.Timestamp(info["created_at"]).strftime("%Y-%m-%d %H:%M UTC"),
+        "snapshot_status": info["status"],
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "signer": f"{cert.subject.rfc4514_string()} (SHA-256 {fingerprint(cert)})",
+        "demo": identity.demo or is_demo(cert),
+    }
+    data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
+    final = out / period / f"run-{result.run_id:06d}"
+    return pack.write_pack(
+        final, data, evaluation.findings, result.context.identities, run_summary(result, info), identity
+    )
 
 
 def run_summary(result: CheckResult, info: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from agentaudit.collectors.common import tag_value, truthy
 from agentaudit.collectors.exports import Collected
 from agentaudit.config import Config
-from agentaudit.model.records import Credential, Identity, Person, Profile, RegisterEntry
+from agentaudit.model.records import Credential, Identity, Person, Profile, RegisterEntry, evolve
 from agentaudit.model.store import SnapshotData
 
 OWNER_FIELDS = ("business_owner", "identity_owner", "control_owner", "purpose", "approved_profile")
@@ -124,7 +124,7 @@ def enrich(
         is_agent, reason = _classify(identity, config, entry is not None, exec_role_of.get(identity.uid))
         if is_agent != identity.is_agent or reason != identity.agent_reason:
             changes.update(is_agent=is_agent, agent_reason=reason)
-        enriched[identity.uid] = replace(identity, **changes) if changes else identity
+        enriched[identity.uid] = evolve(identity, **changes) if changes else identity
     _share_across_links(enriched)
     credentials = _link_credentials(collected.credentials, list(enriched.values()), config)
     data = SnapshotData(
@@ -176,6 +176,6 @@ def _link_credentials(credentials: list[Credential], identities: list[Identity],
         if credential.identity_uid is None:
             value, _key = tag_value(credential.tags, config.tags["identity"])
             if value and value.lower() in by_key:
-                credential = replace(credential, identity_uid=by_key[value.lower()])
+                credential = evolve(credential, identity_uid=by_key[value.lower()])
         linked.append(credential)
     return linked

@@ -109,15 +109,11 @@ class _Pending:
 
 
 class ExportReader:
-    """Two passes: identities first, then the files that refer to them (groups, assignments)."""
+    """Reads a folder: identities first, then the files that refer to them."""
 
-    FIRST = (
-        "iam_authorization_details",
-        "secretsmanager_secrets",
-        "acm_certificates",
-        "bedrock_agent",
-        "azure_service_principals",
-        "azure_keyvault_items",
+    # Shapes that name identities from other files (agents, service principals): parsed last.
+    DEPENDENT = frozenset(
+        {"bedrock_action_group", "bedrock_action_group_list", "azure_applications", "azure_role_assignments"}
     )
 
     def __init__(self, root: Path, progress: Progress | None = None):
@@ -136,7 +132,9 @@ class ExportReader:
         return sorted(p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES)
 
     def read(self) -> Collected:
-        pending: list[_Pending] = []
+        """Parse each file as soon as it is loaded, so only one large payload is in memory at a
+        time; files that refer to other files' identities wait for the end (they are small)."""
+        deferred: list[_Pending] = []
         for path in self.files():
             started = datetime.now(UTC)
             try:
@@ -147,29 +145,36 @@ class ExportReader:
             except InputError as exc:
                 self._fail(path, "unknown", started, exc)
                 continue
-            pending.append(_Pending(path, shape, payload, started))
-        pending.sort(key=lambda p: (p.shape not in self.FIRST, p.shape == "bedrock_action_group_list", str(p.path)))
-        for item in pending:
-            self.progress(str(item.path.relative_to(self.root)))
-            try:
-                count, provider, account = self._parse(item)
-            except InputError as exc:
-                self._fail(item.path, item.shape, item.started, exc)
-                continue
-            self.out.sources.append(
-                Source(
-                    name=str(item.path.relative_to(self.root)),
-                    kind=item.shape,
-                    provider=provider,
-                    account=account,
-                    location=str(item.path),
-                    started=item.started,
-                    finished=datetime.now(UTC),
-                    status=SourceStatus.COMPLETE,
-                    records=count,
-                )
-            )
+            item = _Pending(path, shape, payload, started)
+            if shape in self.DEPENDENT:
+                deferred.append(item)
+            else:
+                self._parse_one(item)
+        deferred.sort(key=lambda p: (p.shape == "bedrock_action_group_list", str(p.path)))
+        for item in deferred:
+            self._parse_one(item)
         return self.out
+
+    def _parse_one(self, item: _Pending) -> None:
+        self.progress(str(item.path.relative_to(self.root)))
+        try:
+            count, provider, account = self._parse(item)
+        except InputError as exc:
+            self._fail(item.path, item.shape, item.started, exc)
+            return
+        self.out.sources.append(
+            Source(
+                name=str(item.path.relative_to(self.root)),
+                kind=item.shape,
+                provider=provider,
+                account=account,
+                location=str(item.path),
+                started=item.started,
+                finished=datetime.now(UTC),
+                status=SourceStatus.COMPLETE,
+                records=count,
+            )
+        )
 
     def _fail(self, path: Path, kind: str, started: datetime, exc: InputError) -> None:
         self.out.warnings.append(str(exc))

@@ -42,12 +42,14 @@ class StringTuple(sa.types.TypeDecorator[tuple[str, ...]]):
     JSON_MARK = "\x1e"
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
-        if value is None:
-            return None
-        items = [str(v) for v in value]
-        if any(self.SEP in v or v.startswith(self.JSON_MARK) for v in items):
-            return self.JSON_MARK + json.dumps(items)
-        return self.SEP.join(items)
+        return None if value is None else self.encode(value)
+
+    @classmethod
+    def encode(cls, value: tuple[str, ...]) -> str:
+        joined = cls.SEP.join(value)
+        if joined.count(cls.SEP) != max(len(value) - 1, 0) or joined.startswith(cls.JSON_MARK):
+            return cls.JSON_MARK + json.dumps(list(value))
+        return joined
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> tuple[str, ...] | None:
         if value is None:
@@ -321,6 +323,13 @@ def _insert_columns(conn: Connection, table: sa.Table, columns: dict[str, list[A
         values = columns[name]
         if isinstance(column.type, sa.DateTime):
             values = [_utc(v) for v in values]
+        if isinstance(column.type, StringTuple):
+            encode = StringTuple.encode
+            processed.append([None if v is None else encode(v) for v in values])
+            continue
+        if isinstance(column.type, sa.Boolean):  # DBAPIs take Python bools as they are
+            processed.append(values)
+            continue
         process = column.type.dialect_impl(dialect).bind_processor(dialect)
         processed.append([process(v) for v in values] if process else values)
     rows: list[Any] = list(zip(*processed, strict=True))

@@ -1,0 +1,217 @@
+"""The signed review pack: verify (and its failures), independent checks with openssl and pdfsig,
+PDF text, XLSX content, hostile names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from agentaudit.cli import app
+from agentaudit.output.manifest import verify_pack
+from agentaudit.output.results import FINDING_FIELDS
+
+runner = CliRunner()
+PACK_FILES = {
+    "review-pack.pdf",
+    "review-pack.xlsx",
+    "findings.json",
+    "findings.csv",
+    "summary.json",
+    "inventory.json",
+    "manifest.json",
+    "manifest.json.p7s",
+    "signing-cert.pem",
+}
+
+
+@pytest.fixture
+def pack_copy(demo_run: dict[str, Any], tmp_path: Path) -> Path:
+    dest = tmp_path / "pack"
+    shutil.copytree(demo_run["folder"], dest)
+    return dest
+
+
+def test_pack_folder_holds_everything_needed(demo_run: dict[str, Any]) -> None:
+    assert {p.name for p in demo_run["folder"].iterdir()} == PACK_FILES
+    manifest = json.loads((demo_run["folder"] / "manifest.json").read_text())
+    assert {f["path"] for f in manifest["files"]} == PACK_FILES - {"manifest.json", "manifest.json.p7s"}
+    assert manifest["signer"]["demo"] is True
+
+
+def test_verify_passes_on_a_fresh_pack(demo_run: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["verify", str(demo_run["folder"])])
+    assert result.exit_code == 0, result.output
+    assert "PAdES signature intact, valid, covers the entire file" in result.output
+    assert "CMS signature over manifest.json verifies" in result.output
+    assert "review-pack.xlsx: SHA-256 matches" in result.output
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "where", "expected"),
+    [
+        ("review-pack.pdf", 0.5, "review-pack.pdf"),
+        ("review-pack.pdf", -10, "review-pack.pdf"),  # inside the signature dictionary's tail
+        ("review-pack.xlsx", 0.5, "review-pack.xlsx: SHA-256 differs"),
+        ("findings.json", 0.5, "findings.json: SHA-256 differs"),
+        ("manifest.json", 0.5, "manifest.json.p7s"),
+        ("manifest.json.p7s", 0.7, "manifest.json.p7s"),
+    ],
+)
+def test_verify_fails_after_one_changed_byte(pack_copy: Path, name: str, where: float, expected: str) -> None:
+    path = pack_copy / name
+    size = path.stat().st_size
+    _flip_byte(path, int(size * where) if where > 0 else size + int(where))
+    report = verify_pack(pack_copy)
+    assert not report.ok
+    assert any(expected in f for f in report.failures), report.failures
+    assert runner.invoke(app, ["verify", str(pack_copy)]).exit_code == 1
+
+
+def test_verify_fails_when_a_file_is_added_or_removed(pack_copy: Path) -> None:
+    (pack_copy / "extra.txt").write_text("planted")
+    assert any("extra.txt: not listed" in f for f in verify_pack(pack_copy).failures)
+    (pack_copy / "extra.txt").unlink()
+    (pack_copy / "findings.csv").unlink()
+    assert any("findings.csv: listed in the manifest but missing" in f for f in verify_pack(pack_copy).failures)
+
+
+def test_verify_fails_with_another_signer(pack_copy: Path, tmp_path: Path) -> None:
+    """Replacing the certificate with another key's certificate must not verify."""
+    from agentaudit.output.signing import ensure_demo_identity
+
+    other = ensure_demo_identity(tmp_path / "other-key")
+    shutil.copy(other.cert_path, pack_copy / "signing-cert.pem")
+    report = verify_pack(pack_copy)
+    assert not report.ok
+    assert any("manifest.json.p7s" in f for f in report.failures)
+
+
+def test_verify_checks_an_expected_fingerprint(demo_run: dict[str, Any]) -> None:
+    wrong = "00" * 32
+    result = runner.invoke(app, ["verify", str(demo_run["folder"]), "--fingerprint", wrong])
+    assert result.exit_code == 1 and "fingerprint is not the expected" in result.output
+
+
+def test_openssl_cms_verify_accepts_the_manifest_signature(demo_run: dict[str, Any]) -> None:
+    folder = demo_run["folder"]
+    done = subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", "manifest.json.p7s",
+         "-content", "manifest.json", "-CAfile", "signing-cert.pem", "-out", "/dev/null"],
+        cwd=folder, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Verification successful" in done.stderr
+
+
+def test_openssl_cms_verify_rejects_a_changed_manifest(pack_copy: Path) -> None:
+    _flip_byte(pack_copy / "manifest.json", 100)
+    done = subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", "manifest.json.p7s",
+         "-content", "manifest.json", "-CAfile", "signing-cert.pem", "-out", "/dev/null"],
+        cwd=pack_copy, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+
+
+def _pdfsig(path: Path) -> str:
+    # pdfsig exits 0 even on a digest mismatch: its words are the verdict.
+    return subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False).stdout
+
+
+def test_pdfsig_accepts_the_pdf_signature(demo_run: dict[str, Any]) -> None:
+    output = _pdfsig(demo_run["folder"] / "review-pack.pdf")
+    assert "Signature Validation: Signature is Valid." in output
+    assert "Total document signed" in output
+    assert "agentaudit DEMO signing key" in output
+
+
+def test_pdfsig_reports_a_changed_pdf(pack_copy: Path) -> None:
+    pdf = pack_copy / "review-pack.pdf"
+    _flip_byte(pdf, pdf.stat().st_size // 3)
+    assert "Signature Validation: Signature is Valid." not in _pdfsig(pdf)
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_pdf_lists_owner_gap_identities_and_says_demo(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
+    text = _pdf_text(demo_run["folder"] / "review-pack.pdf")
+    gaps_section = text[text.index("Owner gaps\n") :]
+    for name in (planted["agent_without_business_owner"], planted["agent_without_purpose"], "contract-reviewer"):
+        assert name in gaps_section, name
+    pages = [page for page in text.split("\f") if "Page " in page]
+    assert len(pages) > 5 and all("DEMO KEY" in page for page in pages)
+    assert "Page 2 of " in text
+
+
+def test_xlsx_findings_sheet_equals_findings_json(demo_run: dict[str, Any]) -> None:
+    book = load_workbook(demo_run["folder"] / "review-pack.xlsx", read_only=True)
+    assert {"Summary", "Controls", "Owner gaps", "Findings", "Credentials", "Tools", "Sources", "Catalog"} <= set(
+        book.sheetnames
+    )
+    rows = list(book["Findings"].iter_rows(values_only=True))
+    assert list(rows[0]) == FINDING_FIELDS
+    findings = demo_run["findings"]
+    assert len(rows) - 1 == len(findings)
+    for row, finding in zip(rows[1:], findings, strict=True):
+        for name, value in zip(FINDING_FIELDS, row, strict=True):
+            expected = finding[name]
+            if name == "evidence":
+                assert json.loads(value) == expected
+            else:
+                assert value == expected, (name, value, expected)
+
+
+def test_hostile_names_are_neutralised_in_xlsx_and_csv_and_escaped_in_pdf(tmp_path: Path) -> None:
+    from agentaudit import pipeline
+
+    estate = tmp_path / "estate"
+    shutil.copytree(pipeline.demo_paths()["source"], estate)
+    sp_file = next(estate.glob("azure/*/sp-list.json"))
+    sps = json.loads(sp_file.read_text())
+    hostile = ["=cmd|' /C calc'!A0", "<b>bold</b><script>x</script>", "evil\u202egnp.exe", "@SUM(1)", "y" * 3000]
+    for sp, name in zip(sps, hostile, strict=False):
+        sp["displayName"] = name
+    sp_file.write_text(json.dumps(sps))
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["run", "--source", str(estate), "--out", str(out), "--store", f"sqlite:///{tmp_path}/s.db"]
+    )
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    csv_text = (folder / "findings.csv").read_text()
+    assert ",'=cmd|' /C calc'!A0," in csv_text and ",'@SUM(1)," in csv_text
+    book = load_workbook(folder / "review-pack.xlsx")
+    cells = [c for row in book["Findings"].iter_rows() for c in row if c.value == "=cmd|' /C calc'!A0"]
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells)
+    assert not any(c.data_type == "f" for sheet in book.worksheets for row in sheet.iter_rows() for c in row), (
+        "a formula cell reached the workbook"
+    )
+    html_text = _pdf_text(folder / "review-pack.pdf")
+    assert "<b>bold</b><script>x</script>" in html_text  # shown as text, not markup
+    assert "evil[U+202E]gnp.exe" in html_text
+    assert runner.invoke(app, ["verify", str(folder)]).exit_code == 0
+
+
+def test_unwritable_output_is_one_line_error_and_leaves_nothing(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["run", "--demo", "--out", str(blocker), "--store", f"sqlite:///{tmp_path}/s.db"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert blocker.read_text() == "x"
+    assert not list(tmp_path.glob("**/review-pack.pdf"))
