@@ -183,7 +183,14 @@ def test_hostile_names_are_neutralised_in_xlsx_and_csv_and_escaped_in_pdf(tmp_pa
     shutil.copytree(pipeline.demo_paths()["source"], estate)
     sp_file = next(estate.glob("azure/*/sp-list.json"))
     sps = json.loads(sp_file.read_text())
-    hostile = ["=cmd|' /C calc'!A0", "<b>bold</b><script>x</script>", "evil\u202egnp.exe", "@SUM(1)", "y" * 3000]
+    hostile = [
+        "=cmd|' /C calc'!A0",
+        "<b>bold</b><script>x</script>",
+        "evil\u202egnp.exe",
+        "@SUM(1)",
+        "y" * 3000,
+        "bell\x07name",
+    ]
     for sp, name in zip(sps, hostile, strict=False):
         sp["displayName"] = name
     sp_file.write_text(json.dumps(sps))
@@ -201,9 +208,12 @@ def test_hostile_names_are_neutralised_in_xlsx_and_csv_and_escaped_in_pdf(tmp_pa
     assert not any(c.data_type == "f" for sheet in book.worksheets for row in sheet.iter_rows() for c in row), (
         "a formula cell reached the workbook"
     )
+    names = {c.value for row in book["Findings"].iter_rows() for c in row}
+    assert "bell_x0007_name" in names and "y" * 3000 in names  # OOXML escapes control characters
     html_text = _pdf_text(folder / "review-pack.pdf")
     assert "<b>bold</b><script>x</script>" in html_text  # shown as text, not markup
     assert "evil[U+202E]gnp.exe" in html_text
+    assert "bell[U+0007]name" in html_text
     assert runner.invoke(app, ["verify", str(folder)]).exit_code == 0
 
 
@@ -215,3 +225,21 @@ def test_unwritable_output_is_one_line_error_and_leaves_nothing(tmp_path: Path) 
     assert [line for line in result.output.splitlines() if line.startswith("error:")]
     assert blocker.read_text() == "x"
     assert not list(tmp_path.glob("**/review-pack.pdf"))
+
+
+def test_xlsx_table_continues_on_a_new_sheet_past_the_row_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overflow path, exercised with a small limit instead of a million rows."""
+    from agentaudit.output import xlsx
+
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 4)
+    book = xlsx._Book(tmp_path / "t.xlsx")
+    book.table("Findings", ["n", "text"], ([i, f"row {i}"] for i in range(10)))
+    book.save()
+    loaded = load_workbook(tmp_path / "t.xlsx")
+    assert loaded.sheetnames == ["Findings", "Findings (2)", "Findings (3)"]
+    values = [row for name in loaded.sheetnames for row in loaded[name].iter_rows(min_row=2, values_only=True)]
+    assert values == [(i, f"row {i}") for i in range(10)]
+    for name in loaded.sheetnames:
+        assert loaded[name].freeze_panes == "A2" and loaded[name].auto_filter.ref.startswith("A1:B")

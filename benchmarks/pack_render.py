@@ -1,0 +1,91 @@
+"""Benchmark: review-pack rendering on a synthetic estate of N identities.
+
+Collects and checks first (not timed here; see collect_check.py), then times each renderer on its
+own (JSON, CSV, PDF + PAdES signature, XLSX), and finally the whole pack as `agentaudit run`
+writes it (XLSX in a forked worker, in parallel with the rest; manifest and CMS signature).
+
+    python benchmarks/pack_render.py --identities 10000 [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from synthetic import AS_OF, generate, peak_rss_mb
+
+from agentaudit import pipeline
+from agentaudit.config import load_config
+from agentaudit.model.store import Store
+from agentaudit.output import packdata
+from agentaudit.output.pdf import write_pdf
+from agentaudit.output.pdfsign import sign_pdf
+from agentaudit.output.results import write_findings_csv, write_findings_json
+from agentaudit.output.signing import ensure_demo_identity
+from agentaudit.output.xlsx import write_xlsx
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--identities", type=int, default=10_000)
+    parser.add_argument("--keep", type=Path, help="keep the generated estate and store in this folder")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="agentaudit-pack-bench-"))
+    estate = work / "estate"
+    if not estate.exists():
+        generate(estate, args.identities)
+    store = Store(f"sqlite:///{work / 'pack-bench.db'}")
+    config = load_config()
+    collected = pipeline.collect(estate, store, config)
+    result = pipeline.check(store, config, AS_OF, collected.snapshot_id)
+    findings = result.evaluation.findings
+    scratch = work / "scratch"
+    scratch.mkdir(exist_ok=True)
+    identity = ensure_demo_identity(work / "key")
+    figures: dict[str, object] = {"identities": collected.counts["identities"], "findings": len(findings)}
+    figures["rss_before_render_mb"] = round(peak_rss_mb())
+
+    def timed(name: str, func: object, *call_args: object) -> object:
+        started = time.perf_counter()
+        value = func(*call_args)  # type: ignore[operator]
+        figures[f"{name}_s"] = round(time.perf_counter() - started, 2)
+        return value
+
+    meta = {
+        "organisation": "Benchmark", "period": "2026-Q4", "as_of": str(AS_OF), "run_id": result.run_id,
+        "snapshot_id": result.snapshot_id, "snapshot_created": "", "snapshot_status": "complete",
+        "generated": "", "version": "bench", "signer": "demo", "demo": True,
+    }  # fmt: skip
+    data = timed("pack_data", packdata.build, findings, result.context, result.evaluation.controls,
+                 result.evaluation.catalog, config, meta)  # fmt: skip
+    timed("findings_json", write_findings_json, findings, scratch / "findings.json")
+    timed("findings_csv", write_findings_csv, findings, scratch / "findings.csv")
+    timed("pdf_render", write_pdf, data, scratch / "unsigned.pdf")
+    timed("pdf_sign", sign_pdf, scratch / "unsigned.pdf", scratch / "review-pack.pdf", identity, "bench")
+    timed("xlsx", write_xlsx, data, findings, scratch / "review-pack.xlsx")
+    figures["rss_after_serial_renderers_mb"] = round(peak_rss_mb())
+    folder = timed("whole_pack", pipeline.write_pack, result, store, config, work / "out")
+    figures["peak_rss_mb"] = round(peak_rss_mb())
+    figures["peak_rss_children_mb"] = round(peak_rss_mb(resource.RUSAGE_CHILDREN))
+    figures["pdf_pages"] = _pages(scratch / "review-pack.pdf")
+    figures["sizes_mb"] = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(Path(str(folder)).iterdir())}
+    figures["pack_folder"] = str(folder)
+    json.dump(figures, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _pages(path: Path) -> int:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    with path.open("rb") as handle:
+        return int(PdfFileReader(handle).root["/Pages"]["/Count"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
