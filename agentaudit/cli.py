@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from agentaudit import __version__, pipeline
+from agentaudit.collectors.aws_live import AwsOptions
 from agentaudit.config import DEFAULTS_YAML, Config, load_config
 from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError
@@ -59,6 +60,64 @@ FailOnOpt = Annotated[
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Treat any collection gap or register mismatch as an input error (exit 2).")
 ]
+AwsOpt = Annotated[
+    bool, typer.Option("--aws", help="Collect live from AWS (standard credential chain; AWS_ENDPOINT_URL honoured).")
+]
+OrgOpt = Annotated[bool, typer.Option("--org", help="With --aws: every active account of the AWS Organization.")]
+RoleOpt = Annotated[str, typer.Option("--role-name", help="Role assumed in member accounts (--org / --accounts).")]
+AccountsOpt = Annotated[
+    str | None, typer.Option("--accounts", help="With --aws: comma-separated account ids to assume into.")
+]
+ProfilesOpt = Annotated[
+    str | None, typer.Option("--profiles", help="With --aws: comma-separated AWS CLI profiles, one account each.")
+]
+RegionsOpt = Annotated[
+    str | None, typer.Option("--regions", help="With --aws: comma-separated regions; default every enabled region.")
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", min=1, max=32, help="With --aws: accounts collected in parallel.")
+]
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _aws_options(
+    aws: bool, org: bool, role_name: str, accounts: str | None, profiles: str | None, regions: str | None, workers: int
+) -> AwsOptions | None:
+    if not aws:
+        if org or accounts or profiles or regions:
+            raise AgentAuditError("--org, --accounts, --profiles and --regions need --aws")
+        return None
+    return AwsOptions(
+        profiles=_split(profiles),
+        accounts=_split(accounts),
+        org=org,
+        role_name=role_name,
+        regions=_split(regions),
+        max_workers=workers,
+    )
+
+
+def _collect_from(
+    source: Path | None,
+    aws: AwsOptions | None,
+    db: Store,
+    cfg: Config,
+    register: list[Path] | None,
+    roster: Path | None,
+) -> pipeline.CollectResult:
+    if (source is None) == (aws is None):
+        raise AgentAuditError("give either --source DIR (saved exports) or --aws (live), not both or neither")
+    with _progress("collect") as tick:
+        if aws is not None:
+            result = pipeline.collect_aws(aws, db, cfg, register, roster, tick)
+            calls = sum(result.api_calls.values())
+            err.print(f"AWS: {calls} API calls ({calls / max(1, result.counts['identities']):.3f} per identity)")
+            return result
+        assert source is not None
+        return pipeline.collect(source, db, cfg, register, roster, tick)
 
 
 def _parse_as_of(text: str | None) -> datetime | None:
@@ -168,20 +227,25 @@ def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int
 @app.command()
 def collect(
     source: SourceOpt = None,
+    aws: AwsOpt = False,
+    org: OrgOpt = False,
+    role_name: RoleOpt = "OrganizationAccountAccessRole",
+    accounts: AccountsOpt = None,
+    profiles: ProfilesOpt = None,
+    regions: RegionsOpt = None,
+    workers: WorkersOpt = 4,
     register: RegisterOpt = None,
     roster: RosterOpt = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
     strict: StrictOpt = False,
 ) -> None:
-    """Read saved exports into a new snapshot in the evidence store (one transaction)."""
+    """Read saved exports (--source) or live AWS (--aws) into a new snapshot (one transaction)."""
 
     def body() -> int:
-        if source is None:
-            raise AgentAuditError("collect needs --source DIR (a folder of saved CLI exports)")
+        aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
         cfg = _config(config, store, None)
-        with _progress("collect") as tick:
-            result = pipeline.collect(source, Store(cfg.store), cfg, register, roster, tick)
+        result = _collect_from(source, aws_options, Store(cfg.store), cfg, register, roster)
         _report_collect(result, strict)
         return EXIT_OK
 
@@ -217,6 +281,13 @@ def check(
 def run(
     demo: Annotated[bool, typer.Option("--demo", help="Use the bundled sample estate, register and roster.")] = False,
     source: SourceOpt = None,
+    aws: AwsOpt = False,
+    org: OrgOpt = False,
+    role_name: RoleOpt = "OrganizationAccountAccessRole",
+    accounts: AccountsOpt = None,
+    profiles: ProfilesOpt = None,
+    regions: RegionsOpt = None,
+    workers: WorkersOpt = 4,
     register: RegisterOpt = None,
     roster: RosterOpt = None,
     config: ConfigOpt = None,
@@ -226,9 +297,10 @@ def run(
     fail_on: FailOnOpt = None,
     strict: StrictOpt = False,
 ) -> None:
-    """Collect, check and write results in one go; prints the result folder as the last line."""
+    """Collect, check and write the signed pack in one go; prints the pack folder as the last line."""
 
     def body() -> int:
+        aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
         src, reg, ros, when = source, register, roster, _parse_as_of(as_of)
         store_url = store
         if demo:
@@ -240,13 +312,12 @@ def run(
             out_dir = out or Path("output")
             store_url = store_url or f"sqlite:///{(out_dir / 'agentaudit-demo.db').resolve()}"
             out_dir.mkdir(parents=True, exist_ok=True)
-        if src is None:
-            raise AgentAuditError("run needs --source DIR, or --demo for the bundled sample estate")
+        if src is None and aws_options is None:
+            raise AgentAuditError("run needs --source DIR, --aws, or --demo for the bundled sample estate")
         cfg = _config(config, store_url, out)
         threshold = _severity(fail_on)
         db = Store(cfg.store)
-        with _progress("collect") as tick:
-            collected = pipeline.collect(src, db, cfg, reg, ros, tick)
+        collected = _collect_from(src, aws_options, db, cfg, reg, ros)
         _report_collect(collected, strict)
         with _progress("check") as tick:
             result = pipeline.check(db, cfg, when, collected.snapshot_id, tick)

@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from agentaudit import __version__
+from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
 from agentaudit.collectors.enrich import enrich
-from agentaudit.collectors.exports import read_exports
+from agentaudit.collectors.exports import Collected, read_exports
 from agentaudit.collectors.register import load_register, load_roster
 from agentaudit.config import Config
 from agentaudit.controls.context import Context
@@ -60,6 +61,8 @@ class CollectResult:
     status: str
     counts: dict[str, int]
     warnings: list[str] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    operations: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,11 +82,39 @@ def collect(
     progress: Progress | None = None,
 ) -> CollectResult:
     """Read everything first; write the snapshot in one transaction only when all parsing is done."""
+    return _collect(lambda: read_exports(source, progress), str(source), store, config, register, roster)
+
+
+def collect_aws(
+    options: AwsOptions,
+    store: Store,
+    config: Config,
+    register: list[Path] | None = None,
+    roster: Path | None = None,
+    progress: Progress | None = None,
+) -> CollectResult:
+    """Read AWS live (the standard credential chain; AWS_ENDPOINT_URL honoured by boto3)."""
+    collector = AwsCollector(options, progress)
+    result = _collect(collector.collect, "aws:live", store, config, register, roster)
+    result.api_calls = dict(collector.counter.calls)
+    result.operations = dict(collector.counter.operations)
+    return result
+
+
+def _collect(
+    read: Callable[[], Collected],
+    origin: str,
+    store: Store,
+    config: Config,
+    register: list[Path] | None,
+    roster: Path | None,
+) -> CollectResult:
+    # Register and roster first: a typo there should fail before minutes of collection.
     entries, profiles = load_register(register or [])
     people = load_roster(roster) if roster else []
     with _gc_paused():
-        collected = read_exports(source, progress)
-        data, warnings = enrich(collected, entries, profiles, people, config, origin=str(source))
+        collected = read()
+        data, warnings = enrich(collected, entries, profiles, people, config, origin=origin)
         snapshot_id = store.write_snapshot(data)
     return CollectResult(snapshot_id, data.status().value, data.counts(), warnings)
 

@@ -1,0 +1,354 @@
+"""Live AWS collection with boto3: every account of an organisation, with the fewest API calls.
+
+The API calls only fetch pages; the saved-export parsers (aws_iam, aws_services) turn them into
+records, so a live run and a saved export of the same account give the same snapshot. IAM is read
+in bulk (get_account_authorization_details + the credential report: no per-role or per-key
+calls). Secret values are never read: the collector has no code path that calls GetSecretValue.
+
+Each (account, service, region) is a Source with its API call count; AccessDenied or any other
+failure makes that source failed — a collection gap in the pack — and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from agentaudit.collectors import aws_iam, aws_services
+from agentaudit.collectors.exports import Collected
+from agentaudit.model.records import Source, SourceStatus
+
+Progress = Callable[[str], None]
+REPORT_POLLS = 20
+SECRET_READS = ("GetSecretValue", "BatchGetSecretValue")
+
+
+class SecretReadRefused(RuntimeError):
+    """Raised if any code path ever tries to read a secret value through a collector session."""
+
+
+def _refuse_secret_read(model: Any, **_: Any) -> None:
+    raise SecretReadRefused(f"agentaudit never reads secret values; refused {model.name}")
+
+
+@dataclass
+class AwsOptions:
+    profiles: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+    org: bool = False
+    role_name: str = "OrganizationAccountAccessRole"
+    regions: list[str] = field(default_factory=list)  # empty: every enabled region
+    max_workers: int = 4
+    # botocore's own variables win, as users of the AWS CLI expect.
+    max_attempts: int = field(default_factory=lambda: int(os.environ.get("AWS_MAX_ATTEMPTS", "8")))
+    retry_mode: str = field(default_factory=lambda: os.environ.get("AWS_RETRY_MODE", "adaptive"))
+    report_poll_seconds: float = 2.0
+
+
+class ApiCounter:
+    """Counts API calls (and attempts, retries included) per source, across worker threads."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+        self.operations: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @contextmanager
+    def source(self, name: str) -> Iterator[None]:
+        previous = getattr(self._local, "name", None)
+        self._local.name = name
+        try:
+            yield
+        finally:
+            self._local.name = previous
+
+    def _current(self) -> str:
+        return getattr(self._local, "name", None) or "(outside a source)"
+
+    def on_call(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[self._current()] += 1
+            self.operations[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def on_send(self, **_: Any) -> None:
+        with self._lock:
+            self.attempts[self._current()] += 1
+
+    def attach(self, session: boto3.Session) -> None:
+        session.events.register("before-call", self.on_call)
+        session.events.register("before-send", self.on_send)
+        for operation in SECRET_READS:
+            session.events.register(f"before-call.secretsmanager.{operation}", _refuse_secret_read)
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    """Error bodies can be whole HTML pages; keep one readable line."""
+    text = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class _Account:
+    account_id: str
+    session: boto3.Session
+    label: str
+
+
+class AwsCollector:
+    def __init__(
+        self,
+        options: AwsOptions,
+        progress: Progress | None = None,
+        session_factory: Callable[..., boto3.Session] = boto3.Session,
+    ):
+        self.options = options
+        self.progress = progress or (lambda _msg: None)
+        self.session_factory = session_factory
+        self.counter = ApiCounter()
+        self.out = Collected()
+        self._lock = threading.Lock()
+        self.boto_config = BotoConfig(
+            retries={"mode": options.retry_mode, "max_attempts": options.max_attempts},
+            user_agent_extra="agentaudit",
+        )
+
+    # -- sessions -------------------------------------------------------------------------
+    def _session(self, **kwargs: Any) -> boto3.Session:
+        session = self.session_factory(**kwargs)
+        self.counter.attach(session)
+        return session
+
+    def _client(self, session: boto3.Session, service: str, region: str | None = None) -> Any:
+        return session.client(
+            service, region_name=region or session.region_name or "us-east-1", config=self.boto_config
+        )
+
+    def _caller(self, session: boto3.Session) -> str:
+        return str(self._client(session, "sts").get_caller_identity()["Account"])
+
+    def _assume(self, base: boto3.Session, account_id: str) -> boto3.Session:
+        arn = f"arn:aws:iam::{account_id}:role/{self.options.role_name}"
+        creds = self._client(base, "sts").assume_role(RoleArn=arn, RoleSessionName="agentaudit")["Credentials"]
+        return self._session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=base.region_name,
+        )
+
+    def accounts(self) -> list[_Account]:
+        """The accounts to read: profiles, the caller, organisation members, explicit ids."""
+        found: dict[str, _Account] = {}
+        bases = [self._session(profile_name=p) for p in self.options.profiles] or [self._session()]
+        for base in bases:
+            with self.counter.source("sts:GetCallerIdentity"):
+                account_id = self._caller(base)
+            found.setdefault(account_id, _Account(account_id, base, account_id))
+        base = bases[0]
+        members: list[str] = list(self.options.accounts)
+        if self.options.org:
+            members += self._organisation_accounts(base)
+        for account_id in members:
+            if account_id in found:
+                continue
+            started = datetime.now(UTC)
+            name = f"aws/{account_id}/sts:AssumeRole"
+            try:
+                with self.counter.source(name):
+                    found[account_id] = _Account(account_id, self._assume(base, account_id), account_id)
+            except (ClientError, BotoCoreError) as exc:
+                self._record(name, "sts_assume_role", account_id, started, 0, exc)
+        return list(found.values())
+
+    def _organisation_accounts(self, base: boto3.Session) -> list[str]:
+        started = datetime.now(UTC)
+        name = "aws/organizations:ListAccounts"
+        try:
+            with self.counter.source(name):
+                pages = self._client(base, "organizations").get_paginator("list_accounts").paginate()
+                ids = [a["Id"] for page in pages for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
+        except (ClientError, BotoCoreError) as exc:
+            self._record(name, "organizations_accounts", None, started, 0, exc)
+            return []
+        self._record(name, "organizations_accounts", None, started, len(ids))
+        return ids
+
+    # -- recording --------------------------------------------------------------------------
+    def _record(
+        self, name: str, kind: str, account: str | None, started: datetime, records: int, error: Exception | None = None
+    ) -> None:
+        status = SourceStatus.COMPLETE if error is None else SourceStatus.FAILED
+        message = None
+        if isinstance(error, ClientError):
+            err = error.response.get("Error", {})
+            text = _one_line(str(err.get("Message", "")))
+            message = f"{err.get('Code', 'Error')}: {text} ({error.operation_name})"
+        elif error is not None:
+            message = f"{type(error).__name__}: {_one_line(str(error))}"
+        source = Source(
+            name=name,
+            kind=kind,
+            provider="aws",
+            account=account,
+            location=name,
+            started=started,
+            finished=datetime.now(UTC),
+            status=status,
+            api_calls=self.counter.calls[name],
+            records=records,
+            error=message,
+        )
+        with self._lock:
+            self.out.sources.append(source)
+            if message:
+                self.out.warnings.append(f"{name}: {message}")
+
+    def _run_source(self, name: str, kind: str, account: str, func: Callable[[], int]) -> None:
+        started = datetime.now(UTC)
+        self.progress(name)
+        try:
+            with self.counter.source(name):
+                records = func()
+        except (ClientError, BotoCoreError) as exc:
+            self._record(name, kind, account, started, 0, exc)
+            return
+        self._record(name, kind, account, started, records)
+
+    # -- per-account work ------------------------------------------------------------------
+    def collect(self) -> Collected:
+        accounts = self.accounts()
+        with ThreadPoolExecutor(max_workers=max(1, self.options.max_workers)) as pool:
+            for future in [pool.submit(self._collect_account, a) for a in accounts]:
+                future.result()
+        return self.out
+
+    def _regions(self, account: _Account) -> list[str]:
+        if self.options.regions:
+            return list(self.options.regions)
+        name = f"aws/{account.account_id}/ec2:DescribeRegions"
+        regions: list[str] = []
+
+        def fetch() -> int:
+            response = self._client(account.session, "ec2").describe_regions(AllRegions=False)
+            regions.extend(sorted(r["RegionName"] for r in response["Regions"]))
+            return len(regions)
+
+        self._run_source(name, "aws_regions", account.account_id, fetch)
+        return regions or [account.session.region_name or "us-east-1"]
+
+    def _collect_account(self, account: _Account) -> None:
+        acc = account.account_id
+        self._run_source(f"aws/{acc}/iam:GetAccountAuthorizationDetails", "iam_authorization_details", acc,
+                         lambda: self._iam(account))  # fmt: skip
+        self._run_source(f"aws/{acc}/iam:CredentialReport", "credential_report", acc, lambda: self._report(account))
+        for region in self._regions(account):
+            prefix = f"aws/{acc}/{region}"
+            self._run_source(f"{prefix}/secretsmanager:ListSecrets", "secretsmanager_secrets", acc,
+                             lambda r=region: self._secrets(account, r))  # fmt: skip
+            self._run_source(f"{prefix}/acm:Certificates", "acm_certificates", acc,
+                             lambda r=region: self._certificates(account, r))  # fmt: skip
+            agents: list[tuple[str, str]] = []
+            self._run_source(f"{prefix}/bedrock-agent:Agents", "bedrock_agent", acc,
+                             lambda r=region, found=agents: self._agents(account, r, found))  # fmt: skip
+            if agents:
+                self._run_source(f"{prefix}/bedrock-agent:ActionGroups", "bedrock_action_group", acc,
+                                 lambda r=region, found=agents: self._action_groups(account, r, found))  # fmt: skip
+
+    def _iam(self, account: _Account) -> int:
+        client = self._client(account.session, "iam")
+        pages = list(
+            client.get_paginator("get_account_authorization_details").paginate(PaginationConfig={"PageSize": 1000})
+        )
+        name = f"aws/{account.account_id}/iam:GetAccountAuthorizationDetails"
+        parsed = aws_iam.parse_authorization_details(pages, name, name)
+        with self._lock:
+            self.out.identities += parsed.identities
+            self.out.grants += parsed.grants
+        return len(parsed.identities)
+
+    def _report(self, account: _Account) -> int:
+        client = self._client(account.session, "iam")
+        for _ in range(REPORT_POLLS):
+            if client.generate_credential_report().get("State") == "COMPLETE":
+                break
+            time.sleep(self.options.report_poll_seconds)
+        response = client.get_credential_report()
+        name = f"aws/{account.account_id}/iam:CredentialReport"
+        text = aws_iam.decode_credential_report(response, name)
+        credentials, users = aws_iam.parse_credential_report(text, name, name)
+        with self._lock:
+            self.out.credentials += credentials
+            self.out.user_facts.update(users)
+        return len(credentials)
+
+    def _secrets(self, account: _Account, region: str) -> int:
+        client = self._client(account.session, "secretsmanager", region)
+        pages = list(client.get_paginator("list_secrets").paginate())
+        name = f"aws/{account.account_id}/{region}/secretsmanager:ListSecrets"
+        credentials = aws_services.parse_secrets(pages, name, name)
+        with self._lock:
+            self.out.credentials += credentials
+        return len(credentials)
+
+    def _certificates(self, account: _Account, region: str) -> int:
+        client = self._client(account.session, "acm", region)
+        name = f"aws/{account.account_id}/{region}/acm:Certificates"
+        arns = [
+            c["CertificateArn"]
+            for page in client.get_paginator("list_certificates").paginate()
+            for c in page["CertificateSummaryList"]
+        ]
+        credentials = []
+        for arn in arns:
+            credentials += aws_services.parse_certificate(client.describe_certificate(CertificateArn=arn), name, name)
+        with self._lock:
+            self.out.credentials += credentials
+        return len(credentials)
+
+    def _agents(self, account: _Account, region: str, found: list[tuple[str, str]]) -> int:
+        client = self._client(account.session, "bedrock-agent", region)
+        name = f"aws/{account.account_id}/{region}/bedrock-agent:Agents"
+        summaries = [s for page in client.get_paginator("list_agents").paginate() for s in page["agentSummaries"]]
+        agents = [aws_services.parse_agent(client.get_agent(agentId=s["agentId"]), name, name) for s in summaries]
+        with self._lock:
+            self.out.identities += agents
+        found += [(s["agentId"], a.uid) for s, a in zip(summaries, agents, strict=True)]
+        return len(agents)
+
+    def _action_groups(self, account: _Account, region: str, agents: list[tuple[str, str]]) -> int:
+        """Tools and their requireConfirmation flags: a separate source, so that an agent whose
+        groups cannot be read still appears (and the gap shows) rather than vanishing."""
+        client = self._client(account.session, "bedrock-agent", region)
+        name = f"aws/{account.account_id}/{region}/bedrock-agent:ActionGroups"
+        version = "DRAFT"
+        tools = []
+        for agent_id, agent_uid in agents:
+            pages = client.get_paginator("list_agent_action_groups").paginate(agentId=agent_id, agentVersion=version)
+            for group in (g for page in pages for g in page["actionGroupSummaries"]):
+                detail = client.get_agent_action_group(
+                    agentId=agent_id, agentVersion=version, actionGroupId=group["actionGroupId"]
+                )
+                tools += aws_services.parse_action_group(detail, agent_uid, name, name)
+        with self._lock:
+            self.out.tools += tools
+        return len(tools)
+
+
+def collect_aws(options: AwsOptions, progress: Progress | None = None) -> tuple[Collected, ApiCounter]:
+    collector = AwsCollector(options, progress)
+    return collector.collect(), collector.counter
