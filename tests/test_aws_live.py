@@ -19,7 +19,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from agentaudit import pipeline
-from agentaudit.collectors.aws_live import AwsCollector, AwsOptions, SecretReadRefused
+from agentaudit.collectors.aws_live import AwsCollector, AwsOptions, SecretReadRefusedError
 from agentaudit.config import load_config
 from agentaudit.model.store import Store
 
@@ -158,7 +158,7 @@ def test_secret_reads_are_refused_by_the_collector_session(moto: str) -> None:
     collector = AwsCollector(AwsOptions(regions=[REGION]))
     session = collector._session()
     client = session.client("secretsmanager", region_name=REGION)
-    with pytest.raises(SecretReadRefused):
+    with pytest.raises(SecretReadRefusedError):
         client.get_secret_value(SecretId="anything")
 
 
@@ -274,7 +274,7 @@ def test_cli_run_aws_writes_a_verified_pack(moto: str, tmp_path: Path, monkeypat
     )
     assert CliRunner().invoke(app, ["verify", str(folder)]).exit_code == 0
     summary = json.loads((folder / "summary.json").read_text())
-    gaps = [c for c in summary["controls"] if c["control_id"] == "COL-001"][0]
+    gaps = next(c for c in summary["controls"] if c["control_id"] == "COL-001")
     assert gaps["fail"] == 1  # the action groups moto cannot serve: reported, not passed
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -36,12 +37,12 @@ REPORT_POLLS = 20
 SECRET_READS = ("GetSecretValue", "BatchGetSecretValue")
 
 
-class SecretReadRefused(RuntimeError):
+class SecretReadRefusedError(RuntimeError):
     """Raised if any code path ever tries to read a secret value through a collector session."""
 
 
 def _refuse_secret_read(model: Any, **_: Any) -> None:
-    raise SecretReadRefused(f"agentaudit never reads secret values; refused {model.name}")
+    raise SecretReadRefusedError(f"agentaudit never reads secret values; refused {model.name}")
 
 
 @dataclass
@@ -253,21 +254,28 @@ class AwsCollector:
 
     def _collect_account(self, account: _Account) -> None:
         acc = account.account_id
-        self._run_source(f"aws/{acc}/iam:GetAccountAuthorizationDetails", "iam_authorization_details", acc,
-                         lambda: self._iam(account))  # fmt: skip
-        self._run_source(f"aws/{acc}/iam:CredentialReport", "credential_report", acc, lambda: self._report(account))
+        run = self._run_source
+        run(
+            f"aws/{acc}/iam:GetAccountAuthorizationDetails",
+            "iam_authorization_details",
+            acc,
+            partial(self._iam, account),
+        )
+        run(f"aws/{acc}/iam:CredentialReport", "credential_report", acc, partial(self._report, account))
         for region in self._regions(account):
             prefix = f"aws/{acc}/{region}"
-            self._run_source(f"{prefix}/secretsmanager:ListSecrets", "secretsmanager_secrets", acc,
-                             lambda r=region: self._secrets(account, r))  # fmt: skip
-            self._run_source(f"{prefix}/acm:Certificates", "acm_certificates", acc,
-                             lambda r=region: self._certificates(account, r))  # fmt: skip
+            run(
+                f"{prefix}/secretsmanager:ListSecrets",
+                "secretsmanager_secrets",
+                acc,
+                partial(self._secrets, account, region),
+            )
+            run(f"{prefix}/acm:Certificates", "acm_certificates", acc, partial(self._certificates, account, region))
             agents: list[tuple[str, str]] = []
-            self._run_source(f"{prefix}/bedrock-agent:Agents", "bedrock_agent", acc,
-                             lambda r=region, found=agents: self._agents(account, r, found))  # fmt: skip
+            run(f"{prefix}/bedrock-agent:Agents", "bedrock_agent", acc, partial(self._agents, account, region, agents))
             if agents:
-                self._run_source(f"{prefix}/bedrock-agent:ActionGroups", "bedrock_action_group", acc,
-                                 lambda r=region, found=agents: self._action_groups(account, r, found))  # fmt: skip
+                groups = partial(self._action_groups, account, region, agents)
+                run(f"{prefix}/bedrock-agent:ActionGroups", "bedrock_action_group", acc, groups)
 
     def _iam(self, account: _Account) -> int:
         client = self._client(account.session, "iam")
