@@ -224,6 +224,20 @@ def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int
     return EXIT_OK
 
 
+def _check_and_pack(
+    db: Store, cfg: Config, when: datetime | None, snapshot: int | None, threshold: Severity | None, period: str | None
+) -> int:
+    """Evaluate, report, write the signed pack and print its folder as the last line of stdout."""
+    with _progress("check") as tick:
+        result = pipeline.check(db, cfg, when, snapshot, tick)
+    code = _report_check(result, threshold)
+    with _progress("pack") as tick:
+        tick("rendering PDF, XLSX, JSON; signing")
+        folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period)
+    print(folder)
+    return code
+
+
 @app.command()
 def collect(
     source: SourceOpt = None,
@@ -319,14 +333,7 @@ def run(
         db = Store(cfg.store)
         collected = _collect_from(src, aws_options, db, cfg, reg, ros)
         _report_collect(collected, strict)
-        with _progress("check") as tick:
-            result = pipeline.check(db, cfg, when, collected.snapshot_id, tick)
-        code = _report_check(result, threshold)
-        with _progress("pack") as tick:
-            tick("rendering PDF, XLSX, JSON; signing")
-            folder = pipeline.write_pack(result, db, cfg, Path(cfg.output))
-        print(folder)
-        return code
+        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None)
 
     _guard(body)
 
@@ -352,14 +359,7 @@ def pack(
         if when is None and period is not None:
             when = min(datetime.now(UTC), pipeline.period_end(period))
         db = Store(cfg.store)
-        with _progress("check") as tick:
-            result = pipeline.check(db, cfg, when, snapshot, tick)
-        code = _report_check(result, threshold)
-        with _progress("pack") as tick:
-            tick("rendering PDF, XLSX, JSON; signing")
-            folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period)
-        print(folder)
-        return code
+        return _check_and_pack(db, cfg, when, snapshot, threshold, period)
 
     _guard(body)
 

@@ -72,55 +72,54 @@ def parse_authorization_details(pages: list[dict[str, Any]], source: str, path: 
     result = IamParse()
     for index, role in enumerate(roles):
         where = f"RoleDetailList[{index}]"
-        arn = str(_require(role, "Arn", path, where))
-        result.account = result.account or account_from_arn(arn)
-        uid = aws_uid(account_from_arn(arn), arn)
         trust = role.get("AssumeRolePolicyDocument")
-        last_used = (role.get("RoleLastUsed") or {}).get("LastUsedDate")
         service_linked = str(role.get("Path", "")).startswith("/aws-service-role/")
-        result.identities.append(
-            Identity(
-                uid=uid,
-                provider="aws",
-                account=account_from_arn(arn),
-                native_id=arn,
-                name=str(_require(role, "RoleName", path, where)),
-                kind="aws_service_linked_role" if service_linked else "aws_iam_role",
-                source=source,
-                created=parse_time(role.get("CreateDate"), where + ".CreateDate", path),
-                last_used=parse_time(last_used, where + ".RoleLastUsed", path),
-                last_used_signal="iam:RoleLastUsed",
-                tags=aws_tags(role.get("Tags")),
-                trust=trust_entries(trust, where + ".AssumeRolePolicyDocument", path) if trust else (),
-            )
+        identity = _identity(
+            role,
+            "RoleName",
+            "aws_service_linked_role" if service_linked else "aws_iam_role",
+            source,
+            path,
+            where,
+            last_used=parse_time((role.get("RoleLastUsed") or {}).get("LastUsedDate"), where + ".RoleLastUsed", path),
+            last_used_signal="iam:RoleLastUsed",
+            trust=trust_entries(trust, where + ".AssumeRolePolicyDocument", path) if trust else (),
         )
-        result.grants += _principal_grants(uid, role, "RolePolicyList", policies, where, path)
+        result.account = result.account or identity.account
+        result.identities.append(identity)
+        result.grants += _principal_grants(identity.uid, role, "RolePolicyList", policies, where, path)
     for index, user in enumerate(users):
         where = f"UserDetailList[{index}]"
-        arn = str(_require(user, "Arn", path, where))
-        result.account = result.account or account_from_arn(arn)
-        uid = aws_uid(account_from_arn(arn), arn)
-        result.identities.append(
-            Identity(
-                uid=uid,
-                provider="aws",
-                account=account_from_arn(arn),
-                native_id=arn,
-                name=str(_require(user, "UserName", path, where)),
-                kind="aws_iam_user",
-                source=source,
-                created=parse_time(user.get("CreateDate"), where + ".CreateDate", path),
-                last_used_signal=None,
-                tags=aws_tags(user.get("Tags")),
-            )
-        )
-        result.grants += _principal_grants(uid, user, "UserPolicyList", policies, where, path)
+        identity = _identity(user, "UserName", "aws_iam_user", source, path, where)
+        result.account = result.account or identity.account
+        result.identities.append(identity)
+        result.grants += _principal_grants(identity.uid, user, "UserPolicyList", policies, where, path)
         for group_name in user.get("GroupList") or []:
             group = groups.get(group_name)
             if group is not None:
                 gwhere = f"GroupDetailList[{group_name}]"
-                result.grants += _principal_grants(uid, group, "GroupPolicyList", policies, gwhere, path)
+                result.grants += _principal_grants(identity.uid, group, "GroupPolicyList", policies, gwhere, path)
     return result
+
+
+def _identity(
+    item: dict[str, Any], name_key: str, kind: str, source: str, path: str | None, where: str, **extra: Any
+) -> Identity:
+    """The fields roles and users share; `extra` carries what only roles have."""
+    arn = str(_require(item, "Arn", path, where))
+    account = account_from_arn(arn)
+    return Identity(
+        uid=aws_uid(account, arn),
+        provider="aws",
+        account=account,
+        native_id=arn,
+        name=str(_require(item, name_key, path, where)),
+        kind=kind,
+        source=source,
+        created=parse_time(item.get("CreateDate"), where + ".CreateDate", path),
+        tags=aws_tags(item.get("Tags")),
+        **extra,
+    )
 
 
 def _principal_grants(
