@@ -76,3 +76,20 @@ def test_snapshots_are_immutable_records(tmp_path: Path) -> None:
     assert info["status"] == "complete" and info["counts"]["identities"] == result.counts["identities"]
     with pytest.raises(StoreError, match="snapshot 999 is not in evidence store"):
         store.snapshot_info(999)
+
+
+def test_rechecking_the_same_snapshot_keeps_first_seen(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    config = load_config()
+    collected = pipeline.collect(pipeline.demo_paths()["source"], store, config)
+    first = pipeline.check(store, config, pipeline.DEMO_AS_OF, collected.snapshot_id)
+    again = pipeline.check(store, config, pipeline.DEMO_AS_OF + timedelta(days=30), collected.snapshot_id)
+    def failing(result: pipeline.CheckResult) -> dict[tuple[str, str], object]:
+        f = result.evaluation.findings
+        f = f[f["status"] == "fail"]
+        return dict(zip(zip(f["control_id"], f["subject_uid"], strict=True), f["first_seen"], strict=True))
+
+    before, after = failing(first), failing(again)
+    carried = set(before) & set(after)
+    assert carried and all(after[key] == first.evaluation.as_of for key in carried)
+    assert all(after[key] == again.evaluation.as_of for key in set(after) - set(before))

@@ -247,10 +247,10 @@ class Store:
             return _read_columns(conn, columns, table.c.snapshot_id == snapshot_id)
 
     def previous_first_seen(self, snapshot_id: int) -> dict[tuple[str, str], datetime]:
-        """First-seen dates of failing findings of the newest earlier check run."""
+        """First-seen dates of failing findings in the newest check run up to this snapshot."""
         with self._begin() as conn:
             run = conn.execute(
-                sa.select(sa.func.max(check_runs.c.id)).where(check_runs.c.snapshot_id < snapshot_id)
+                sa.select(sa.func.max(check_runs.c.id)).where(check_runs.c.snapshot_id <= snapshot_id)
             ).scalar()
             if run is None:
                 return {}
