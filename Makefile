@@ -1,6 +1,8 @@
 # The two set-up commands (README): `make demo` and `make test`.
 PYTHON ?= python3
 OUT ?= output
+# Servers' state per checkout, under /tmp so the postgres account can reach it.
+export AGENTAUDIT_SERVICES_DIR ?= /tmp/agentaudit-services-$(shell echo "$(CURDIR)" | md5sum | cut -c1-8)
 
 .PHONY: demo install install-dev system-deps test lint bench
 

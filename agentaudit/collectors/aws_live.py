@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from agentaudit.collectors import aws_iam, aws_services
 from agentaudit.collectors.exports import Collected
+from agentaudit.errors import InputError
 from agentaudit.model.records import Source, SourceStatus
 
 Progress = Callable[[str], None]
@@ -225,7 +226,7 @@ class AwsCollector:
         try:
             with self.counter.source(name):
                 records = func()
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, InputError) as exc:  # InputError: a response we cannot parse
             self._record(name, kind, account, started, 0, exc)
             return
         self._record(name, kind, account, started, records)
@@ -233,9 +234,14 @@ class AwsCollector:
     # -- per-account work ------------------------------------------------------------------
     def collect(self) -> Collected:
         accounts = self.accounts()
-        with ThreadPoolExecutor(max_workers=max(1, self.options.max_workers)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.max_workers), thread_name_prefix="agentaudit-aws")
+        try:
             for future in [pool.submit(self._collect_account, a) for a in accounts]:
                 future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: stop queued accounts now
+            raise
+        pool.shutdown()
         return self.out
 
     def _regions(self, account: _Account) -> list[str]:
