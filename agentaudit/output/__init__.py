@@ -1,0 +1,1 @@
+"""Renderers and writers: result folders, findings files, (later) packs and signatures."""

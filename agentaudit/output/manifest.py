@@ -1,0 +1,142 @@
+"""The pack manifest (SHA-256 of every file) with its detached CMS signature, and `verify`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from agentaudit import __version__
+from agentaudit.output.pdfsign import verify_pdf
+from agentaudit.output.signing import (
+    SigningError,
+    SigningIdentity,
+    fingerprint,
+    is_demo,
+    load_certificate,
+    sign_detached,
+    verify_detached,
+)
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.p7s"
+CERTIFICATE = "signing-cert.pem"
+PDF = "review-pack.pdf"
+FORMAT = "agentaudit-pack/1"
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_signed_manifest(folder: Path, identity: SigningIdentity, info: dict[str, Any]) -> None:
+    """Copy the signer certificate in, list every file with its digest, sign the list."""
+    cert = identity.certificate()
+    (folder / CERTIFICATE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in (MANIFEST, SIGNATURE))
+    manifest = {
+        "format": FORMAT,
+        "generator": f"agentaudit {__version__}",
+        "created": datetime.now(UTC).isoformat(),
+        **info,
+        "signer": {
+            "subject": cert.subject.rfc4514_string(),
+            "sha256_fingerprint": fingerprint(cert),
+            "demo": is_demo(cert),
+        },
+        "files": [
+            {"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in files
+        ],
+    }
+    data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    (folder / MANIFEST).write_bytes(data)
+    (folder / SIGNATURE).write_bytes(sign_detached(data, identity))
+
+
+@dataclass
+class Verification:
+    checked: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    demo: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and bool(self.checked)
+
+
+def _safe_relative(text: str) -> PurePosixPath | None:
+    path = PurePosixPath(text)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        return None
+    return path
+
+
+def verify_pack(folder: Path, expected_fingerprint: str | None = None) -> Verification:
+    """Every digest and both signatures; any missing, extra or changed byte is a failure."""
+    result = Verification()
+    manifest_path, signature_path, cert_path = folder / MANIFEST, folder / SIGNATURE, folder / CERTIFICATE
+    for required in (manifest_path, signature_path, cert_path):
+        if not required.is_file():
+            result.failures.append(f"{required.name}: missing")
+    if result.failures:
+        return result
+    if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+        result.failures.append(f"{MANIFEST}: larger than {MAX_MANIFEST_BYTES} bytes")
+        return result
+    data = manifest_path.read_bytes()
+    try:
+        cert = load_certificate(cert_path)
+        verify_detached(data, signature_path.read_bytes(), cert)
+    except SigningError as exc:
+        result.failures.append(f"{SIGNATURE}: {exc}")
+        return result
+    result.demo = is_demo(cert)
+    result.checked.append(f"{SIGNATURE}: CMS signature over {MANIFEST} verifies; signer {fingerprint(cert)}")
+    if expected_fingerprint is not None:
+        wanted = expected_fingerprint.replace(":", "").lower()
+        if fingerprint(cert).replace(":", "").lower() != wanted:
+            result.failures.append(f"{CERTIFICATE}: fingerprint is not the expected {expected_fingerprint}")
+    try:
+        manifest = json.loads(data)
+        entries = {str(e["path"]): e for e in manifest["files"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        result.failures.append(f"{MANIFEST}: not a pack manifest ({exc})")
+        return result
+    _check_files(folder, entries, result)
+    if PDF in entries and (folder / PDF).is_file():
+        try:
+            result.checked.append(verify_pdf(folder / PDF, cert))
+        except SigningError as exc:
+            result.failures.append(str(exc))
+    return result
+
+
+def _check_files(folder: Path, entries: dict[str, Any], result: Verification) -> None:
+    if CERTIFICATE not in entries:
+        result.failures.append(f"{CERTIFICATE}: not listed in the signed manifest")
+    for name, entry in sorted(entries.items()):
+        relative = _safe_relative(name)
+        if relative is None:
+            result.failures.append(f"{name}: unsafe path in manifest")
+            continue
+        path = folder / relative
+        if not path.is_file():
+            result.failures.append(f"{name}: listed in the manifest but missing")
+        elif sha256_file(path) != entry.get("sha256"):
+            result.failures.append(f"{name}: SHA-256 differs from the manifest (file changed)")
+        else:
+            result.checked.append(f"{name}: SHA-256 matches")
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    for extra in sorted(present - set(entries) - {MANIFEST, SIGNATURE}):
+        result.failures.append(f"{extra}: not listed in the manifest (file added)")

@@ -1,0 +1,118 @@
+"""Write a signed review pack into one folder, atomically.
+
+Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, summary.json,
+inventory.json, signing-cert.pem, manifest.json (SHA-256 of every file) and manifest.json.p7s.
+The workbook is written in a forked worker while this process renders JSON, CSV and the PDF: on a
+large estate both take about as long, and the machine has more than one core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agentaudit.errors import AgentAuditError
+from agentaudit.output.manifest import PDF, write_signed_manifest
+from agentaudit.output.packdata import PackData
+from agentaudit.output.pdf import write_pdf
+from agentaudit.output.pdfsign import sign_pdf
+from agentaudit.output.results import atomic_folder, write_findings_csv, write_findings_json, write_json
+from agentaudit.output.signing import SigningIdentity
+from agentaudit.output.xlsx import write_xlsx
+
+XLSX = "review-pack.xlsx"
+
+
+def _start_worker(name: str, target: Callable[..., None], *args: Any) -> Callable[[], None]:
+    """Run target(*args) in a forked child; the returned function waits and raises on failure.
+    Where fork is unavailable the work runs here, before returning."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        target(*args)
+        return lambda: None
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            target(*args)
+            writer.send("")
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+            writer.send(f"{type(exc).__name__}: {exc}")
+            raise
+
+    process = context.Process(target=child, name=f"agentaudit-{name}", daemon=True)
+    process.start()
+    writer.close()
+
+    def wait() -> None:
+        try:
+            message = reader.recv() if reader.poll(None) else ""
+        except EOFError:
+            message = "worker ended without a result"
+        process.join()
+        if message or process.exitcode != 0:
+            raise AgentAuditError(f"writing {name} failed: {message or f'exit code {process.exitcode}'}")
+
+    wait.process = process  # type: ignore[attr-defined]
+    return wait
+
+
+def _inventory(data: PackData, identities: pd.DataFrame) -> dict[str, Any]:
+    keep = [
+        "uid", "provider", "account", "native_id", "name", "kind", "is_agent", "agent_reason", "created",
+        "last_used", "last_used_signal", "enabled", "business_owner", "business_owner_source", "identity_owner",
+        "identity_owner_source", "control_owner", "control_owner_source", "purpose", "approved_profile", "links",
+    ]  # fmt: skip
+    return {
+        "identities": identities[keep],
+        "credentials": data.credential_frame,
+        "tools": data.tool_frame,
+    }
+
+
+def write_pack(
+    final: Path,
+    data: PackData,
+    findings: pd.DataFrame,
+    identities: pd.DataFrame,
+    summary: dict[str, Any],
+    identity: SigningIdentity,
+) -> Path:
+    with atomic_folder(final) as folder:
+        wait_xlsx = _start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)
+        try:
+            write_findings_json(findings, folder / "findings.json")
+            write_findings_csv(findings, folder / "findings.csv")
+            write_json(summary, folder / "summary.json")
+            inventory = _inventory(data, identities)
+            (folder / "inventory.json").write_text(
+                "{"
+                + ",".join(
+                    f'"{name}": {frame.to_json(orient="records", date_format="iso", date_unit="s")}'
+                    for name, frame in inventory.items()
+                )
+                + "}\n",
+                encoding="utf-8",
+            )
+            unsigned = folder.parent / f".{final.name}.unsigned.pdf"
+            try:
+                write_pdf(data, unsigned)
+                sign_pdf(unsigned, folder / PDF, identity, reason=f"agentaudit review pack {data.meta['period']}")
+            finally:
+                unsigned.unlink(missing_ok=True)
+        except BaseException:
+            process = getattr(wait_xlsx, "process", None)
+            if process is not None and process.is_alive():
+                process.terminate()
+            raise
+        wait_xlsx()
+        write_signed_manifest(
+            folder,
+            identity,
+            {"period": data.meta["period"], "run_id": data.meta["run_id"], "snapshot_id": data.meta["snapshot_id"]},
+        )
+    return final

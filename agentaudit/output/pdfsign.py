@@ -1,0 +1,71 @@
+"""PAdES signing and validation of the review-pack PDF with pyHanko."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from agentaudit.output.signing import SigningError, SigningIdentity
+
+FIELD = "agentaudit-signature"
+
+
+def sign_pdf(source: Path, dest: Path, identity: SigningIdentity, reason: str) -> None:
+    signer = signers.SimpleSigner.load(
+        key_file=str(identity.key_path), cert_file=str(identity.cert_path), key_passphrase=identity.passphrase
+    )
+    if signer is None:
+        raise SigningError(f"{identity.key_path}: pyHanko could not load the signing key/certificate")
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=reason,
+    )
+    try:
+        with source.open("rb") as inp, dest.open("wb") as out:
+            signers.sign_pdf(IncrementalPdfFileWriter(inp), meta, signer=signer, output=out)
+    except PyHankoSigningError as exc:
+        raise SigningError(f"{source}: PDF signing failed: {exc}") from None
+
+
+def verify_pdf(path: Path, cert: x509.Certificate) -> str:
+    """Return a one-line summary, or raise SigningError. The signature must be intact, valid,
+    made by `cert`, trusted with `cert` as the only root, and cover the entire file."""
+    root = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    try:
+        with path.open("rb") as handle:
+            reader = PdfFileReader(handle)
+            signatures = reader.embedded_signatures
+            if len(signatures) != 1:
+                raise SigningError(f"{path.name}: expected one signature, found {len(signatures)}")
+            embedded = signatures[0]
+            status = validate_pdf_signature(embedded, ValidationContext(trust_roots=[root]))
+            signer_der = embedded.signer_cert.dump()
+    except SigningError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure on a tampered file fails closed
+        raise SigningError(f"{path.name}: cannot validate the PDF signature: {exc}") from None
+    problems = []
+    if not status.intact:
+        problems.append("signed bytes were changed")
+    if not status.valid:
+        problems.append("signature does not verify")
+    if status.coverage is None or status.coverage.name != "ENTIRE_FILE":
+        problems.append(f"signature does not cover the entire file ({status.coverage})")
+    if signer_der != root.dump():
+        problems.append("signer is not the pack's signing certificate")
+    if not status.trusted:
+        problems.append("signer certificate not trusted")
+    if problems:
+        raise SigningError(f"{path.name}: " + "; ".join(problems))
+    return f"{path.name}: PAdES signature intact, valid, covers the entire file"
