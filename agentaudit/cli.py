@@ -35,7 +35,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)  # logs and CI get full rows
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Policy config YAML (see `agentaudit defaults`).")
@@ -234,7 +234,7 @@ def _check_and_pack(
     with _progress("pack") as tick:
         tick("rendering PDF, XLSX, JSON; signing")
         folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period)
-    print(folder)
+    print(folder.resolve())
     return code
 
 
@@ -285,7 +285,7 @@ def check(
             result = pipeline.check(db, cfg, _parse_as_of(as_of), snapshot, tick)
         code = _report_check(result, threshold)
         folder = pipeline.write_results(result, db, Path(cfg.output))
-        print(folder)
+        print(folder.resolve())
         return code
 
     _guard(body)
