@@ -84,6 +84,7 @@ def test_rechecking_the_same_snapshot_keeps_first_seen(tmp_path: Path) -> None:
     collected = pipeline.collect(pipeline.demo_paths()["source"], store, config)
     first = pipeline.check(store, config, pipeline.DEMO_AS_OF, collected.snapshot_id)
     again = pipeline.check(store, config, pipeline.DEMO_AS_OF + timedelta(days=30), collected.snapshot_id)
+
     def failing(result: pipeline.CheckResult) -> dict[tuple[str, str], object]:
         f = result.evaluation.findings
         f = f[f["status"] == "fail"]

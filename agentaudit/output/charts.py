@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 PASS, FAIL, OTHER = "#3b7d4f", "#b8402f", "#b9b2a5"
 FONT: Any = {"font.family": "DejaVu Sans", "font.size": 8, "svg.fonttype": "none", "svg.hashsalt": "agentaudit"}
@@ -23,7 +23,9 @@ def _svg_data_uri(figure: plt.Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue().encode()).decode()
 
 
-def status_by_family(families: Sequence[str], passed: Sequence[int], failed: Sequence[int], other: Sequence[int]) -> str:
+def status_by_family(
+    families: Sequence[str], passed: Sequence[int], failed: Sequence[int], other: Sequence[int]
+) -> str:
     with plt.rc_context(FONT):
         figure, axis = plt.subplots(figsize=(6.0, 2.6))
         axis.barh(families, passed, color=PASS, label="pass")

@@ -40,7 +40,7 @@ def _start_worker(name: str, target: Callable[..., None], *args: Any) -> Callabl
         try:
             target(*args)
             writer.send("")
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        except BaseException as exc:
             writer.send(f"{type(exc).__name__}: {exc}")
             raise
 

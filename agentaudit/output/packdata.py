@@ -120,7 +120,11 @@ def build(
     by_owner = [
         (
             str(owner),
-            _table(failing[failing["owner"] == owner], ["control_id", "severity", "identity_name", "account"], limits["pdf_rows_per_owner"]),
+            _table(
+                failing[failing["owner"] == owner],
+                ["control_id", "severity", "identity_name", "account"],
+                limits["pdf_rows_per_owner"],
+            ),
         )
         for owner in owners
     ]
@@ -131,7 +135,9 @@ def build(
         meta=meta,
         totals=_totals(findings, ctx),
         controls=controls,
-        owner_gaps=_table(gap_frame, ["identity_name", "kind", "account", "unit", "gaps", "owner"], limits["pdf_owner_gap_rows"]),
+        owner_gaps=_table(
+            gap_frame, ["identity_name", "kind", "account", "unit", "gaps", "owner"], limits["pdf_owner_gap_rows"]
+        ),
         by_control=by_control,
         by_owner=by_owner,
         owners_omitted=max(0, len(owner_counts) - len(owners)),
@@ -191,7 +197,9 @@ def tool_frame(findings: pd.DataFrame, ctx: Context) -> pd.DataFrame:
             "agent": [names.get(a, a) for a in tools["agent_uid"]],
             "group": tools["group"],
             "tool": tools["name"],
-            "human_approval": [flag.get(v, "unknown") if isinstance(v, bool) else "unknown" for v in tools["requires_approval"]],
+            "human_approval": [
+                flag.get(v, "unknown") if isinstance(v, bool) else "unknown" for v in tools["requires_approval"]
+            ],
             "register": [(documented.get(u) or {}).get("register_list") or "not listed" for u in tools["uid"]],
             "failing": failing.reindex(tools["uid"]).fillna("").to_numpy(),
         }

@@ -169,11 +169,7 @@ def verify_detached(data: bytes, signature: bytes, cert: x509.Certificate) -> No
             raise SigningError("signed message digest does not match the manifest")
         embedded = [c.chosen for c in signed["certificates"] or []]
         sid = signer["sid"].chosen
-        matching = [
-            c
-            for c in embedded
-            if c.serial_number == sid["serial_number"].native and c.issuer == sid["issuer"]
-        ]
+        matching = [c for c in embedded if c.serial_number == sid["serial_number"].native and c.issuer == sid["issuer"]]
         expected = cert.public_bytes(serialization.Encoding.DER)
         if not matching or matching[0].dump() != expected:
             raise SigningError("signer certificate is not the pack's signing certificate")

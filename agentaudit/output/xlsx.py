@@ -111,7 +111,9 @@ def _finding_rows(findings: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
         if name == "first_seen":
             values = [_iso(v) for v in values]
         elif name == "evidence":
-            values = [None if v is None else json.dumps(v, default=str, ensure_ascii=False, sort_keys=True) for v in values]
+            values = [
+                None if v is None else json.dumps(v, default=str, ensure_ascii=False, sort_keys=True) for v in values
+            ]
         else:
             values = [None if v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
         columns.append(values)
@@ -150,24 +152,61 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
     ]  # fmt: skip
     book.table(
         "Controls",
-        ["Control", "Title", "Family", "Severity", "Evaluated", "Subjects", "Pass", "Fail", "Manual", "Error", "Not evaluated because"],
+        [
+            "Control",
+            "Title",
+            "Family",
+            "Severity",
+            "Evaluated",
+            "Subjects",
+            "Pass",
+            "Fail",
+            "Manual",
+            "Error",
+            "Not evaluated because",
+        ],
         control_rows,
         [10, 60, 8, 10, 10, 10, 8, 8, 8, 8, 40],
     )
     gap_headers = ["identity_name", "kind", "provider", "account", "unit", "gaps", "owner"]
     gaps = data.gap_frame[gap_headers].itertuples(index=False, name=None)
     book.table("Owner gaps", gap_headers, gaps, [40, 22, 8, 38, 20, 30, 32])
-    book.table("Findings", FINDING_FIELDS, _finding_rows(findings), [10, 40, 8, 8, 9, 50, 12, 50, 34, 8, 38, 32, 22, 80])
-    cred_cols = ["name", "type", "store", "identity", "account", "created", "last_rotated", "expires", "last_used", "enabled", "failing"]
+    book.table(
+        "Findings", FINDING_FIELDS, _finding_rows(findings), [10, 40, 8, 8, 9, 50, 12, 50, 34, 8, 38, 32, 22, 80]
+    )
+    cred_cols = [
+        "name",
+        "type",
+        "store",
+        "identity",
+        "account",
+        "created",
+        "last_rotated",
+        "expires",
+        "last_used",
+        "enabled",
+        "failing",
+    ]
     credentials = data.credential_frame[cred_cols].itertuples(index=False, name=None)
     book.table("Credentials", cred_cols, credentials, [40, 14, 14, 30, 38] + [20] * 6)
     tools = data.tool_frame[TOOL_COLUMNS].itertuples(index=False, name=None)
     book.table("Tools", TOOL_COLUMNS, tools, [30, 30, 30, 16, 20, 30])
     book.table("Sources", data.sources.columns, data.sources.rows, [60, 24, 10, 38, 10, 10, 60])
     catalog_rows = [
-        [c.id, c.title, c.severity.value, c.applies_to, c.why, c.remediation, *(", ".join(c.mappings[f]) for f in data.catalog.frameworks)]
+        [
+            c.id,
+            c.title,
+            c.severity.value,
+            c.applies_to,
+            c.why,
+            c.remediation,
+            *(", ".join(c.mappings[f]) for f in data.catalog.frameworks),
+        ]
         for c in data.catalog.controls.values()
     ]
-    book.table("Catalog", ["Control", "Title", "Severity", "Applies to", "Why", "Remediation", *data.catalog.frameworks], catalog_rows)
+    book.table(
+        "Catalog",
+        ["Control", "Title", "Severity", "Applies to", "Why", "Remediation", *data.catalog.frameworks],
+        catalog_rows,
+    )
     book.save()
-
