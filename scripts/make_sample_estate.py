@@ -76,6 +76,7 @@ PLANTED = {
     "unmatched_register_entry": "retired-chatbot",
     "clean_agent": "support-assistant",
     "clean_role": "orders-api",
+    "account_without_data_events": "444455556666",
 }
 
 ROLE_LAMBDA = b.trust_service("lambda.amazonaws.com")
@@ -282,6 +283,11 @@ def write_aws(acc: dict, account: str) -> None:
     )
     b.write(folder / "credential-report.json", b.credential_report(acc["report"], AS_OF - timedelta(hours=2)))
     b.write(folder / "secretsmanager-list-secrets.json", {"SecretList": acc["secrets"]})
+    # Production records S3 and DynamoDB data events; development records management events only.
+    audit = b.trail(account, "org-audit" if account == PROD else "dev-mgmt", "eu-west-1")
+    b.write(folder / "cloudtrail" / "describe-trails.json", {"trailList": [audit]})
+    data_types = ["AWS::S3::Object", "AWS::DynamoDB::Table"] if account == PROD else []
+    b.write(folder / "cloudtrail" / "get-event-selectors.json", b.event_selectors(audit["TrailARN"], data_types))
     if account == PROD:
         certs = [
             ("1a2b3c4d-0001-4e5f-8a9b-000000000001", "www.halcyon.example", ago(200), ahead(195), ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/web/1"]),

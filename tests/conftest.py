@@ -74,6 +74,7 @@ def evaluate_records(
         people=records.pop("people", []),
         profiles=records.pop("profiles", []),
         register=records.pop("register", []),
+        trails=records.pop("trails", []),
     )
     assert not records, f"unknown record kinds {list(records)}"
     store = Store(f"sqlite:///{tmp_path / 'controls.db'}")

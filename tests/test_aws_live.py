@@ -68,6 +68,21 @@ def seed_account(session: boto3.Session, prefix: str, roles: int = 3, agent: boo
     iam.create_access_key(UserName=f"{prefix}-svc")
     secrets = session.client("secretsmanager", region_name=REGION)
     secrets.create_secret(Name=f"{prefix}/db", SecretString="never-read-this")
+    s3 = session.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=f"{prefix}-trail-{account}", CreateBucketConfiguration={"LocationConstraint": REGION})
+    trail = session.client("cloudtrail", region_name=REGION)
+    trail.create_trail(Name=f"{prefix}-audit", S3BucketName=f"{prefix}-trail-{account}", IsMultiRegionTrail=True)
+    trail.put_event_selectors(
+        TrailName=f"{prefix}-audit",
+        EventSelectors=[
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ],
+    )
+    trail.start_logging(Name=f"{prefix}-audit")
     if not agent:
         return
     session.client("bedrock-agent", region_name=REGION).create_agent(
@@ -148,6 +163,13 @@ def test_single_account_reads_every_service_and_never_a_secret_value(moto: str) 
     assert any(g.admin for g in out.grants), "AdministratorAccess (moto loads managed policies) was not resolved"
     assert {c.type for c in out.credentials} == {"access_key", "secret"}
     assert [(t.name, t.requires_approval) for t in out.tools] == [("issue_refund", False), ("lookup_order", False)]
+    assert [(t.name, t.multi_region) for t in out.trails] == [("a-audit", True)]
+    assert out.trail_selectors[out.trails[0].uid] == {
+        "management_events": True,
+        "data_events": True,
+        "data_resources": ("AWS::S3::Object",),
+        "logging": True,
+    }
     operations = collector.counter.operations
     assert "secretsmanager:GetSecretValue" not in operations and "secretsmanager:BatchGetSecretValue" not in operations
     assert operations["iam:GetAccountAuthorizationDetails"] == 1

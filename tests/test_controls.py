@@ -281,3 +281,30 @@ def test_evaluation_is_reproducible_with_as_of(tmp_path: Path) -> None:
     late = evaluate_records(tmp_path / "b", as_of=datetime(2026, 12, 1, tzinfo=UTC), credentials=[key])
     assert status_of(early, "LC-001", key.uid) == "pass"
     assert status_of(late, "LC-001", key.uid) == "fail"
+
+
+def test_data_access_logging_per_account(tmp_path: Path) -> None:
+    from agentaudit.model.records import Trail
+
+    now = datetime.now(UTC)
+    covered, bare, unread = (
+        identity(f"r{n}", account=a) for n, a in enumerate(("111111111111", "222222222222", "333333333333"))
+    )
+    trails = [
+        Trail(
+            "t1", "aws", "111111111111", "eu-west-1", "data", "t", data_events=True, data_resources=("AWS::S3::Object",)
+        ),
+        Trail("t2", "aws", "222222222222", "eu-west-1", "mgmt", "t", data_events=False, logging=True),
+    ]
+    sources = [
+        Source(f"ct-{a}", "cloudtrail_trails", "aws", a, "x", now, now, SourceStatus.COMPLETE)
+        for a in ("111111111111", "222222222222")
+    ]
+    f = evaluate_records(tmp_path / "a", identities=[covered, bare, unread], trails=trails, sources=sources)
+    assert status_of(f, "MON-002", "aws-account:111111111111") == "pass"
+    assert status_of(f, "MON-002", "aws-account:222222222222") == "fail"
+    assert status_of(f, "MON-002", "aws-account:333333333333") == "error"  # not collected: never a pass
+    org = Trail("t3", "aws", "111111111111", "eu-west-1", "org", "t", organization=True, data_events=True)
+    stopped = Trail("t4", "aws", "222222222222", "eu-west-1", "off", "t", data_events=True, logging=False)
+    g = evaluate_records(tmp_path / "b", identities=[covered, bare, unread], trails=[org, stopped], sources=sources)
+    assert status_of(g, "MON-002", "aws-account:333333333333") == "pass"  # an organisation trail covers members

@@ -92,6 +92,12 @@ def test_ungated_tools_and_unknown_schema(demo_run: dict[str, Any], planted: dic
     assert ("TOOL-004", "manual") in results(planted["unknown_tool_schema"])
 
 
+def test_account_without_data_event_logging(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
+    account = planted["account_without_data_events"]
+    assert "MON-002" in _fails(demo_run["findings"], f"AWS account {account}")
+    assert "MON-002" not in _fails(demo_run["findings"], "AWS account 111122223333")
+
+
 def test_unmatched_register_entry_is_a_gap(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
     assert "COL-002" in _fails(demo_run["findings"], planted["unmatched_register_entry"])
 

@@ -195,3 +195,39 @@ def test_parse_time_variants(text: object, expected: datetime | None) -> None:
 def test_parse_time_rejects_garbage_with_location() -> None:
     with pytest.raises(InputError, match=r"f\.json \(row 3\): not a date/time"):
         parse_time("yesterday", "row 3", "f.json")
+
+
+def test_cloudtrail_trails_and_basic_and_advanced_selectors() -> None:
+    account = "210987654321"
+    listed = {
+        "trailList": [b.trail(account, "main", "us-east-1"), b.trail(account, "org", "us-east-1", organization=True)]
+    }
+    trails = aws_services.parse_trails(listed, "t")
+    assert [(t.name, t.account, t.multi_region, t.organization) for t in trails] == [
+        ("main", account, True, False),
+        ("org", account, True, True),
+    ]
+    basic = aws_services.parse_event_selectors(b.event_selectors(trails[0].uid, ["AWS::S3::Object"]))
+    assert basic == (
+        trails[0].uid,
+        {"management_events": True, "data_events": True, "data_resources": ("AWS::S3::Object",)},
+    )
+    advanced = {
+        "TrailARN": trails[1].uid,
+        "AdvancedEventSelectors": [
+            {"Name": "mgmt", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]},
+            {
+                "Name": "lambda",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::Lambda::Function"]},
+                ],
+            },
+        ],
+    }
+    arn, found = aws_services.parse_event_selectors(advanced)
+    assert found == {"management_events": True, "data_events": True, "data_resources": ("AWS::Lambda::Function",)}
+    joined = aws_services.with_selectors(trails, {arn: found})
+    assert joined[0].data_events is None and joined[1].data_events is True
+    none = aws_services.parse_event_selectors(b.event_selectors(trails[0].uid, []))[1]
+    assert none["data_events"] is False

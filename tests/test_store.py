@@ -94,3 +94,20 @@ def test_rechecking_the_same_snapshot_keeps_first_seen(tmp_path: Path) -> None:
     carried = set(before) & set(after)
     assert carried and all(after[key] == first.evaluation.as_of for key in carried)
     assert all(after[key] == again.evaluation.as_of for key in set(after) - set(before))
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_snapshots(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = Store(url)
+    first = pipeline.collect(pipeline.demo_paths()["source"], store, load_config())
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # what a store written by agentaudit 0.1 (schema 1) looks like
+        conn.execute(sa.text("DROP TABLE trails"))
+        conn.execute(sa.text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
+    migrated = Store(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar() == str(
+            SCHEMA_VERSION
+        )
+    assert len(migrated.read_table("identities", first.snapshot_id)) == first.counts["identities"]
+    assert migrated.read_table("trails", first.snapshot_id).empty

@@ -277,6 +277,7 @@ class AwsCollector:
                 partial(self._secrets, account, region),
             )
             run(f"{prefix}/acm:Certificates", "acm_certificates", acc, partial(self._certificates, account, region))
+            run(f"{prefix}/cloudtrail:Trails", "cloudtrail_trails", acc, partial(self._trails, account, region))
             agents: list[tuple[str, str]] = []
             run(f"{prefix}/bedrock-agent:Agents", "bedrock_agent", acc, partial(self._agents, account, region, agents))
             if agents:
@@ -333,6 +334,22 @@ class AwsCollector:
         with self._lock:
             self.out.credentials += credentials
         return len(credentials)
+
+    def _trails(self, account: _Account, region: str) -> int:
+        """Trails whose home is this region, with what they record and whether they log."""
+        client = self._client(account.session, "cloudtrail", region)
+        name = f"aws/{account.account_id}/{region}/cloudtrail:Trails"
+        listed = client.describe_trails(includeShadowTrails=False)
+        trails = aws_services.parse_trails(listed, name, name)
+        selectors: dict[str, dict[str, Any]] = {}
+        for trail in trails:
+            arn, found = aws_services.parse_event_selectors(client.get_event_selectors(TrailName=trail.uid), name)
+            found["logging"] = bool(client.get_trail_status(Name=trail.uid).get("IsLogging"))
+            selectors[arn] = found
+        with self._lock:
+            self.out.trails += trails
+            self.out.trail_selectors.update(selectors)
+        return len(trails)
 
     def _agents(self, account: _Account, region: str, found: list[tuple[str, str]]) -> int:
         client = self._client(account.session, "bedrock-agent", region)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import yaml
@@ -10,7 +11,7 @@ import yaml
 from agentaudit.collectors.aws_iam import aws_uid
 from agentaudit.collectors.common import account_from_arn, aws_tags, parse_time
 from agentaudit.errors import InputError
-from agentaudit.model.records import Credential, Identity, Tool
+from agentaudit.model.records import Credential, Identity, Tool, Trail
 
 
 def parse_secrets(pages: list[dict[str, Any]], source: str, path: str | None = None) -> list[Credential]:
@@ -174,3 +175,58 @@ def parse_action_group(payload: dict[str, Any], agent_uid: str, source: str, pat
         s3 = api["s3"]
         add(f"s3://{s3.get('s3BucketName')}/{s3.get('s3ObjectKey')}", "API schema kept in S3", None)
     return tools
+
+
+def parse_trails(payload: dict[str, Any], source: str, path: str | None = None) -> list[Trail]:
+    """`aws cloudtrail describe-trails` ({"trailList": [...]}); selectors are joined later."""
+    trails = []
+    for index, trail in enumerate(payload.get("trailList") or []):
+        arn = trail.get("TrailARN")
+        if not arn:
+            raise InputError("trail without 'TrailARN'", path, f"trailList[{index}]")
+        trails.append(
+            Trail(
+                uid=str(arn),
+                provider="aws",
+                account=account_from_arn(arn),
+                region=str(trail.get("HomeRegion") or arn.split(":")[3]),
+                name=str(trail.get("Name", arn)),
+                source=source,
+                multi_region=bool(trail.get("IsMultiRegionTrail", False)),
+                organization=bool(trail.get("IsOrganizationTrail", False)),
+                logging=trail.get("IsLogging") if isinstance(trail.get("IsLogging"), bool) else None,
+            )
+        )
+    return trails
+
+
+def parse_event_selectors(payload: dict[str, Any], path: str | None = None) -> tuple[str, dict[str, Any]]:
+    """`aws cloudtrail get-event-selectors`: basic or advanced selectors → what the trail records."""
+    arn = payload.get("TrailARN")
+    if not arn:
+        raise InputError("get-event-selectors output without 'TrailARN'", path)
+    data: set[str] = set()
+    management = False
+    for selector in payload.get("EventSelectors") or []:
+        management = management or bool(selector.get("IncludeManagementEvents", True))
+        for resource in selector.get("DataResources") or []:
+            if resource.get("Values"):
+                data.add(str(resource.get("Type")))
+    for selector in payload.get("AdvancedEventSelectors") or []:
+        fields = {f.get("Field"): f for f in selector.get("FieldSelectors") or []}
+        category = (fields.get("eventCategory") or {}).get("Equals") or []
+        if "Management" in category:
+            management = True
+        if "Data" in category:
+            types = (fields.get("resources.type") or {}).get("Equals") or ["(all data events)"]
+            data.update(str(t) for t in types)
+    return str(arn), {"management_events": management, "data_events": bool(data), "data_resources": tuple(sorted(data))}
+
+
+def with_selectors(trails: list[Trail], selectors: dict[str, dict[str, Any]]) -> list[Trail]:
+    """Join each trail with its event selectors; a trail without them has unknown coverage."""
+    joined = []
+    for trail in trails:
+        found = selectors.get(trail.uid)
+        joined.append(replace(trail, **found) if found else trail)
+    return joined

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
+from agentaudit.collectors import aws_services
 from agentaudit.collectors.common import tag_value, truthy
 from agentaudit.collectors.exports import Collected
 from agentaudit.config import Config
@@ -134,6 +135,7 @@ def enrich(
         credentials=credentials,
         grants=collected.grants,
         tools=collected.tools,
+        trails=aws_services.with_selectors(collected.trails, collected.trail_selectors),
         people=people,
         profiles=profiles,
         register=entries,

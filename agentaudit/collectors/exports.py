@@ -17,7 +17,7 @@ from typing import Any
 from agentaudit.collectors import aws_iam, aws_services, azure
 from agentaudit.collectors.common import load_json
 from agentaudit.errors import InputError
-from agentaudit.model.records import Credential, Grant, Identity, Source, SourceStatus, Tool
+from agentaudit.model.records import Credential, Grant, Identity, Source, SourceStatus, Tool, Trail
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 EXPORT_SUFFIXES = {".json", ".csv"}
@@ -34,6 +34,8 @@ class Collected:
     credentials: list[Credential] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     tools: list[Tool] = field(default_factory=list)
+    trails: list[Trail] = field(default_factory=list)
+    trail_selectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     user_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -57,6 +59,10 @@ def sniff(path: Path, payload: Any) -> str | None:
             return "bedrock_action_group"
         if "actionGroupSummaries" in payload:
             return "bedrock_action_group_list"
+        if "trailList" in payload:
+            return "cloudtrail_trails"
+        if "TrailARN" in payload and ("EventSelectors" in payload or "AdvancedEventSelectors" in payload):
+            return "cloudtrail_event_selectors"
         if isinstance(payload.get("value"), list):
             return sniff(path, payload["value"])
         return None
@@ -91,6 +97,13 @@ def _load(path: Path) -> Any:
     if isinstance(payload, dict) and isinstance(payload.get("value"), list) and "@odata.context" in payload:
         return payload["value"]  # a raw Graph page
     return payload
+
+
+def _aws_account_from_path(path: Path, root: Path) -> str | None:
+    for part in reversed(path.relative_to(root).parts[:-1]):
+        if len(part) == 12 and part.isdigit():
+            return part
+    return None
 
 
 def _tenant_from_path(path: Path, root: Path) -> str | None:
@@ -182,8 +195,10 @@ class ExportReader:
             Source(
                 name=str(path.relative_to(self.root)),
                 kind=kind,
-                provider="aws" if kind.startswith(("iam", "secrets", "acm", "bedrock", "credential")) else "unknown",
-                account=None,
+                provider="aws"
+                if kind.startswith(("iam", "secrets", "acm", "bedrock", "credential", "cloudtrail"))
+                else "unknown",
+                account=_aws_account_from_path(path, self.root),
                 location=str(path),
                 started=started,
                 finished=datetime.now(UTC),
@@ -230,6 +245,15 @@ class ExportReader:
             creds = aws_services.parse_certificate(payload, name, path)
             out.credentials += creds
             return len(creds), "aws", creds[0].account if creds else None
+        if shape == "cloudtrail_trails":
+            trails = aws_services.parse_trails(payload, name, path)
+            out.trails += trails
+            # An account with no trail prints an empty list: the folder name says which account.
+            return len(trails), "aws", trails[0].account if trails else _aws_account_from_path(item.path, self.root)
+        if shape == "cloudtrail_event_selectors":
+            arn, selectors = aws_services.parse_event_selectors(payload, path)
+            out.trail_selectors[arn] = selectors
+            return 1, "aws", arn.split(":")[4] if arn.count(":") >= 5 else None
         if shape == "bedrock_agent":
             agent = aws_services.parse_agent(payload, name, path)
             out.identities.append(agent)

@@ -29,6 +29,7 @@ class Context:
     profiles: pd.DataFrame
     register: pd.DataFrame
     sources: pd.DataFrame
+    trails: pd.DataFrame
     as_of: pd.Timestamp
     config: Config
 

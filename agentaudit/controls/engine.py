@@ -128,7 +128,20 @@ def subject_frames(ctx: Context, owner_tag_keys: list[str]) -> dict[str, pd.Data
             "owner": reg["business_owner"].fillna(UNASSIGNED),
         }
     )
+    aws_accounts = sorted(set(ids.loc[ids["provider"] == "aws", "account"]))
+    account_subjects = pd.DataFrame(
+        {
+            "subject_uid": [f"aws-account:{a}" for a in aws_accounts],
+            "subject_type": "account",
+            "native_id": aws_accounts,
+            "identity_name": [f"AWS account {a}" for a in aws_accounts],
+            "provider": "aws",
+            "account": aws_accounts,
+            "owner": UNASSIGNED,
+        }
+    )
     return {
+        "accounts": account_subjects,
         "identities": identity_subjects,
         "agents": identity_subjects,
         "credentials": credential_subjects,

@@ -455,3 +455,39 @@ def keyvault_item(
 def write(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def trail(
+    account: str, name: str, region: str, multi_region: bool = True, organization: bool = False
+) -> dict[str, Any]:
+    """One entry of `aws cloudtrail describe-trails` ("trailList")."""
+    return {
+        "Name": name,
+        "S3BucketName": f"{name}-logs-{account}",
+        "IncludeGlobalServiceEvents": True,
+        "IsMultiRegionTrail": multi_region,
+        "HomeRegion": region,
+        "TrailARN": f"arn:aws:cloudtrail:{region}:{account}:trail/{name}",
+        "LogFileValidationEnabled": True,
+        "HasCustomEventSelectors": True,
+        "HasInsightSelectors": False,
+        "IsOrganizationTrail": organization,
+    }
+
+
+def event_selectors(trail_arn: str, data_types: list[str]) -> dict[str, Any]:
+    """`aws cloudtrail get-event-selectors` with basic selectors."""
+    resources = [
+        {"Type": t, "Values": ["arn:aws:s3" if t == "AWS::S3::Object" else "arn:aws:dynamodb"]} for t in data_types
+    ]
+    return {
+        "TrailARN": trail_arn,
+        "EventSelectors": [
+            {
+                "ReadWriteType": "All",
+                "IncludeManagementEvents": True,
+                "DataResources": resources,
+                "ExcludeManagementEventSources": [],
+            }
+        ],
+    }

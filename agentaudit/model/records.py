@@ -171,6 +171,24 @@ class RegisterEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Trail:
+    """An audit trail (CloudTrail) and whether it records data access, for the MON family."""
+
+    uid: str
+    provider: str
+    account: str
+    region: str
+    name: str
+    source: str
+    multi_region: bool = False
+    organization: bool = False
+    logging: bool | None = None
+    management_events: bool | None = None
+    data_events: bool | None = None
+    data_resources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """What one collector read: enough to show a collection gap in the pack."""
 

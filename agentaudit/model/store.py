@@ -11,7 +11,7 @@ import types
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from agentaudit.errors import StoreError
 from agentaudit.model import records as r
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHUNK = 20_000
 
 metadata = sa.MetaData()
@@ -128,14 +128,20 @@ RECORD_TABLES: dict[str, tuple[sa.Table, type]] = {
         "people": r.Person,
         "profiles": r.Profile,
         "register": r.RegisterEntry,
+        "trails": r.Trail,
     }.items()
 }
 findings_table = _record_table("findings", r.Finding, key="run_id")
 findings_table.append_column(sa.Column("first_seen", sa.DateTime(timezone=True), nullable=True))
 
 
-# Migrations from version N to N+1; empty while the schema is at version 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+def _add_trails(conn: Connection) -> None:
+    """v1 → v2: audit trails (CloudTrail) for the data-access logging control."""
+    RECORD_TABLES["trails"][0].create(conn, checkfirst=True)
+
+
+# Migrations from version N to N+1, applied in order by Store._migrate.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_trails}
 
 
 @dataclass
@@ -151,6 +157,7 @@ class SnapshotData:
     people: list[r.Person]
     profiles: list[r.Profile]
     register: list[r.RegisterEntry]
+    trails: list[r.Trail] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in RECORD_TABLES}
@@ -184,8 +191,10 @@ class Store:
     def _migrate(self) -> None:
         try:
             with self.engine.begin() as conn:
-                metadata.create_all(conn)
+                meta_table.create(conn, checkfirst=True)
                 row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
+                if row is None:  # a new store: every table at the current version
+                    metadata.create_all(conn)
                 version = int(row[0]) if row else SCHEMA_VERSION
                 if version > SCHEMA_VERSION:
                     raise StoreError(
