@@ -92,7 +92,8 @@ class ApiCounter:
             self.attempts[self._current()] += 1
 
     def attach(self, session: boto3.Session) -> None:
-        session.events.register("before-call", self.on_call)
+        # before-parameter-build fires once per API call, before any handler can answer it.
+        session.events.register("before-parameter-build", self.on_call)
         session.events.register("before-send", self.on_send)
         for operation in SECRET_READS:
             session.events.register(f"before-call.secretsmanager.{operation}", _refuse_secret_read)
