@@ -231,3 +231,42 @@ def test_cloudtrail_trails_and_basic_and_advanced_selectors() -> None:
     assert joined[0].data_events is None and joined[1].data_events is True
     none = aws_services.parse_event_selectors(b.event_selectors(trails[0].uid, []))[1]
     assert none["data_events"] is False
+
+
+def test_older_az_shapes_aad_graph_and_nested_role_assignments(tmp_path: Path) -> None:
+    """az < 2.37 printed AAD Graph objects (objectId, startDate/endDate); old role assignments
+    were nested under "properties"."""
+    tenant = "11111111-2222-4333-8444-555555555555"
+    folder = tmp_path / "azure" / tenant
+    folder.mkdir(parents=True)
+    sp = {
+        "objectId": "0c1d2e3f-0000-4000-8000-0000000000aa",
+        "objectType": "ServicePrincipal",
+        "appId": "9a8b7c6d-0000-4000-8000-0000000000aa",
+        "displayName": "legacy-app",
+        "accountEnabled": True,
+        "appOwnerOrganizationId": tenant,
+        "servicePrincipalType": "Application",
+        "servicePrincipalNames": [],
+        "passwordCredentials": [
+            {"keyId": "k1", "startDate": "2024-01-01T00:00:00Z", "endDate": "2026-01-01T00:00:00Z"}
+        ],
+        "keyCredentials": [],
+    }
+    assignment = {
+        "id": "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/r1",
+        "name": "r1",
+        "properties": {
+            "principalId": sp["objectId"],
+            "roleDefinitionName": "Owner",
+            "scope": "/subscriptions/3f2a1b0c-4d5e-6f70-8192-a3b4c5d6e7f8",
+            "principalType": "ServicePrincipal",
+        },
+    }
+    (folder / "sp.json").write_text(json.dumps([sp]))
+    (folder / "roles.json").write_text(json.dumps([assignment]))
+    collected = read_exports(tmp_path)
+    assert [s.status for s in collected.sources] == ["complete", "complete"]
+    assert collected.identities[0].native_id == sp["objectId"]
+    assert collected.credentials[0].expires == datetime(2026, 1, 1, tzinfo=UTC)
+    assert collected.grants[0].admin and collected.grants[0].identity_uid == collected.identities[0].uid

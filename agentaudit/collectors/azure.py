@@ -59,7 +59,8 @@ def _graph_credentials(
         for index, cred in enumerate(obj.get(key) or []):
             key_id = cred.get("keyId") or f"{key}[{index}]"
             cwhere = f"{where}.{key}[{index}]"
-            start = parse_time(cred.get("startDateTime"), cwhere + ".startDateTime", path)
+            # az before 2.37 printed AAD Graph objects: startDate/endDate instead of *DateTime.
+            start = parse_time(cred.get("startDateTime") or cred.get("startDate"), cwhere + ".startDateTime", path)
             credentials.append(
                 Credential(
                     uid=f"{owner_uid}#{key_id}",
@@ -73,7 +74,7 @@ def _graph_credentials(
                     identity_uid=owner_uid,
                     created=start,
                     last_rotated=start,
-                    expires=parse_time(cred.get("endDateTime"), cwhere + ".endDateTime", path),
+                    expires=parse_time(cred.get("endDateTime") or cred.get("endDate"), cwhere + ".endDateTime", path),
                 )
             )
     return credentials
@@ -99,7 +100,7 @@ def parse_service_principals(
     result = EntraParse()
     for index, sp in enumerate(items):
         where = f"[{index}]"
-        object_id = sp.get("id")
+        object_id = sp.get("id") or sp.get("objectId")  # objectId: AAD Graph output of older az
         if not object_id:
             raise InputError("service principal without 'id'", path, where)
         uid = azure_uid(tenant, str(object_id))
@@ -162,8 +163,10 @@ def parse_role_assignments(
     """Grants for principals we know; the object ids we could not place are returned too."""
     grants: list[Grant] = []
     unknown: list[str] = []
-    for index, ra in enumerate(items):
+    for index, raw in enumerate(items):
         where = f"[{index}]"
+        # Older az nested the assignment under "properties"; newer prints it flat.
+        ra = {**raw, **raw["properties"]} if isinstance(raw.get("properties"), dict) else raw
         principal = ra.get("principalId")
         role = str(ra.get("roleDefinitionName") or ra.get("roleDefinitionId") or "")
         scope = str(ra.get("scope") or "")

@@ -80,6 +80,8 @@ def sniff(path: Path, payload: Any) -> str | None:
             return "azure_applications"
         if "principalId" in first and ("roleDefinitionName" in first or "roleDefinitionId" in first):
             return "azure_role_assignments"
+        if "principalId" in (first.get("properties") or {}):
+            return "azure_role_assignments"  # the nested shape of older az versions
         if "attributes" in first and re.search(
             r"/(secrets|keys|certificates)/", str(first.get("id") or first.get("kid"))
         ):
@@ -269,7 +271,7 @@ class ExportReader:
             out.identities += entra.identities
             out.credentials += entra.credentials
             for sp, identity in zip(payload, entra.identities, strict=True):
-                self.sp_uid_by_object[str(sp["id"])] = identity.uid
+                self.sp_uid_by_object[identity.native_id] = identity.uid
                 if sp.get("appId"):
                     self.sp_uid_by_app[str(sp["appId"])] = identity.uid
             return len(entra.identities), "azure", tenant
