@@ -23,7 +23,7 @@ from agentaudit.config import Config
 from agentaudit.controls.context import Context
 from agentaudit.controls.engine import Evaluation, evaluate
 from agentaudit.errors import InputError, StoreError
-from agentaudit.model.store import RECORD_TABLES, Store
+from agentaudit.model.store import RECORD_TABLES, PreviousRun, Store
 from agentaudit.output import pack, packdata
 from agentaudit.output.results import atomic_folder, period_of, write_findings_csv, write_findings_json, write_json
 from agentaudit.output.signing import configured_identity, fingerprint, is_demo
@@ -137,12 +137,38 @@ def check(
     when = as_of or datetime.now(UTC)
     with _gc_paused():
         ctx = load_context(store, snapshot_id, config, when)
-        evaluation = evaluate(ctx, config, store.previous_first_seen(snapshot_id), progress)
-        summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id}
+        previous = store.previous_run(snapshot_id)
+        evaluation = evaluate(ctx, config, previous.first_seen() if previous else None, progress)
+        evaluation.trend = trend(evaluation.findings, previous)
+        summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id, "trend": evaluation.trend}
         frame = evaluation.findings
         columns = {name: _native_column(frame[name]) for name in _FINDING_COLUMNS if name in frame}
         run_id = store.write_check_run(snapshot_id, when, summary, columns)
     return CheckResult(run_id, snapshot_id, evaluation, ctx)
+
+
+MAX_TREND_ITEMS = 200
+
+
+def trend(findings: pd.DataFrame, previous: PreviousRun | None) -> dict[str, Any]:
+    """New, resolved and still-open failures against the previous check run."""
+    failing = findings[findings["status"] == "fail"]
+    now = set(zip(failing["control_id"], failing["subject_uid"], strict=True))
+    if previous is None:
+        return {"previous_run": None, "new": len(now), "resolved": 0, "still_open": 0, "resolved_items": []}
+    before = set(previous.failing)
+    resolved = sorted(before - now)
+    return {
+        "previous_run": previous.run_id,
+        "previous_as_of": previous.as_of.isoformat(),
+        "new": len(now - before),
+        "resolved": len(resolved),
+        "still_open": len(now & before),
+        "resolved_items": [
+            {"control_id": c, "subject_uid": s, "identity_name": previous.failing[(c, s)][0]}
+            for c, s in resolved[:MAX_TREND_ITEMS]
+        ],
+    }
 
 
 def _native_column(series: pd.Series) -> list[Any]:
@@ -221,6 +247,7 @@ def write_pack(result: CheckResult, store: Store, config: Config, out: Path, per
         "version": __version__,
         "signer": f"{cert.subject.rfc4514_string()} (SHA-256 {fingerprint(cert)})",
         "demo": identity.demo or is_demo(cert),
+        "trend": evaluation.trend,
     }
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"
@@ -241,5 +268,6 @@ def run_summary(result: CheckResult, info: dict[str, Any]) -> dict[str, Any]:
         "as_of": result.evaluation.as_of,
         "period": period_of(result.evaluation.as_of),
         "status_counts": {str(k): int(v) for k, v in counts.items()},
+        "trend": result.evaluation.trend,
         "controls": result.evaluation.controls,
     }

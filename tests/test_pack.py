@@ -243,3 +243,33 @@ def test_xlsx_table_continues_on_a_new_sheet_past_the_row_limit(
     assert values == [(i, f"row {i}") for i in range(10)]
     for name in loaded.sheetnames:
         assert loaded[name].freeze_panes == "A2" and loaded[name].auto_filter.ref.startswith("A1:B")
+
+
+def test_pack_shows_what_was_resolved_since_the_previous_run(tmp_path: Path, planted: dict[str, str]) -> None:
+    from agentaudit import pipeline
+
+    paths = pipeline.demo_paths()
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    common = ["--roster", str(paths["roster"]), "--store", store, "--out", str(tmp_path / "out")]
+    first = runner.invoke(app, ["run", "--source", str(paths["source"]), "--register", str(paths["register"]), *common])
+    assert first.exit_code == 0, first.output
+    # The owner of route-planner is named in a later register: its OWN-001 gap is resolved.
+    register = tmp_path / "register.yaml"
+    text = (
+        paths["register"]
+        .read_text()
+        .replace(
+            '"identity": "retired-chatbot"',
+            '"identity": "route-planner", "business_owner": "ana.silva@halcyon.example"',
+        )
+    )
+    register.write_text(text)
+    second = runner.invoke(app, ["run", "--source", str(paths["source"]), "--register", str(register), *common])
+    assert second.exit_code == 0, second.output
+    folder = Path(second.stdout.strip().splitlines()[-1])
+    trend = json.loads((folder / "summary.json").read_text())["trend"]
+    assert trend["previous_run"] == 1 and trend["resolved"] >= 1
+    resolved = {(i["control_id"], i["identity_name"]) for i in trend["resolved_items"]}
+    assert ("OWN-001", planted["agent_without_business_owner"]) in resolved
+    text = _pdf_text(folder / "review-pack.pdf")
+    assert "Since check run 1" in text and "Resolved since the previous run" in text

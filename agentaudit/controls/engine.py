@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ class Evaluation:
     controls: list[dict[str, Any]]
     catalog: Catalog
     as_of: datetime
+    trend: dict[str, Any] = field(default_factory=dict)
 
     def failing(self) -> pd.DataFrame:
         return self.findings[self.findings["status"] == Status.FAIL.value]

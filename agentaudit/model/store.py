@@ -145,6 +145,16 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_trails}
 
 
 @dataclass
+class PreviousRun:
+    run_id: int
+    as_of: datetime
+    failing: dict[tuple[str, str], tuple[str, datetime | None]]  # (control, subject) → (name, first seen)
+
+    def first_seen(self) -> dict[tuple[str, str], datetime]:
+        return {key: seen for key, (_name, seen) in self.failing.items() if seen is not None}
+
+
+@dataclass
 class SnapshotData:
     """Everything one snapshot holds, as lists of records, ready to be written at once."""
 
@@ -255,20 +265,31 @@ class Store:
         with self._begin() as conn:
             return _read_columns(conn, columns, table.c.snapshot_id == snapshot_id)
 
-    def previous_first_seen(self, snapshot_id: int) -> dict[tuple[str, str], datetime]:
-        """First-seen dates of failing findings in the newest check run up to this snapshot."""
+    def previous_run(self, snapshot_id: int) -> PreviousRun | None:
+        """The newest check run up to this snapshot, with its failing findings' first-seen dates:
+        what first-seen is carried from, and what the trend is measured against."""
         with self._begin() as conn:
             run = conn.execute(
-                sa.select(sa.func.max(check_runs.c.id)).where(check_runs.c.snapshot_id <= snapshot_id)
-            ).scalar()
+                sa.select(check_runs.c.id, check_runs.c.as_of)
+                .where(check_runs.c.snapshot_id <= snapshot_id)
+                .order_by(check_runs.c.id.desc())
+                .limit(1)
+            ).first()
             if run is None:
-                return {}
+                return None
             rows = conn.execute(
-                sa.select(findings_table.c.control_id, findings_table.c.subject_uid, findings_table.c.first_seen).where(
-                    findings_table.c.run_id == run, findings_table.c.status == r.Status.FAIL.value
-                )
+                sa.select(
+                    findings_table.c.control_id,
+                    findings_table.c.subject_uid,
+                    findings_table.c.identity_name,
+                    findings_table.c.first_seen,
+                ).where(findings_table.c.run_id == run.id, findings_table.c.status == r.Status.FAIL.value)
             ).all()
-        return {(c, s): _as_utc(f) for c, s, f in rows if f is not None}
+        return PreviousRun(
+            run_id=int(run.id),
+            as_of=_as_utc(run.as_of),
+            failing={(c, s): (n, _as_utc(f) if f is not None else None) for c, s, n, f in rows},
+        )
 
     def write_check_run(
         self,

@@ -143,6 +143,12 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
         ("Tools", data.totals["tools"]),
         ("Collection gaps", data.totals["sources_failed"]),
         *((f"Results: {k}", v) for k, v in data.totals["status"].items()),
+        *(
+            (f"Since check run {trend['previous_run']}: {k.replace('_', ' ')}", trend[k])
+            for trend in [meta.get("trend") or {}]
+            if trend.get("previous_run")
+            for k in ("new", "resolved", "still_open")
+        ),
     ]
     book.table("Summary", ["Item", "Value"], summary, [28, 60])
     control_rows = [
