@@ -21,7 +21,7 @@ from agentaudit.collectors.exports import Collected, read_exports
 from agentaudit.collectors.register import load_register, load_roster
 from agentaudit.config import Config
 from agentaudit.controls.context import Context
-from agentaudit.controls.engine import Evaluation, evaluate
+from agentaudit.controls.engine import OPEN_STATUSES, Evaluation, evaluate
 from agentaudit.errors import InputError, StoreError
 from agentaudit.model.store import RECORD_TABLES, PreviousRun, Store
 from agentaudit.output import pack, packdata
@@ -152,7 +152,7 @@ MAX_TREND_ITEMS = 200
 
 def trend(findings: pd.DataFrame, previous: PreviousRun | None) -> dict[str, Any]:
     """New, resolved and still-open failures against the previous check run."""
-    failing = findings[findings["status"] == "fail"]
+    failing = findings[findings["status"].isin(OPEN_STATUSES)]  # an accepted risk is not resolved
     now = set(zip(failing["control_id"], failing["subject_uid"], strict=True))
     if previous is None:
         return {"previous_run": None, "new": len(now), "resolved": 0, "still_open": 0, "resolved_items": []}

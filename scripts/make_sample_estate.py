@@ -47,7 +47,9 @@ ACTIVE = ["ana.silva", "ben.okafor", "chen.wei", "eli.moreau", "fatima.rahman", 
 
 PLANTED = {
     "agent_without_business_owner": "route-planner",
-    "agent_owned_by_leaver": "invoice-reader",
+    "agent_owned_by_leaver": "kb-ingest-agent",
+    "accepted_risk_agent": "invoice-reader",  # OWN-004 accepted until 2027-01-15 (owner handover)
+    "expired_acceptance_agent": "ops-copilot",  # PUR-001 acceptance expired 2026-10-31: fails again
     "agent_without_purpose": "ops-copilot",
     "agent_without_profile": "pricing-agent",
     "admin_agent_role": "lc-research-worker",
@@ -436,9 +438,13 @@ def register_and_roster() -> None:
          "autonomous_tools": ["lookup_order"], "approval_required_tools": ["issue_refund", "send_customer_email"]},
         {"identity": "invoice-reader", "business_owner": "dana.leaver@halcyon.example", "identity_owner": "dana.leaver@halcyon.example",
          "control_owner": "chen.wei@halcyon.example", "purpose": "Extract invoice lines", "approved_profile": "document-reader",
-         "autonomous_tools": ["read_invoice"]},
+         "autonomous_tools": ["read_invoice"],
+         "risk_acceptances": [{"control": "OWN-004", "reason": "owner left; handover to finance ops agreed",
+                               "approver": "ana.silva@halcyon.example", "expires": "2027-01-15"}]},
         {"identity": "ops-copilot", "business_owner": "hana.ito@halcyon.example", "identity_owner": "hana.ito@halcyon.example",
-         "control_owner": "hana.ito@halcyon.example", "approved_profile": "ops-readonly", "autonomous_tools": ["get_alarms"]},
+         "control_owner": "hana.ito@halcyon.example", "approved_profile": "ops-readonly", "autonomous_tools": ["get_alarms"],
+         "risk_acceptances": [{"control": "PUR-001", "reason": "purpose being written", "approver": "ana.silva@halcyon.example",
+                               "expires": "2026-10-31"}]},
         {"identity": "pricing-agent", "business_owner": "ana.silva@halcyon.example", "identity_owner": "eli.moreau@halcyon.example",
          "control_owner": "ana.silva@halcyon.example", "purpose": "Spot price suggestions", "autonomous_tools": ["get_rates"]},
         {"identity": "damage-claims", "business_owner": "fatima.rahman@halcyon.example", "identity_owner": "eli.moreau@halcyon.example",

@@ -308,3 +308,32 @@ def test_data_access_logging_per_account(tmp_path: Path) -> None:
     stopped = Trail("t4", "aws", "222222222222", "eu-west-1", "off", "t", data_events=True, logging=False)
     g = evaluate_records(tmp_path / "b", identities=[covered, bare, unread], trails=[org, stopped], sources=sources)
     assert status_of(g, "MON-002", "aws-account:333333333333") == "pass"  # an organisation trail covers members
+
+
+def test_risk_acceptance_covers_agent_role_tools_and_expires(tmp_path: Path) -> None:
+    role = identity("exec-role", is_agent=True)
+    agent = identity("agent", kind="aws_bedrock_agent", is_agent=True, links=(role.uid,), **OWNERS)
+    tool = Tool(
+        uid=f"{agent.uid}/g/send_email",
+        agent_uid=agent.uid,
+        name="send_email",
+        group="g",
+        source="t",
+        requires_approval=False,
+    )
+    admin = make_grant(role.uid, {"Effect": "Allow", "Action": "*", "Resource": "*"}, "p", "inline_policy")
+    acceptances = (
+        {"control": "ACC-001", "reason": "migration", "approver": "a@x.com", "expires": "2026-12-31"},
+        {"control": "TOOL-003", "reason": "pilot", "approver": "a@x.com", "expires": "2026-01-31"},
+    )
+    entry = RegisterEntry(
+        "r:1", "agent", matched_uid=agent.uid, autonomous_tools=("send_email",), risk_acceptances=acceptances
+    )
+    f = evaluate_records(tmp_path, identities=[agent, role], grants=[admin], tools=[tool], register=[entry])
+    assert status_of(f, "ACC-001", role.uid) == "accepted"  # written for the agent, covers its role
+    assert evidence_of(f, "ACC-001", role.uid)["risk_acceptance"]["register"] == "r:1"
+    assert status_of(f, "TOOL-003", tool.uid) == "fail"  # expired on 2026-01-31
+    assert evidence_of(f, "TOOL-003", tool.uid)["risk_acceptance"]["active"] is False
+    later = evaluate_records(tmp_path / "later", as_of=datetime(2027, 1, 5, tzinfo=UTC), identities=[agent, role],
+                             grants=[admin], tools=[tool], register=[entry])  # fmt: skip
+    assert status_of(later, "ACC-001", role.uid) == "fail"  # the acceptance ran out

@@ -132,3 +132,15 @@ def test_fail_on_exit_code(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", "--demo", "--out", str(tmp_path), "--fail-on", "critical"])
     assert result.exit_code == 1
     assert Path(result.stdout.strip().splitlines()[-1]).is_dir()
+
+
+def test_risk_acceptances_show_as_accepted_until_they_expire(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
+    def result(name: str, control: str) -> dict[str, Any]:
+        return next(f for f in demo_run["findings"] if f["identity_name"] == name and f["control_id"] == control)
+
+    accepted = result(planted["accepted_risk_agent"], "OWN-004")
+    assert accepted["status"] == "accepted"
+    assert accepted["evidence"]["risk_acceptance"]["approver"] == "ana.silva@halcyon.example"
+    assert accepted["evidence"]["risk_acceptance"]["active"] is True
+    expired = result(planted["expired_acceptance_agent"], "PUR-001")
+    assert expired["status"] == "fail" and expired["evidence"]["risk_acceptance"]["active"] is False

@@ -12,11 +12,13 @@ import pandas as pd
 from agentaudit.config import Config
 from agentaudit.controls.catalog import Catalog, Control, load_catalog
 from agentaudit.controls.context import Check, Context, NotEvaluated
+from agentaudit.controls.exceptions import apply_acceptances
 from agentaudit.controls.registry import load_builtin_checks
 from agentaudit.errors import InputError
 from agentaudit.model.records import Status
 
 UNASSIGNED = "unassigned"
+OPEN_STATUSES = (Status.FAIL.value, Status.ACCEPTED.value)  # not fixed: first-seen and trend follow them
 SUBJECT_COLUMNS = ["subject_uid", "subject_type", "native_id", "identity_name", "provider", "account", "owner"]
 
 
@@ -180,9 +182,7 @@ def _run_one(
     frame["title"] = control.title
     frame["family"] = control.family
     frame["severity"] = control.severity.value
-    counts = frame["status"].value_counts()
-    summary["subjects"] = len(frame)
-    summary.update({s.value: int(counts.get(s.value, 0)) for s in Status})
+    summary["subjects"] = len(frame)  # status counts are taken after risk acceptances apply
     return frame, summary
 
 
@@ -209,9 +209,14 @@ def evaluate(
         if frames
         else pd.DataFrame(columns=[*SUBJECT_COLUMNS, "status", "evidence"])
     )
+    findings = apply_acceptances(findings, ctx)
+    counts = findings.groupby(["control_id", "status"]).size() if not findings.empty else pd.Series(dtype=int)
+    for summary in summaries:
+        if summary["evaluated"]:
+            summary.update({s.value: int(counts.get((summary["control_id"], s.value), 0)) for s in Status})
     as_of = ctx.as_of.to_pydatetime()
     seen = first_seen or {}
-    failing = findings["status"] == Status.FAIL.value
+    failing = findings["status"].isin(OPEN_STATUSES)
     findings["first_seen"] = [
         seen.get((c, s), as_of) if f else None
         for c, s, f in zip(findings["control_id"], findings["subject_uid"], failing, strict=True)

@@ -21,6 +21,7 @@ class Status(StrEnum):
     MANUAL = "manual"
     NOT_APPLICABLE = "not_applicable"
     ERROR = "error"
+    ACCEPTED = "accepted"  # would fail; a risk acceptance in the register covers it until it expires
 
 
 class Severity(StrEnum):

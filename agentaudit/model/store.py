@@ -283,7 +283,10 @@ class Store:
                     findings_table.c.subject_uid,
                     findings_table.c.identity_name,
                     findings_table.c.first_seen,
-                ).where(findings_table.c.run_id == run.id, findings_table.c.status == r.Status.FAIL.value)
+                ).where(
+                    findings_table.c.run_id == run.id,
+                    findings_table.c.status.in_([r.Status.FAIL.value, r.Status.ACCEPTED.value]),
+                )
             ).all()
         return PreviousRun(
             run_id=int(run.id),

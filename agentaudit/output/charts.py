@@ -31,7 +31,7 @@ def status_by_family(
         axis.barh(families, passed, color=PASS, label="pass")
         axis.barh(families, failed, left=passed, color=FAIL, label="fail")
         lefts = [p + f for p, f in zip(passed, failed, strict=True)]
-        axis.barh(families, other, left=lefts, color=OTHER, label="manual / error")
+        axis.barh(families, other, left=lefts, color=OTHER, label="manual / error / accepted")
         axis.invert_yaxis()
         axis.set_xlabel("results (control × subject)")
         axis.legend(loc="lower right", frameon=False, ncols=3)

@@ -217,7 +217,7 @@ def _totals(findings: pd.DataFrame, ctx: Context) -> dict[str, Any]:
         "tools": len(ctx.tools),
         "sources": len(ctx.sources),
         "sources_failed": int((ctx.sources["status"] != "complete").sum()),
-        "status": {k: int(status.get(k, 0)) for k in ("pass", "fail", "manual", "error")},
+        "status": {k: int(status.get(k, 0)) for k in ("pass", "fail", "accepted", "manual", "error")},
         "failing_by_severity": {k: int(severity.get(k, 0)) for k in SEVERITY_ORDER},
         "failing_subjects": int(failing["subject_uid"].nunique()),
     }
@@ -230,7 +230,7 @@ def _charts(findings: pd.DataFrame, ctx: Context, gaps: pd.DataFrame, config: Co
     def column(name: str) -> list[int]:
         return [int(v) for v in by_family[name]] if name in by_family else [0] * len(families)
 
-    other = [m + e for m, e in zip(column("manual"), column("error"), strict=True)]
+    other = [m + e + a for m, e, a in zip(column("manual"), column("error"), column("accepted"), strict=True)]
     creds = ctx.credentials
     rotated = creds[creds["type"].isin(["access_key", "client_secret", "secret"]) & creds["enabled"].astype(bool)]
     ages = ((ctx.as_of - rotated["last_rotated"].fillna(rotated["created"])).dt.days).dropna().tolist()

@@ -151,11 +151,19 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
         ),
     ]
     book.table("Summary", ["Item", "Value"], summary, [28, 60])
+    counts = ("subjects", "pass", "fail", "accepted", "manual", "error")
     control_rows = [
-        [c["control_id"], c["title"], c["family"], c["severity"], c["evaluated"], c.get("subjects", 0),
-         c.get("pass", 0), c.get("fail", 0), c.get("manual", 0), c.get("error", 0), c.get("reason")]
+        [
+            c["control_id"],
+            c["title"],
+            c["family"],
+            c["severity"],
+            c["evaluated"],
+            *(c.get(k, 0) for k in counts),
+            c.get("reason"),
+        ]
         for c in data.controls
-    ]  # fmt: skip
+    ]
     book.table(
         "Controls",
         [
@@ -167,12 +175,13 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
             "Subjects",
             "Pass",
             "Fail",
+            "Accepted",
             "Manual",
             "Error",
             "Not evaluated because",
         ],
         control_rows,
-        [10, 60, 8, 10, 10, 10, 8, 8, 8, 8, 40],
+        [10, 60, 8, 10, 10, 10, 8, 8, 9, 8, 8, 40],
     )
     gap_headers = ["identity_name", "kind", "provider", "account", "unit", "gaps", "owner"]
     gaps = data.gap_frame[gap_headers].itertuples(index=False, name=None)
