@@ -79,6 +79,7 @@ PLANTED = {
     "clean_agent": "support-assistant",
     "clean_role": "orders-api",
     "account_without_data_events": "444455556666",
+    "shared_execution_role": "AmazonBedrockExecutionRoleForAgents_evalharness",  # also docs-helper's role
 }
 
 ROLE_LAMBDA = b.trust_service("lambda.amazonaws.com")
@@ -472,6 +473,11 @@ def main() -> None:
     write_aws(prod, PROD)
     dev = aws_account(DEV, AGENTS_DEV, 20, 8)
     write_aws(dev, DEV)
+    # docs-helper was pointed at eval-harness's execution role: two agents, one role (NHI9).
+    docs = EST / "aws" / DEV / "bedrock" / "DEVDOCS001" / "get-agent.json"
+    agent = json.loads(docs.read_text())
+    agent["agent"]["agentResourceRoleArn"] = f"arn:aws:iam::{DEV}:role/service-role/{PLANTED['shared_execution_role']}"
+    b.write(docs, agent)
     azure_tenant()
     register_and_roster()
     (ROOT / "planted.json").write_text(json.dumps(PLANTED, indent=2) + "\n", encoding="utf-8")

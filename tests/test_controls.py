@@ -337,3 +337,21 @@ def test_risk_acceptance_covers_agent_role_tools_and_expires(tmp_path: Path) -> 
     later = evaluate_records(tmp_path / "later", as_of=datetime(2027, 1, 5, tzinfo=UTC), identities=[agent, role],
                              grants=[admin], tools=[tool], register=[entry])  # fmt: skip
     assert status_of(later, "ACC-001", role.uid) == "fail"  # the acceptance ran out
+
+
+def test_human_use_static_keys_and_shared_execution_roles(tmp_path: Path) -> None:
+    person = identity("svc-person", kind="aws_iam_user", console_access=True)
+    workload = identity("svc-workload", kind="aws_iam_user")
+    keyless = identity("svc-keyless", kind="aws_iam_user")
+    shared, own = identity("shared-role"), identity("own-role")
+    agents = [
+        identity("a1", kind="aws_bedrock_agent", is_agent=True, links=(shared.uid,)),
+        identity("a2", kind="aws_bedrock_agent", is_agent=True, links=(shared.uid,)),
+        identity("a3", kind="aws_bedrock_agent", is_agent=True, links=(own.uid,)),
+    ]
+    creds = [cred("k1", identity_uid=workload.uid), cred("k2", identity_uid=keyless.uid, enabled=False)]
+    f = evaluate_records(tmp_path, identities=[person, workload, keyless, shared, own, *agents], credentials=creds)
+    assert status_of(f, "ACC-007", person.uid) == "fail" and status_of(f, "ACC-007", workload.uid) == "pass"
+    assert status_of(f, "LC-009", workload.uid) == "fail" and status_of(f, "LC-009", keyless.uid) == "pass"
+    assert status_of(f, "ACC-008", shared.uid) == "fail" and status_of(f, "ACC-008", own.uid) == "pass"
+    assert evidence_of(f, "ACC-008", shared.uid)["agents"] == ["a1", "a2"]

@@ -72,6 +72,9 @@ def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
         ("long_lived_client_secret_app", "LC-005"),
         ("keyvault_secret_without_expiry", "LC-002"),
         ("azure_owner_agent", "ACC-001"),
+        ("console_user", "ACC-007"),
+        ("shared_execution_role", "ACC-008"),
+        ("stale_key_user", "LC-009"),
     ],
 )
 def test_planted_gap_is_found(demo_run: dict[str, Any], planted: dict[str, str], key: str, control: str) -> None:

@@ -141,3 +141,22 @@ def broad_trust(ctx: Context) -> pd.DataFrame:
     known = set(ctx.identities["account"])
     risky = [_risky_trust(t, known) for t in frame["trust"]]
     return result(frame["uid"], pass_fail([not r for r in risky]), evidence(risky_trust=risky))
+
+
+@check("ACC-007")
+def human_use(ctx: Context) -> pd.DataFrame:
+    users = ctx.nhis[ctx.nhis["kind"] == "aws_iam_user"]
+    console = users["console_access"].fillna(False).astype(bool)
+    return result(users["uid"], pass_fail(~console), evidence(console_password=console, last_used=users["last_used"]))
+
+
+@check("ACC-008")
+def shared_execution_role(ctx: Context) -> pd.DataFrame:
+    agents = ctx.identities[ctx.identities["kind"] == "aws_bedrock_agent"]
+    served: dict[str, list[str]] = {}
+    for name, links in zip(agents["name"], agents["links"], strict=True):
+        for link in links or ():
+            served.setdefault(link, []).append(name)
+    roles = ctx.nhis[ctx.nhis["uid"].isin(set(served))]
+    shared = [sorted(served[uid]) for uid in roles["uid"]]
+    return result(roles["uid"], pass_fail([len(s) <= 1 for s in shared]), evidence(agents=shared))

@@ -130,3 +130,12 @@ def unused_credential(ctx: Context) -> pd.DataFrame:
             threshold_days=[limit] * len(creds),
         ),
     )
+
+
+@check("LC-009")
+def static_keys(ctx: Context) -> pd.DataFrame:
+    users = ctx.nhis[ctx.nhis["kind"] == "aws_iam_user"]
+    keys = ctx.credentials[(ctx.credentials["type"] == "access_key") & ctx.credentials["enabled"].astype(bool)]
+    active = keys.groupby("identity_uid").size()
+    counts = [int(active.get(uid, 0)) for uid in users["uid"]]
+    return result(users["uid"], pass_fail([c == 0 for c in counts]), evidence(active_access_keys=counts))
