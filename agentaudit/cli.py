@@ -74,6 +74,12 @@ ProfilesOpt = Annotated[
 RegionsOpt = Annotated[
     str | None, typer.Option("--regions", help="With --aws: comma-separated regions; default every enabled region.")
 ]
+FrameworkOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--framework", help="Framework view of the pack: a catalog key (repeatable; see `agentaudit controls`)."
+    ),
+]
 WorkersOpt = Annotated[
     int, typer.Option("--workers", min=1, max=32, help="With --aws: accounts collected in parallel.")
 ]
@@ -224,8 +230,22 @@ def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int
     return EXIT_OK
 
 
+def _known_frameworks(cfg: Config, frameworks: list[str] | None) -> None:
+    """Refuse an unknown --framework before any collection work starts."""
+    known = checked_catalog(cfg)[0].frameworks
+    unknown = sorted(set(frameworks or []) - set(known))
+    if unknown:
+        raise AgentAuditError(f"--framework: unknown {', '.join(unknown)}; known: {', '.join(known)}")
+
+
 def _check_and_pack(
-    db: Store, cfg: Config, when: datetime | None, snapshot: int | None, threshold: Severity | None, period: str | None
+    db: Store,
+    cfg: Config,
+    when: datetime | None,
+    snapshot: int | None,
+    threshold: Severity | None,
+    period: str | None,
+    frameworks: list[str] | None = None,
 ) -> int:
     """Evaluate, report, write the signed pack and print its folder as the last line of stdout."""
     with _progress("check") as tick:
@@ -233,7 +253,7 @@ def _check_and_pack(
     code = _report_check(result, threshold)
     with _progress("pack") as tick:
         tick("rendering PDF, XLSX, JSON; signing")
-        folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period)
+        folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period, frameworks)
     print(folder.resolve())
     return code
 
@@ -309,6 +329,7 @@ def run(
     as_of: AsOfOpt = None,
     out: OutOpt = None,
     fail_on: FailOnOpt = None,
+    framework: FrameworkOpt = None,
     strict: StrictOpt = False,
 ) -> None:
     """Collect, check and write the signed pack in one go; prints the pack folder as the last line."""
@@ -330,10 +351,11 @@ def run(
             raise AgentAuditError("run needs --source DIR, --aws, or --demo for the bundled sample estate")
         cfg = _config(config, store_url, out)
         threshold = _severity(fail_on)
+        _known_frameworks(cfg, framework)
         db = Store(cfg.store)
         collected = _collect_from(src, aws_options, db, cfg, reg, ros)
         _report_collect(collected, strict)
-        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None)
+        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None, framework)
 
     _guard(body)
 
@@ -349,6 +371,7 @@ def pack(
     snapshot: Annotated[int | None, typer.Option(help="Snapshot id; default the latest.")] = None,
     out: OutOpt = None,
     fail_on: FailOnOpt = None,
+    framework: FrameworkOpt = None,
 ) -> None:
     """Render the signed review pack for the latest snapshot; print the pack folder."""
 
@@ -358,8 +381,9 @@ def pack(
         when = _parse_as_of(as_of)
         if when is None and period is not None:
             when = min(datetime.now(UTC), pipeline.period_end(period))
+        _known_frameworks(cfg, framework)
         db = Store(cfg.store)
-        return _check_and_pack(db, cfg, when, snapshot, threshold, period)
+        return _check_and_pack(db, cfg, when, snapshot, threshold, period, framework)
 
     _guard(body)
 

@@ -225,9 +225,21 @@ def period_end(period: str) -> datetime:
     return first_of_next - timedelta(seconds=1)
 
 
-def write_pack(result: CheckResult, store: Store, config: Config, out: Path, period: str | None = None) -> Path:
-    """The signed review pack in `<out>/<period>/run-<id>/`; returns that folder."""
+def write_pack(
+    result: CheckResult,
+    store: Store,
+    config: Config,
+    out: Path,
+    period: str | None = None,
+    frameworks: list[str] | None = None,
+) -> Path:
+    """The signed review pack in `<out>/<period>/run-<id>/`; returns that folder. `frameworks`
+    narrows the framework view to those catalog keys (default: all)."""
     evaluation = result.evaluation
+    unknown = sorted(set(frameworks or []) - set(evaluation.catalog.frameworks))
+    if unknown:
+        known = ", ".join(evaluation.catalog.frameworks)
+        raise InputError(f"--framework: unknown {', '.join(unknown)}; known: {known}")
     period = period or period_of(evaluation.as_of)
     info = store.snapshot_info(result.snapshot_id)
     signing = config.signing
@@ -248,6 +260,7 @@ def write_pack(result: CheckResult, store: Store, config: Config, out: Path, per
         "signer": f"{cert.subject.rfc4514_string()} (SHA-256 {fingerprint(cert)})",
         "demo": identity.demo or is_demo(cert),
         "trend": evaluation.trend,
+        "frameworks": frameworks or list(evaluation.catalog.frameworks),
     }
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"

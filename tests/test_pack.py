@@ -160,9 +160,17 @@ def test_pdf_lists_owner_gap_identities_and_says_demo(demo_run: dict[str, Any], 
 
 def test_xlsx_findings_sheet_equals_findings_json(demo_run: dict[str, Any]) -> None:
     book = load_workbook(demo_run["folder"] / "review-pack.xlsx", read_only=True)
-    assert {"Summary", "Controls", "Owner gaps", "Findings", "Credentials", "Tools", "Sources", "Catalog"} <= set(
-        book.sheetnames
-    )
+    assert {
+        "Summary",
+        "Controls",
+        "Frameworks",
+        "Owner gaps",
+        "Findings",
+        "Credentials",
+        "Tools",
+        "Sources",
+        "Catalog",
+    } <= set(book.sheetnames)
     rows = list(book["Findings"].iter_rows(values_only=True))
     assert list(rows[0]) == FINDING_FIELDS
     findings = demo_run["findings"]
@@ -273,3 +281,29 @@ def test_pack_shows_what_was_resolved_since_the_previous_run(tmp_path: Path, pla
     assert ("OWN-001", planted["agent_without_business_owner"]) in resolved
     text = _pdf_text(folder / "review-pack.pdf")
     assert "Since check run 1" in text and "Resolved since the previous run" in text
+
+
+def test_framework_view_in_pdf_and_workbook(demo_run: dict[str, Any]) -> None:
+    text = _pdf_text(demo_run["folder"] / "review-pack.pdf")
+    assert "By framework requirement" in text and "CC6.2" in text and "NHI10" in text
+    book = load_workbook(demo_run["folder"] / "review-pack.xlsx", read_only=True)
+    rows = list(book["Frameworks"].iter_rows(values_only=True))
+    by_requirement = {(r[0], r[1]): r for r in rows[1:]}
+    soc2 = by_requirement[("SOC 2 Trust Services Criteria (2017, rev. 2022)", "CC6.2")]
+    failing = {
+        f["subject_uid"]
+        for f in demo_run["findings"]
+        if f["status"] == "fail" and f["control_id"] in soc2[2].split(", ")
+    }
+    assert soc2[3] == len(failing) > 0
+
+
+def test_framework_option_narrows_the_view_and_refuses_unknown_names(tmp_path: Path) -> None:
+    bad = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "a"), "--framework", "pci"])
+    assert bad.exit_code == 2 and "--framework: unknown pci" in bad.output
+    assert not list((tmp_path / "a").glob("*/run-*"))  # refused before any collection or pack work
+    good = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "b"), "--framework", "owasp_nhi_2025"])
+    assert good.exit_code == 0, good.output
+    book = load_workbook(Path(good.stdout.strip().splitlines()[-1]) / "review-pack.xlsx", read_only=True)
+    names = {r[0] for r in list(book["Frameworks"].iter_rows(values_only=True))[1:]}
+    assert names == {"OWASP Non-Human Identities Top 10 (2025)"}

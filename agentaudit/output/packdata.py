@@ -47,6 +47,7 @@ class PackData:
     gap_frame: pd.DataFrame
     credential_frame: pd.DataFrame
     tool_frame: pd.DataFrame
+    framework_frame: pd.DataFrame
     charts: dict[str, str] = field(default_factory=dict)
 
 
@@ -148,9 +149,40 @@ def build(
         gap_frame=gap_frame,
         credential_frame=creds,
         tool_frame=tools,
+        framework_frame=framework_frame(findings, catalog, meta.get("frameworks") or list(catalog.frameworks)),
     )
     data.charts = _charts(findings, ctx, gap_frame, config)
     return data
+
+
+FRAMEWORK_COLUMNS = ["framework", "requirement", "controls", "failing_subjects", "failing_results", "evaluated"]
+
+
+def framework_frame(findings: pd.DataFrame, catalog: Catalog, frameworks: list[str]) -> pd.DataFrame:
+    """Results per framework requirement, e.g. "SOC 2 CC6.2: 14 subjects failing across 3 controls"."""
+    failing = findings[findings["status"] == "fail"]
+    fail_subjects = failing.groupby("control_id")["subject_uid"].agg(set).to_dict()
+    fail_results = failing["control_id"].value_counts().to_dict()
+    evaluated = findings["control_id"].value_counts().to_dict()
+    requirements: dict[tuple[str, str], list[str]] = {}
+    for control in catalog.controls.values():
+        for framework in frameworks:
+            for requirement in control.mappings.get(framework, ()):
+                requirements.setdefault((framework, requirement), []).append(control.id)
+    rows = []
+    for (framework, requirement), controls in sorted(requirements.items()):
+        subjects: set[str] = set().union(*(fail_subjects.get(c, set()) for c in controls))
+        rows.append(
+            {
+                "framework": catalog.frameworks[framework],
+                "requirement": requirement,
+                "controls": ", ".join(controls),
+                "failing_subjects": len(subjects),
+                "failing_results": sum(int(fail_results.get(c, 0)) for c in controls),
+                "evaluated": sum(int(evaluated.get(c, 0)) for c in controls),
+            }
+        )
+    return pd.DataFrame(rows, columns=FRAMEWORK_COLUMNS)
 
 
 CREDENTIAL_COLUMNS = ["name", "type", "store", "identity", "last_rotated", "expires", "last_used", "failing"]

@@ -55,6 +55,7 @@ def render_html(data: PackData) -> str:
         "catalog": data.catalog,
         "frameworks": data.catalog.frameworks,
         "charts": data.charts,
+        "frameworks_view": data.framework_frame.to_dict("records"),
     }
     return template.render(**context)
 

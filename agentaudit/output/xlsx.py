@@ -19,7 +19,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from agentaudit.output.packdata import TOOL_COLUMNS, PackData
+from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData
 from agentaudit.output.results import FINDING_FIELDS
 from agentaudit.output.safe import FORMULA_STARTS
 
@@ -183,6 +183,8 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
         control_rows,
         [10, 60, 8, 10, 10, 10, 8, 8, 9, 8, 8, 40],
     )
+    frameworks = data.framework_frame[FRAMEWORK_COLUMNS].itertuples(index=False, name=None)
+    book.table("Frameworks", FRAMEWORK_COLUMNS, frameworks, [50, 16, 30, 16, 16, 12])
     gap_headers = ["identity_name", "kind", "provider", "account", "unit", "gaps", "owner"]
     gaps = data.gap_frame[gap_headers].itertuples(index=False, name=None)
     book.table("Owner gaps", gap_headers, gaps, [40, 22, 8, 38, 20, 30, 32])
