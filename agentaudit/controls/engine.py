@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from agentaudit.config import Config
+from agentaudit.controls import plugins
 from agentaudit.controls.catalog import Catalog, Control, load_catalog
 from agentaudit.controls.context import Check, Context, NotEvaluated
 from agentaudit.controls.exceptions import apply_acceptances
@@ -35,9 +36,10 @@ class Evaluation:
 
 
 def checked_catalog(config: Config) -> tuple[Catalog, dict[str, Check]]:
-    """The catalog and its checks, which must name exactly the same control ids."""
+    """The catalog and its checks (built-in and plug-ins), which must name exactly the same ids."""
     catalog = load_catalog(set(config.thresholds))
-    checks = load_builtin_checks()
+    checks = dict(load_builtin_checks())
+    plugins.merge(catalog, checks, plugins.discover(), set(config.thresholds))
     missing = sorted(set(catalog.controls) - set(checks))
     orphans = sorted(set(checks) - set(catalog.controls))
     if missing or orphans:
