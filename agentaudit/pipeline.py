@@ -23,7 +23,7 @@ from agentaudit.config import Config
 from agentaudit.controls.context import Context
 from agentaudit.controls.engine import OPEN_STATUSES, Evaluation, evaluate
 from agentaudit.errors import InputError, StoreError
-from agentaudit.model.store import RECORD_TABLES, PreviousRun, Store
+from agentaudit.model.store import RECORD_TABLES, PreviousRun, Store, findings_table
 from agentaudit.output import pack, packdata
 from agentaudit.output.results import atomic_folder, period_of, write_findings_csv, write_findings_json, write_json
 from agentaudit.output.signing import configured_identity, fingerprint, is_demo
@@ -187,20 +187,8 @@ def _native(value: Any) -> Any:
     return value
 
 
-_FINDING_COLUMNS = {
-    "control_id",
-    "status",
-    "severity",
-    "subject_uid",
-    "subject_type",
-    "native_id",
-    "identity_name",
-    "owner",
-    "evidence",
-    "provider",
-    "account",
-    "first_seen",
-}
+# What the evidence store keeps of each finding: exactly the findings table's columns.
+_FINDING_COLUMNS = {c.name for c in findings_table.c if c.name != "run_id"}
 
 
 def write_results(result: CheckResult, store: Store, out: Path) -> Path:
