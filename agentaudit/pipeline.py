@@ -252,8 +252,9 @@ def write_pack(
     }
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"
+    summary = run_summary(result, info)
     return pack.write_pack(
-        final, data, evaluation.findings, result.context.identities, run_summary(result, info), identity
+        final, data, evaluation.findings, result.context.identities, summary, identity, evaluation.as_of
     )
 
 

@@ -25,6 +25,8 @@ PACK_FILES = {
     "findings.csv",
     "summary.json",
     "inventory.json",
+    "findings.ocsf.json",
+    "oscal-assessment-results.json",
     "manifest.json",
     "manifest.json.p7s",
     "signing-cert.pem",
@@ -307,3 +309,34 @@ def test_framework_option_narrows_the_view_and_refuses_unknown_names(tmp_path: P
     book = load_workbook(Path(good.stdout.strip().splitlines()[-1]) / "review-pack.xlsx", read_only=True)
     names = {r[0] for r in list(book["Frameworks"].iter_rows(values_only=True))[1:]}
     assert names == {"OWASP Non-Human Identities Top 10 (2025)"}
+
+
+def test_oscal_assessment_results_are_schema_valid(demo_run: dict[str, Any]) -> None:
+    from trestle.oscal.assessment_results import AssessmentResults
+
+    document = json.loads((demo_run["folder"] / "oscal-assessment-results.json").read_text())
+    results = AssessmentResults.model_validate(document["assessment-results"])
+    result = results.results[0]
+    assert len(result.observations or []) == len(demo_run["findings"])
+    assert {getattr(m, "value", m) for o in result.observations or [] for m in o.methods} == {"TEST"}
+    inventory = {item.uuid for item in result.local_definitions.inventory_items or []}
+    assert all(s.subject_uuid in inventory for o in result.observations or [] for s in o.subjects or [])
+    states = {
+        f.target.target_id: getattr(f.target.status.state, "value", f.target.status.state)
+        for f in result.findings or []
+    }
+    assert states["ac-6.5_smt"] == "not-satisfied"  # ACC-001 (administrator access) fails in the sample
+    assert set(states.values()) <= {"satisfied", "not-satisfied"}
+
+
+def test_ocsf_compliance_findings_validate_and_match_findings(demo_run: dict[str, Any]) -> None:
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+    events = json.loads((demo_run["folder"] / "findings.ocsf.json").read_text())
+    assert len(events) == len(demo_run["findings"])
+    for event, finding in zip(events, demo_run["findings"], strict=True):
+        parsed = ComplianceFinding.model_validate(event)
+        assert parsed.class_uid == 2003 and event["compliance"]["control"] == finding["control_id"]
+        expected = {"pass": "Pass", "fail": "Fail"}.get(finding["status"])
+        if expected:
+            assert event["compliance"]["status"] == expected

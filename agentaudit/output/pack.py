@@ -1,7 +1,8 @@
 """Write a signed review pack into one folder, atomically.
 
 Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, summary.json,
-inventory.json, signing-cert.pem, manifest.json (SHA-256 of every file) and manifest.json.p7s.
+inventory.json, findings.ocsf.json (OCSF), oscal-assessment-results.json (OSCAL), signing-cert.pem,
+manifest.json (SHA-256 of every file) and manifest.json.p7s.
 The workbook is written in a forked worker while this process renders JSON, CSV and the PDF: on a
 large estate both take about as long, and the machine has more than one core.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from agentaudit.errors import AgentAuditError
+from agentaudit.output.interchange import write_ocsf, write_oscal
 from agentaudit.output.manifest import PDF, write_signed_manifest
 from agentaudit.output.packdata import PackData
 from agentaudit.output.pdf import write_pdf
@@ -25,6 +28,8 @@ from agentaudit.output.signing import SigningIdentity
 from agentaudit.output.xlsx import write_xlsx
 
 XLSX = "review-pack.xlsx"
+OCSF = "findings.ocsf.json"
+OSCAL = "oscal-assessment-results.json"
 
 
 def _start_worker(name: str, target: Callable[..., None], *args: Any) -> Callable[[], None]:
@@ -81,6 +86,7 @@ def write_pack(
     identities: pd.DataFrame,
     summary: dict[str, Any],
     identity: SigningIdentity,
+    as_of: datetime,
 ) -> Path:
     with atomic_folder(final) as folder:
         wait_xlsx = _start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)
@@ -88,6 +94,9 @@ def write_pack(
             write_findings_json(findings, folder / "findings.json")
             write_findings_csv(findings, folder / "findings.csv")
             write_json(summary, folder / "summary.json")
+            run_id, period = int(data.meta["run_id"]), str(data.meta["period"])
+            write_ocsf(findings, data.catalog, run_id, as_of, folder / OCSF)
+            write_oscal(findings, data.catalog, run_id, as_of, period, folder / OSCAL)
             inventory = _inventory(data, identities)
             (folder / "inventory.json").write_text(
                 "{"

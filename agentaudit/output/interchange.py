@@ -1,0 +1,210 @@
+"""Machine-readable results for other tools: OCSF Compliance Findings and NIST OSCAL
+assessment results.
+
+Both are streamed as plain JSON (a million results at scale; building a pydantic object per
+result would cost minutes). Their shapes are checked against the reference models —
+py-ocsf-models and compliance-trestle — in the tests, on the sample estate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agentaudit import __version__
+from agentaudit.controls.catalog import Catalog
+from agentaudit.output.results import finding_records
+
+OCSF_VERSION = "1.3.0"
+OSCAL_VERSION = "1.1.2"
+NAMESPACE = uuid.UUID("5b3c8f7e-2f4a-4c1e-9a0b-6d7e8f9a0b1c")  # agentaudit's own uuid5 namespace
+SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+COMPLIANCE_STATUS = {"pass": (1, "Pass"), "fail": (3, "Fail"), "error": (0, "Unknown")}
+FRAMEWORK_NAMES_FOR_OCSF = "standards"
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def ocsf_findings(findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime) -> Iterator[dict[str, Any]]:
+    """OCSF 2003 Compliance Finding per result, as Prowler and Security Hub consumers read them."""
+    for record in finding_records(findings):
+        control = catalog.controls[record["control_id"]]
+        status_id, status = COMPLIANCE_STATUS.get(record["status"], (99, "Other"))
+        requirements = [f"{fw}:{rid}" for fw, ids in control.mappings.items() for rid in ids]
+        first_seen = record.get("first_seen")
+        info: dict[str, Any] = {
+            "uid": f"agentaudit-run{run_id}-{control.id}-{record['subject_uid']}",
+            "title": control.title,
+            "desc": control.why,
+            "types": [control.family],
+        }
+        if first_seen is not None:
+            info["first_seen_time"] = _ms(first_seen)
+        yield {
+            "activity_id": 1,
+            "activity_name": "Create",
+            "category_uid": 2,
+            "category_name": "Findings",
+            "class_uid": 2003,
+            "class_name": "Compliance Finding",
+            "type_uid": 200301,
+            "type_name": "Compliance Finding: Create",
+            "severity_id": SEVERITY_ID[record["severity"]],
+            "severity": record["severity"].capitalize(),
+            "status_id": 1,
+            "status": "New",
+            "time": _ms(as_of),
+            "metadata": {
+                "version": OCSF_VERSION,
+                "event_code": control.id,
+                "product": {"name": "agentaudit", "vendor_name": "agentaudit", "version": __version__},
+            },
+            "finding_info": info,
+            "compliance": {
+                "control": control.id,
+                "standards": [catalog.frameworks[fw] for fw, ids in control.mappings.items() if ids],
+                "requirements": requirements,
+                "status_id": status_id,
+                "status": status if status_id != 99 else record["status"],
+            },
+            "remediation": {"desc": control.remediation},
+            "resources": [
+                {
+                    "uid": str(record.get("native_id") or record["subject_uid"]),
+                    "name": str(record.get("identity_name") or ""),
+                    "type": str(record.get("subject_type") or ""),
+                    "group": {"name": str(record.get("account") or "")},
+                    "cloud_partition": str(record.get("provider") or ""),
+                }
+            ],
+            "unmapped": {"owner": record.get("owner"), "evidence": record.get("evidence"), "status": record["status"]},
+        }
+
+
+def write_ocsf(findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("[")
+        for index, event in enumerate(ocsf_findings(findings, catalog, run_id, as_of)):
+            handle.write(",\n" if index else "\n")
+            handle.write(_json(event))
+        handle.write("\n]\n")
+
+
+_NIST = re.compile(r"^([A-Z]{2})-(\d+)(?:\((\d+)\))?$")
+
+
+def nist_control_id(text: str) -> str | None:
+    """ "AC-6(5)" → "ac-6.5", the OSCAL catalog's control id; None if not a NIST id."""
+    match = _NIST.match(text.strip())
+    if not match:
+        return None
+    family, number, enhancement = match.groups()
+    return f"{family.lower()}-{number}" + (f".{enhancement}" if enhancement else "")
+
+
+def _uuid(*parts: object) -> str:
+    return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
+
+
+def write_oscal(
+    findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime, period: str, path: Path
+) -> None:
+    """OSCAL assessment-results: subjects as inventory items, one TEST observation per result,
+    one finding per NIST SP 800-53 control statement with its state and related observations."""
+    stamp = as_of.isoformat()
+    subjects = findings.drop_duplicates("subject_uid")[["subject_uid", "identity_name", "native_id", "subject_type"]]
+    inventory = [
+        {
+            "uuid": _uuid("subject", uid),
+            "description": f"{kind}: {name}",
+            "props": [{"name": "asset-id", "value": str(native or uid)[:1024] or "unknown"}],
+        }
+        for uid, name, native, kind in subjects.itertuples(index=False, name=None)
+    ]
+    controls = sorted(
+        {
+            cid
+            for c in catalog.controls.values()
+            for raw in c.mappings.get("nist_800_53_r5", ())
+            if (cid := nist_control_id(raw))
+        }
+    )
+    failing_by_nist: dict[str, list[str]] = {cid: [] for cid in controls}
+    evaluated_by_nist: dict[str, int] = dict.fromkeys(controls, 0)
+    with path.open("w", encoding="utf-8") as handle:
+        head = {
+            "uuid": _uuid("assessment-results", run_id),
+            "metadata": {
+                "title": f"agentaudit assessment results, {period}, check run {run_id}",
+                "last-modified": stamp,
+                "version": __version__,
+                "oscal-version": OSCAL_VERSION,
+            },
+            "import-ap": {"href": f"#agentaudit-assessment-plan-{run_id}"},
+        }
+        text = json.dumps({"assessment-results": head}, ensure_ascii=False)
+        handle.write(text[:-2])  # reopen the two closing braces to stream the results in
+        selection: dict[str, Any] = (
+            {"include-controls": [{"control-id": cid} for cid in controls]} if controls else {"include-all": {}}
+        )
+        result = {
+            "uuid": _uuid("result", run_id),
+            "title": f"Controls evaluated as of {stamp}",
+            "description": "Each agentaudit control evaluated over one evidence snapshot.",
+            "start": stamp,
+            "local-definitions": {"inventory-items": inventory},
+            "reviewed-controls": {"control-selections": [selection]},
+        }
+        handle.write(', "results": [' + json.dumps(result, ensure_ascii=False)[:-1] + ', "observations": [')
+        for index, record in enumerate(finding_records(findings)):
+            control = catalog.controls[record["control_id"]]
+            obs_uuid = _uuid("observation", run_id, record["control_id"], record["subject_uid"])
+            nist = [cid for raw in control.mappings.get("nist_800_53_r5", ()) if (cid := nist_control_id(raw))]
+            for cid in nist:
+                evaluated_by_nist[cid] += 1
+                if record["status"] == "fail":
+                    failing_by_nist[cid].append(obs_uuid)
+            observation = {
+                "uuid": obs_uuid,
+                "title": f"{control.id} on {record.get('identity_name') or record['subject_uid']}"[:1000],
+                "description": f"{control.title}: {record['status']}",
+                "props": [
+                    {"name": "result", "ns": "https://agentaudit.invalid/ns", "value": record["status"]},
+                    {"name": "control-id", "ns": "https://agentaudit.invalid/ns", "value": control.id},
+                ],
+                "methods": ["TEST"],
+                "subjects": [{"subject-uuid": _uuid("subject", record["subject_uid"]), "type": "inventory-item"}],
+                "collected": stamp,
+                "remarks": _json(record.get("evidence")),
+            }
+            handle.write((", " if index else "") + _json(observation))
+        handle.write('], "findings": [')
+        for index, cid in enumerate(controls):
+            failing = failing_by_nist[cid]
+            finding: dict[str, Any] = {
+                "uuid": _uuid("finding", run_id, cid),
+                "title": f"NIST SP 800-53 {cid.upper()}",
+                "description": f"{len(failing)} of {evaluated_by_nist[cid]} results failing in the mapped controls.",
+                "target": {
+                    "type": "statement-id",
+                    "target-id": f"{cid}_smt",
+                    "status": {"state": "not-satisfied" if failing else "satisfied"},
+                },
+            }
+            if failing:
+                finding["related-observations"] = [{"observation-uuid": u} for u in failing]
+            handle.write((", " if index else "") + _json(finding))
+        handle.write("]}]}}\n")
