@@ -23,6 +23,7 @@ from agentaudit import pipeline
 from agentaudit.config import load_config
 from agentaudit.model.store import Store
 from agentaudit.output import packdata
+from agentaudit.output.interchange import write_ocsf, write_oscal
 from agentaudit.output.pdf import write_pdf
 from agentaudit.output.pdfsign import sign_pdf
 from agentaudit.output.results import write_findings_csv, write_findings_json
@@ -60,11 +61,15 @@ def main() -> int:
         "organisation": "Benchmark", "period": "2026-Q4", "as_of": str(AS_OF), "run_id": result.run_id,
         "snapshot_id": result.snapshot_id, "snapshot_created": "", "snapshot_status": "complete",
         "generated": "", "version": "bench", "signer": "demo", "demo": True,
+        "trend": result.evaluation.trend, "frameworks": None,
     }  # fmt: skip
     data = timed("pack_data", packdata.build, findings, result.context, result.evaluation.controls,
                  result.evaluation.catalog, config, meta)  # fmt: skip
     timed("findings_json", write_findings_json, findings, scratch / "findings.json")
     timed("findings_csv", write_findings_csv, findings, scratch / "findings.csv")
+    catalog = result.evaluation.catalog
+    timed("ocsf", write_ocsf, findings, catalog, result.run_id, AS_OF, scratch / "findings.ocsf.json")
+    timed("oscal", write_oscal, findings, catalog, result.run_id, AS_OF, "2026-Q4", scratch / "oscal.json")
     timed("pdf_render", write_pdf, data, scratch / "unsigned.pdf")
     timed("pdf_sign", sign_pdf, scratch / "unsigned.pdf", scratch / "review-pack.pdf", identity, "bench")
     timed("xlsx", write_xlsx, data, findings, scratch / "review-pack.xlsx")

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from agentaudit import __version__
-from agentaudit.controls.catalog import Catalog
+from agentaudit.controls.catalog import Catalog, Control
 from agentaudit.output.results import finding_records
 
 OCSF_VERSION = "1.3.0"
@@ -38,12 +38,30 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
+def _ocsf_static(control: Control, catalog: Catalog) -> dict[str, Any]:
+    """The parts of an event that depend only on the control (computed once per control)."""
+    return {
+        "severity_id": SEVERITY_ID[control.severity.value],
+        "severity": control.severity.value.capitalize(),
+        "metadata": {
+            "version": OCSF_VERSION,
+            "event_code": control.id,
+            "product": {"name": "agentaudit", "vendor_name": "agentaudit", "version": __version__},
+        },
+        "standards": [catalog.frameworks[fw] for fw, ids in control.mappings.items() if ids],
+        "requirements": [f"{fw}:{rid}" for fw, ids in control.mappings.items() for rid in ids],
+        "remediation": {"desc": control.remediation},
+    }
+
+
 def ocsf_findings(findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime) -> Iterator[dict[str, Any]]:
     """OCSF 2003 Compliance Finding per result, as Prowler and Security Hub consumers read them."""
+    static = {cid: _ocsf_static(control, catalog) for cid, control in catalog.controls.items()}
+    time = _ms(as_of)
     for record in finding_records(findings):
         control = catalog.controls[record["control_id"]]
+        fixed = static[control.id]
         status_id, status = COMPLIANCE_STATUS.get(record["status"], (99, "Other"))
-        requirements = [f"{fw}:{rid}" for fw, ids in control.mappings.items() for rid in ids]
         first_seen = record.get("first_seen")
         info: dict[str, Any] = {
             "uid": f"agentaudit-run{run_id}-{control.id}-{record['subject_uid']}",
@@ -62,25 +80,21 @@ def ocsf_findings(findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: 
             "class_name": "Compliance Finding",
             "type_uid": 200301,
             "type_name": "Compliance Finding: Create",
-            "severity_id": SEVERITY_ID[record["severity"]],
-            "severity": record["severity"].capitalize(),
+            "severity_id": fixed["severity_id"],
+            "severity": fixed["severity"],
             "status_id": 1,
             "status": "New",
-            "time": _ms(as_of),
-            "metadata": {
-                "version": OCSF_VERSION,
-                "event_code": control.id,
-                "product": {"name": "agentaudit", "vendor_name": "agentaudit", "version": __version__},
-            },
+            "time": time,
+            "metadata": fixed["metadata"],
             "finding_info": info,
             "compliance": {
                 "control": control.id,
-                "standards": [catalog.frameworks[fw] for fw, ids in control.mappings.items() if ids],
-                "requirements": requirements,
+                "standards": fixed["standards"],
+                "requirements": fixed["requirements"],
                 "status_id": status_id,
                 "status": status if status_id != 99 else record["status"],
             },
-            "remediation": {"desc": control.remediation},
+            "remediation": fixed["remediation"],
             "resources": [
                 {
                     "uid": str(record.get("native_id") or record["subject_uid"]),
@@ -126,22 +140,20 @@ def write_oscal(
     one finding per NIST SP 800-53 control statement with its state and related observations."""
     stamp = as_of.isoformat()
     subjects = findings.drop_duplicates("subject_uid")[["subject_uid", "identity_name", "native_id", "subject_type"]]
+    subject_uuid = {uid: _uuid("subject", uid) for uid in subjects["subject_uid"]}
     inventory = [
         {
-            "uuid": _uuid("subject", uid),
+            "uuid": subject_uuid[uid],
             "description": f"{kind}: {name}",
             "props": [{"name": "asset-id", "value": str(native or uid)[:1024] or "unknown"}],
         }
         for uid, name, native, kind in subjects.itertuples(index=False, name=None)
     ]
-    controls = sorted(
-        {
-            cid
-            for c in catalog.controls.values()
-            for raw in c.mappings.get("nist_800_53_r5", ())
-            if (cid := nist_control_id(raw))
-        }
-    )
+    nist_of = {
+        c.id: [cid for raw in c.mappings.get("nist_800_53_r5", ()) if (cid := nist_control_id(raw))]
+        for c in catalog.controls.values()
+    }
+    controls = sorted({cid for ids in nist_of.values() for cid in ids})
     failing_by_nist: dict[str, list[str]] = {cid: [] for cid in controls}
     evaluated_by_nist: dict[str, int] = dict.fromkeys(controls, 0)
     with path.open("w", encoding="utf-8") as handle:
@@ -172,8 +184,7 @@ def write_oscal(
         for index, record in enumerate(finding_records(findings)):
             control = catalog.controls[record["control_id"]]
             obs_uuid = _uuid("observation", run_id, record["control_id"], record["subject_uid"])
-            nist = [cid for raw in control.mappings.get("nist_800_53_r5", ()) if (cid := nist_control_id(raw))]
-            for cid in nist:
+            for cid in nist_of[control.id]:
                 evaluated_by_nist[cid] += 1
                 if record["status"] == "fail":
                     failing_by_nist[cid].append(obs_uuid)
@@ -186,7 +197,7 @@ def write_oscal(
                     {"name": "control-id", "ns": "https://agentaudit.invalid/ns", "value": control.id},
                 ],
                 "methods": ["TEST"],
-                "subjects": [{"subject-uuid": _uuid("subject", record["subject_uid"]), "type": "inventory-item"}],
+                "subjects": [{"subject-uuid": subject_uuid[record["subject_uid"]], "type": "inventory-item"}],
                 "collected": stamp,
                 "remarks": _json(record.get("evidence")),
             }
