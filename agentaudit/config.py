@@ -54,6 +54,7 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   pdf_owner_gap_rows: 400
   pdf_credential_rows: 300
   pdf_tool_rows: 400
+  ocsf_include_passes: false           # findings.ocsf.json: passing results too (about 1.6 KB each)
 """
 
 DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULTS_YAML)
@@ -109,6 +110,10 @@ def _merge(base: dict[str, Any], override: dict[str, Any], path: str, trail: str
         elif isinstance(default, list):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InputError(f"{where!r} must be a list of strings", path)
+            merged[key] = value
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise InputError(f"{where!r} must be true or false, got {value!r}", path)
             merged[key] = value
         elif isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

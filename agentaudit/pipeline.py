@@ -249,6 +249,7 @@ def write_pack(
         "demo": identity.demo or is_demo(cert),
         "trend": evaluation.trend,
         "frameworks": frameworks or list(evaluation.catalog.frameworks),
+        "ocsf_include_passes": config.data["pack"]["ocsf_include_passes"],
     }
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"

@@ -333,10 +333,21 @@ def test_ocsf_compliance_findings_validate_and_match_findings(demo_run: dict[str
     from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
     events = json.loads((demo_run["folder"] / "findings.ocsf.json").read_text())
-    assert len(events) == len(demo_run["findings"])
-    for event, finding in zip(events, demo_run["findings"], strict=True):
+    not_passing = [f for f in demo_run["findings"] if f["status"] != "pass"]  # passes only on request
+    assert len(events) == len(not_passing) > 0
+    for event, finding in zip(events, not_passing, strict=True):
         parsed = ComplianceFinding.model_validate(event)
         assert parsed.class_uid == 2003 and event["compliance"]["control"] == finding["control_id"]
-        expected = {"pass": "Pass", "fail": "Fail"}.get(finding["status"])
-        if expected:
-            assert event["compliance"]["status"] == expected
+        expected = {"fail": "Fail", "error": "Unknown"}.get(finding["status"], finding["status"])
+        assert event["compliance"]["status"] == expected
+
+
+def test_ocsf_passes_on_request(tmp_path: Path) -> None:
+    config = tmp_path / "policy.yaml"
+    config.write_text("pack:\n  ocsf_include_passes: true\n")
+    result = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    events = json.loads((folder / "findings.ocsf.json").read_text())
+    assert len(events) == len(json.loads((folder / "findings.json").read_text()))
+    assert {e["compliance"]["status"] for e in events} >= {"Pass", "Fail"}

@@ -54,8 +54,14 @@ def _ocsf_static(control: Control, catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def ocsf_findings(findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime) -> Iterator[dict[str, Any]]:
-    """OCSF 2003 Compliance Finding per result, as Prowler and Security Hub consumers read them."""
+def ocsf_findings(
+    findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime, include_passes: bool = False
+) -> Iterator[dict[str, Any]]:
+    """OCSF 2003 Compliance Finding per result, as Prowler and Security Hub consumers read them.
+    Passing results only on request: a SIEM wants the problems, and passes are most of a large
+    estate's results (they stay in findings.json and the OSCAL observations)."""
+    if not include_passes:
+        findings = findings[findings["status"] != "pass"]
     static = {cid: _ocsf_static(control, catalog) for cid, control in catalog.controls.items()}
     time = _ms(as_of)
     for record in finding_records(findings):
@@ -108,10 +114,12 @@ def ocsf_findings(findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: 
         }
 
 
-def write_ocsf(findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime, path: Path) -> None:
+def write_ocsf(
+    findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime, path: Path, include_passes: bool = False
+) -> None:
     with path.open("w", encoding="utf-8") as handle:
         handle.write("[")
-        for index, event in enumerate(ocsf_findings(findings, catalog, run_id, as_of)):
+        for index, event in enumerate(ocsf_findings(findings, catalog, run_id, as_of, include_passes)):
             handle.write(",\n" if index else "\n")
             handle.write(_json(event))
         handle.write("\n]\n")

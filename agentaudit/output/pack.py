@@ -95,7 +95,8 @@ def write_pack(
             write_findings_csv(findings, folder / "findings.csv")
             write_json(summary, folder / "summary.json")
             run_id, period = int(data.meta["run_id"]), str(data.meta["period"])
-            write_ocsf(findings, data.catalog, run_id, as_of, folder / OCSF)
+            passes = bool(data.meta.get("ocsf_include_passes", False))
+            write_ocsf(findings, data.catalog, run_id, as_of, folder / OCSF, passes)
             write_oscal(findings, data.catalog, run_id, as_of, period, folder / OSCAL)
             inventory = _inventory(data, identities)
             (folder / "inventory.json").write_text(
