@@ -54,6 +54,7 @@ AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Evaluate as of this date/time (YYYY-MM-DD or ISO 8601, UTC).")
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Output folder; default from config (output/).")]
+SnapshotOpt = Annotated[int | None, typer.Option(help="Snapshot id; default the latest.")]
 FailOnOpt = Annotated[
     str | None, typer.Option("--fail-on", help="Exit 1 if a finding fails at this severity or above (info..critical).")
 ]
@@ -291,7 +292,7 @@ def check(
     config: ConfigOpt = None,
     store: StoreOpt = None,
     as_of: AsOfOpt = None,
-    snapshot: Annotated[int | None, typer.Option(help="Snapshot id; default the latest.")] = None,
+    snapshot: SnapshotOpt = None,
     out: OutOpt = None,
     fail_on: FailOnOpt = None,
 ) -> None:
@@ -368,7 +369,7 @@ def pack(
     config: ConfigOpt = None,
     store: StoreOpt = None,
     as_of: AsOfOpt = None,
-    snapshot: Annotated[int | None, typer.Option(help="Snapshot id; default the latest.")] = None,
+    snapshot: SnapshotOpt = None,
     out: OutOpt = None,
     fail_on: FailOnOpt = None,
     framework: FrameworkOpt = None,
