@@ -241,10 +241,3 @@ def evolve(record: Any, **changes: Any) -> Any:
     for name, value in zip(names, get(record), strict=True):
         object.__setattr__(new, name, changes.get(name, value))
     return new
-
-
-def to_rows(records: list[Any]) -> list[dict[str, Any]]:
-    if not records:
-        return []
-    names, get = row_getter(type(records[0]))
-    return [dict(zip(names, get(r), strict=True)) for r in records]
