@@ -9,14 +9,11 @@ Prints generation time (not counted), collect and check seconds, identities/s an
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from synthetic import AS_OF, generate, peak_rss_mb
+from synthetic import AS_OF, peak_rss_mb, prepare
 
 from agentaudit import pipeline
 from agentaudit.config import load_config
@@ -24,16 +21,7 @@ from agentaudit.model.store import Store
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--identities", type=int, default=10_000)
-    parser.add_argument("--keep", type=Path, help="keep the generated estate and store in this folder")
-    args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="agentaudit-bench-"))
-    estate = work / "estate"
-    started = time.perf_counter()
-    if not estate.exists():
-        generate(estate, args.identities)
-    generated = time.perf_counter() - started
+    work, estate, generated = prepare(__doc__ or "", "agentaudit-bench-")
     size = sum(p.stat().st_size for p in estate.rglob("*.json")) / 2**20
     rss_before = peak_rss_mb()
     store = Store(f"sqlite:///{work / 'bench.db'}")

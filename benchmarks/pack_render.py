@@ -9,15 +9,13 @@ writes it (XLSX in a forked worker, in parallel with the rest; manifest and CMS 
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from synthetic import AS_OF, generate, peak_rss_mb
+from synthetic import AS_OF, peak_rss_mb, prepare
 
 from agentaudit import pipeline
 from agentaudit.config import load_config
@@ -32,14 +30,7 @@ from agentaudit.output.xlsx import write_xlsx
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--identities", type=int, default=10_000)
-    parser.add_argument("--keep", type=Path, help="keep the generated estate and store in this folder")
-    args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="agentaudit-pack-bench-"))
-    estate = work / "estate"
-    if not estate.exists():
-        generate(estate, args.identities)
+    work, estate, _generated = prepare(__doc__ or "", "agentaudit-pack-bench-")
     store = Store(f"sqlite:///{work / 'pack-bench.db'}")
     config = load_config()
     collected = pipeline.collect(estate, store, config)

@@ -8,7 +8,10 @@ an organisation would export them.
 
 from __future__ import annotations
 
+import argparse
 import resource
+import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,3 +69,17 @@ def generate(root: Path, total: int) -> None:
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+def prepare(description: str, prefix: str) -> tuple[Path, Path, float]:
+    """Parse --identities/--keep; generate the estate unless kept. Returns (work, estate, seconds)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--identities", type=int, default=10_000)
+    parser.add_argument("--keep", type=Path, help="keep the generated estate and store in this folder")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix=prefix))
+    estate = work / "estate"
+    started = time.perf_counter()
+    if not estate.exists():
+        generate(estate, args.identities)
+    return work, estate, time.perf_counter() - started
