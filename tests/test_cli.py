@@ -16,12 +16,15 @@ from agentaudit.output.safe import neutralise
 
 runner = CliRunner()
 README = Path(__file__).parents[1] / "README.md"
-COMMANDS = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+GROUPS = [(g.name, g.typer_instance) for g in app.registered_groups if g.typer_instance]
+COMMANDS = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands] + [
+    f"{name} {c.name}" for name, group in GROUPS for c in group.registered_commands
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_and_is_documented(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
     assert f"agentaudit {command}" in README.read_text(), f"`agentaudit {command}` is not documented in README.md"
 
@@ -31,6 +34,20 @@ def test_defaults_prints_loadable_config(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(result.stdout)
     assert runner.invoke(app, ["controls", "--config", str(path)]).exit_code == 0
+
+
+def test_controls_show_prints_parameters_in_force_and_mappings(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("thresholds:\n  key_max_age_days: 45\n")
+    result = runner.invoke(app, ["controls", "show", "lc-001", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "LC-001" in result.stdout and "key_max_age_days = 45" in result.stdout
+    assert "NIST SP 800-53 Rev. 5: IA-5" in result.stdout
+
+
+def test_controls_show_unknown_id_is_an_input_error() -> None:
+    result = runner.invoke(app, ["controls", "show", "XX-999"])
+    assert result.exit_code == 2 and "no control 'XX-999'" in result.stderr
 
 
 @pytest.mark.parametrize(
