@@ -22,6 +22,7 @@ from agentaudit.collectors.aws_live import AwsOptions
 from agentaudit.config import DEFAULTS_YAML, Config, load_config
 from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError
+from agentaudit.model.periods import period_end
 from agentaudit.model.records import Severity, Status
 from agentaudit.model.store import Store
 from agentaudit.output.manifest import verify_pack
@@ -381,7 +382,7 @@ def pack(
         threshold = _severity(fail_on)
         when = _parse_as_of(as_of)
         if when is None and period is not None:
-            when = min(datetime.now(UTC), pipeline.period_end(period))
+            when = min(datetime.now(UTC), period_end(period))
         _known_frameworks(cfg, framework)
         db = Store(cfg.store)
         return _check_and_pack(db, cfg, when, snapshot, threshold, period, framework)
@@ -472,6 +473,43 @@ def controls_show(
         for key, ids in control.mappings.items():
             out.print(f"  {catalog.frameworks[key]}: {', '.join(ids) if ids else '-'}")
         return EXIT_OK
+
+    _guard(body)
+
+
+attest_app = typer.Typer(help="Owner attestations: import the review workbooks owners send back.")
+app.add_typer(attest_app, name="attest")
+
+
+@attest_app.command("import")
+def attest_import(
+    files: Annotated[list[Path], typer.Argument(help="Returned attestation/<owner>.xlsx workbooks.")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Check returned owner workbooks and store their decisions; a bad file is refused whole.
+
+    Each file is checked on its own: the good ones are imported, each bad one is named with the
+    sheet, row and column at fault, and the exit code is 2 if any was refused."""
+
+    def body() -> int:
+        cfg = _config(config, store, None)
+        db = Store(cfg.store)
+        refused = 0
+        for path in files:
+            try:
+                outcome = pipeline.import_attestation(path, db, cfg)
+            except AgentAuditError as exc:
+                refused += 1
+                err.print(f"[red]refused:[/red] {exc}", highlight=False, soft_wrap=True)
+                continue
+            decided = ", ".join(f"{n} {d}" for d, n in outcome.decisions.items() if n) or "no decisions"
+            state = "already imported (same SHA-256), not stored again" if outcome.already else "imported"
+            print(
+                f"{path}: {state}: {outcome.reviewer}, campaign {outcome.campaign_id} ({outcome.period}): "
+                f"{decided}; {outcome.undecided} undecided"
+            )
+        return EXIT_INPUT if refused else EXIT_OK
 
     _guard(body)
 

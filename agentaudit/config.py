@@ -27,6 +27,7 @@ thresholds:
   expiring_within_days: 30             # LC: warn when a credential expires within this many days
   max_credential_lifetime_days: 365    # LC: longest validity allowed for a secret or certificate
   secret_rotation_max_days: 90         # LC: Secrets Manager rotation interval upper bound
+  revoke_grace_days: 0                 # ATT: days after import a Revoke decision may still be pending
 tags:                                  # tag keys (case-insensitive) that carry facts about an identity
   business_owner: [business-owner, businessowner, owner]
   identity_owner: [identity-owner, identityowner, technical-owner]
@@ -55,6 +56,9 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   pdf_credential_rows: 300
   pdf_tool_rows: 400
   ocsf_include_passes: false           # findings.ocsf.json: passing results too (about 1.6 KB each)
+attestation:
+  workbooks: true                      # write attestation/<owner>.xlsx into every pack
+  max_file_mb: 20                      # returned workbooks larger than this are refused on import
 """
 
 DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULTS_YAML)

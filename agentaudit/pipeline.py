@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from agentaudit import __version__
+from agentaudit.collectors.attestation import read_returned
 from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
 from agentaudit.collectors.enrich import enrich
 from agentaudit.collectors.exports import Collected, read_exports
@@ -23,9 +23,12 @@ from agentaudit.config import Config
 from agentaudit.controls.context import Context
 from agentaudit.controls.engine import OPEN_STATUSES, Evaluation, evaluate
 from agentaudit.errors import InputError, StoreError
-from agentaudit.model.store import RECORD_TABLES, PreviousRun, Store, findings_table
+from agentaudit.model.periods import period_of, previous_period
+from agentaudit.model.records import Decision
+from agentaudit.model.store import RECORD_TABLES, ImportRecord, PreviousRun, Store, findings_table
+from agentaudit.output import attestation as attestation_out
 from agentaudit.output import pack, packdata
-from agentaudit.output.results import atomic_folder, period_of, write_findings_csv, write_findings_json, write_json
+from agentaudit.output.results import atomic_folder, write_findings_csv, write_findings_json, write_json
 from agentaudit.output.signing import configured_identity, fingerprint, is_demo
 
 Progress = Callable[[str], None]
@@ -121,7 +124,15 @@ def _collect(
 
 def load_context(store: Store, snapshot_id: int, config: Config, as_of: datetime) -> Context:
     frames = {name: store.read_table(name, snapshot_id) for name in RECORD_TABLES}
-    return Context(as_of=pd.Timestamp(as_of).tz_convert(UTC), config=config, **frames)
+    when = pd.Timestamp(as_of).tz_convert(UTC)
+    period = period_of(when)
+    return Context(
+        as_of=when,
+        config=config,
+        attestations=store.read_attestations([period, previous_period(period)]),
+        snapshot_created=pd.Timestamp(store.snapshot_info(snapshot_id)["created_at"]),
+        **frames,
+    )
 
 
 def check(
@@ -203,16 +214,6 @@ def write_results(result: CheckResult, store: Store, out: Path) -> Path:
     return final
 
 
-def period_end(period: str) -> datetime:
-    """The last second of a quarter written as YYYY-Qn."""
-    match = re.fullmatch(r"(\d{4})-Q([1-4])", period.strip())
-    if not match:
-        raise InputError(f"--period must look like 2026-Q4, got {period!r}")
-    year, quarter = int(match.group(1)), int(match.group(2))
-    first_of_next = datetime(year + quarter // 4, quarter % 4 * 3 + 1, 1, tzinfo=UTC)
-    return first_of_next - timedelta(seconds=1)
-
-
 def write_pack(
     result: CheckResult,
     store: Store,
@@ -251,12 +252,59 @@ def write_pack(
         "frameworks": frameworks or list(evaluation.catalog.frameworks),
         "ocsf_include_passes": config.data["pack"]["ocsf_include_passes"],
     }
+    review = None
+    if config.data["attestation"]["workbooks"]:
+        rows = attestation_out.review_rows(result.context, evaluation.findings)
+        campaign = store.create_campaign(period, result.run_id, result.snapshot_id)
+        review = (rows, campaign)
+        meta["attestation"] = attestation_out.issue_summary(rows, campaign)
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"
     summary = run_summary(result, info)
+    if review is not None:
+        summary["attestation"] = meta["attestation"]
     return pack.write_pack(
-        final, data, evaluation.findings, result.context.identities, summary, identity, evaluation.as_of
+        final, data, evaluation.findings, result.context.identities, summary, identity, evaluation.as_of, review
     )
+
+
+@dataclass
+class ImportOutcome:
+    path: Path
+    already: bool
+    reviewer: str
+    campaign_id: int
+    period: str
+    decisions: dict[str, int]
+    undecided: int
+
+
+def import_attestation(path: Path, store: Store, config: Config, now: datetime | None = None) -> ImportOutcome:
+    """One returned owner workbook: checked whole, then its decisions stored in one transaction.
+    The same file imported twice is recognised by its SHA-256 and not stored again."""
+    if not path.is_file():
+        raise InputError("no such file", path)
+    when = now or datetime.now(UTC)
+    limit = int(config.data["attestation"]["max_file_mb"]) * 1024 * 1024
+    returned = read_returned(path, store.campaign, limit, when)
+    counts = {d.value: sum(1 for a in returned.decisions if a.decision == d) for d in Decision}
+    previous = store.find_import(returned.file_sha256)
+    outcome = ImportOutcome(
+        path, previous is not None, returned.reviewer, returned.campaign.id, returned.campaign.period, counts,
+        returned.undecided,
+    )  # fmt: skip
+    if previous is None:
+        record = ImportRecord(
+            returned.campaign.id,
+            returned.reviewer,
+            returned.file_name,
+            returned.file_sha256,
+            when,
+            len(returned.decisions),
+            returned.undecided,
+        )
+        store.write_attestations(record, returned.decisions)
+    return outcome
 
 
 def run_summary(result: CheckResult, info: dict[str, Any]) -> dict[str, Any]:

@@ -41,9 +41,13 @@ def pack_copy(demo_run: dict[str, Any], tmp_path: Path) -> Path:
 
 
 def test_pack_folder_holds_everything_needed(demo_run: dict[str, Any]) -> None:
-    assert {p.name for p in demo_run["folder"].iterdir()} == PACK_FILES
-    manifest = json.loads((demo_run["folder"] / "manifest.json").read_text())
-    assert {f["path"] for f in manifest["files"]} == PACK_FILES - {"manifest.json", "manifest.json.p7s"}
+    folder = demo_run["folder"]
+    assert {p.name for p in folder.iterdir()} == PACK_FILES | {"attestation"}
+    workbooks = {f"attestation/{p.name}" for p in (folder / "attestation").iterdir()}
+    assert "attestation/unassigned.xlsx" in workbooks and len(workbooks) > 5
+    manifest = json.loads((folder / "manifest.json").read_text())
+    expected = (PACK_FILES | workbooks) - {"manifest.json", "manifest.json.p7s"}
+    assert {f["path"] for f in manifest["files"]} == expected
     assert manifest["signer"]["demo"] is True
 
 
@@ -220,6 +224,11 @@ def test_hostile_names_are_neutralised_in_xlsx_and_csv_and_escaped_in_pdf(tmp_pa
     )
     names = {c.value for row in book["Findings"].iter_rows() for c in row}
     assert "bell_x0007_name" in names and "y" * 3000 in names  # OOXML escapes control characters
+    owner_books = [load_workbook(p) for p in (folder / "attestation").glob("*.xlsx")]
+    review_cells = [c for b in owner_books for row in b["Review"].iter_rows() for c in row]
+    hostile_cells = [c for c in review_cells if c.value == "=cmd|' /C calc'!A0"]
+    assert hostile_cells and all(c.data_type == "s" and c.quotePrefix for c in hostile_cells)
+    assert not any(c.data_type == "f" for c in review_cells), "a formula cell reached an owner workbook"
     html_text = _pdf_text(folder / "review-pack.pdf")
     assert "<b>bold</b><script>x</script>" in html_text  # shown as text, not markup
     assert "evil[U+202E]gnp.exe" in html_text
@@ -244,7 +253,7 @@ def test_xlsx_table_continues_on_a_new_sheet_past_the_row_limit(
     from agentaudit.output import xlsx
 
     monkeypatch.setattr(xlsx, "MAX_ROWS", 4)
-    book = xlsx._Book(tmp_path / "t.xlsx")
+    book = xlsx.Book(tmp_path / "t.xlsx")
     book.table("Findings", ["n", "text"], ([i, f"row {i}"] for i in range(10)))
     book.save()
     loaded = load_workbook(tmp_path / "t.xlsx")

@@ -102,7 +102,8 @@ def test_a_version_1_store_is_migrated_and_keeps_its_snapshots(tmp_path: Path) -
     first = pipeline.collect(pipeline.demo_paths()["source"], store, load_config())
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # what a store written by agentaudit 0.1 (schema 1) looks like
-        conn.execute(sa.text("DROP TABLE trails"))
+        for table in ("trails", "attestation_campaigns", "attestation_imports", "attestations"):
+            conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     migrated = Store(url)
     with engine.connect() as conn:
@@ -111,3 +112,5 @@ def test_a_version_1_store_is_migrated_and_keeps_its_snapshots(tmp_path: Path) -
         )
     assert len(migrated.read_table("identities", first.snapshot_id)) == first.counts["identities"]
     assert migrated.read_table("trails", first.snapshot_id).empty
+    assert migrated.read_attestations(["2026-Q4"]).empty
+    assert migrated.create_campaign("2026-Q4", 1, first.snapshot_id).id == 1

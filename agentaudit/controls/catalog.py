@@ -12,7 +12,7 @@ import yaml
 from agentaudit.errors import InputError
 from agentaudit.model.records import Severity
 
-APPLIES_TO = {"identities", "agents", "credentials", "tools", "sources", "register", "accounts"}
+APPLIES_TO = {"identities", "agents", "credentials", "tools", "sources", "register", "accounts", "attestations"}
 CONTROL_KEYS = {
     "id",
     "title",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
 from agentaudit.config import Config
+from agentaudit.model.periods import period_of
 
 # Kinds the cloud provider owns and manages; accountability controls do not apply to them.
 PROVIDER_MANAGED_KINDS = {"aws_service_linked_role", "azure_microsoft_app"}
@@ -32,6 +33,13 @@ class Context:
     trails: pd.DataFrame
     as_of: pd.Timestamp
     config: Config
+    # Decisions imported from owner workbooks for this period and the one before, oldest first.
+    attestations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    snapshot_created: pd.Timestamp | None = None
+
+    @property
+    def period(self) -> str:
+        return period_of(self.as_of)
 
     @property
     def thresholds(self) -> dict[str, int]:

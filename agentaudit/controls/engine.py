@@ -146,6 +146,7 @@ def subject_frames(ctx: Context, owner_tag_keys: list[str]) -> dict[str, pd.Data
         }
     )
     return {
+        "attestations": _attestation_subjects(ctx.attestations),
         "accounts": account_subjects,
         "identities": identity_subjects,
         "agents": identity_subjects,
@@ -154,6 +155,25 @@ def subject_frames(ctx: Context, owner_tag_keys: list[str]) -> dict[str, pd.Data
         "sources": source_subjects,
         "register": register_subjects,
     }
+
+
+def _attestation_subjects(attestations: pd.DataFrame) -> pd.DataFrame:
+    """An owner's decision is the subject of ATT-002: the thing revoked may be gone by now."""
+    if attestations.empty:
+        return pd.DataFrame(columns=SUBJECT_COLUMNS)
+    latest = attestations.drop_duplicates("row_id", keep="last")
+    parts = latest["subject_uid"].str.split(":", n=2)
+    return pd.DataFrame(
+        {
+            "subject_uid": latest["row_id"],
+            "subject_type": "attestation",
+            "native_id": latest["subject_uid"],
+            "identity_name": latest["label"],
+            "provider": parts.str[0],
+            "account": parts.str[1],
+            "owner": latest["reviewer"],
+        }
+    )
 
 
 def _run_one(

@@ -206,6 +206,37 @@ class Source:
     error: str | None = None
 
 
+class Decision(StrEnum):
+    """An owner's answer on one attestation row."""
+
+    KEEP = "keep"
+    REVOKE = "revoke"
+    MODIFY = "modify"
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """One decision from a returned owner workbook; `file_sha256` ties it to the file imported.
+
+    `kind` is what was reviewed: the identity itself, one of its credentials, or one entitlement
+    (a policy or role assignment, named by `entitlement`)."""
+
+    campaign_id: int
+    period: str
+    reviewer: str
+    row_id: str
+    kind: str
+    subject_uid: str
+    identity_uid: str | None
+    entitlement: str | None
+    label: str
+    decision: Decision
+    comment: str | None
+    decided_at: datetime
+    file_name: str
+    file_sha256: str
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     control_id: str

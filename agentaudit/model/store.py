@@ -7,6 +7,7 @@ schema cannot drift from the model; `SCHEMA_VERSION` plus `MIGRATIONS` is the up
 from __future__ import annotations
 
 import json
+import secrets
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from agentaudit.errors import StoreError
 from agentaudit.model import records as r
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CHUNK = 20_000
 
 metadata = sa.MetaData()
@@ -134,14 +135,69 @@ RECORD_TABLES: dict[str, tuple[sa.Table, type]] = {
 findings_table = _record_table("findings", r.Finding, key="run_id")
 findings_table.append_column(sa.Column("first_seen", sa.DateTime(timezone=True), nullable=True))
 
+# An attestation campaign: the owner workbooks one pack issued. `secret` keys the integrity code
+# of every row (HMAC), so a returned workbook proves which rows it was issued with.
+campaigns = sa.Table(
+    "attestation_campaigns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("snapshot_id", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("secret", sa.String(64), nullable=False),
+)
+attestation_imports = sa.Table(
+    "attestation_imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", sa.Integer, nullable=False),
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decisions", sa.Integer, nullable=False),
+    sa.Column("undecided", sa.Integer, nullable=False),
+)
+attestations_table = _record_table("attestations", r.Attestation, key="import_id")
+
 
 def _add_trails(conn: Connection) -> None:
     """v1 → v2: audit trails (CloudTrail) for the data-access logging control."""
     RECORD_TABLES["trails"][0].create(conn, checkfirst=True)
 
 
+def _add_attestations(conn: Connection) -> None:
+    """v2 → v3: attestation campaigns and the decisions imported from owner workbooks."""
+    for table in (campaigns, attestation_imports, attestations_table):
+        table.create(conn, checkfirst=True)
+
+
 # Migrations from version N to N+1, applied in order by Store._migrate.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_trails}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_trails, 2: _add_attestations}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    period: str
+    run_id: int
+    snapshot_id: int
+    created_at: datetime
+    secret: bytes
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """What one returned workbook added: its decisions are in the attestations table."""
+
+    campaign_id: int
+    reviewer: str
+    file_name: str
+    file_sha256: str
+    imported_at: datetime
+    decisions: int
+    undecided: int
 
 
 @dataclass
@@ -257,7 +313,7 @@ class Store:
             row = conn.execute(sa.select(snapshots).where(snapshots.c.id == snapshot_id)).mappings().first()
         if row is None:
             raise StoreError(f"snapshot {snapshot_id} is not in evidence store {self.url}")
-        return dict(row)
+        return {**row, "created_at": _as_utc(row["created_at"])}
 
     def read_table(self, name: str, snapshot_id: int) -> pd.DataFrame:
         table, _ = RECORD_TABLES[name]
@@ -313,6 +369,73 @@ class Store:
                 size = len(next(iter(findings.values())))
                 _insert_columns(conn, findings_table, {**findings, "run_id": [run_id] * size})
         return run_id
+
+    def create_campaign(self, period: str, run_id: int, snapshot_id: int) -> Campaign:
+        secret = secrets.token_bytes(32)
+        created = datetime.now(UTC)
+        with self._begin() as conn:
+            result = conn.execute(
+                campaigns.insert().values(
+                    period=period, run_id=run_id, snapshot_id=snapshot_id, created_at=created, secret=secret.hex()
+                )
+            )
+            return Campaign(_new_id(result), period, run_id, snapshot_id, created, secret)
+
+    def campaign(self, campaign_id: int) -> Campaign | None:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)).first()
+        if row is None:
+            return None
+        return Campaign(
+            int(row.id),
+            row.period,
+            int(row.run_id),
+            int(row.snapshot_id),
+            _as_utc(row.created_at),
+            bytes.fromhex(row.secret),
+        )
+
+    def find_import(self, file_sha256: str) -> ImportRecord | None:
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(attestation_imports).where(attestation_imports.c.file_sha256 == file_sha256)
+            ).first()
+        if row is None:
+            return None
+        return ImportRecord(
+            int(row.campaign_id),
+            row.reviewer,
+            row.file_name,
+            row.file_sha256,
+            _as_utc(row.imported_at),
+            int(row.decisions),
+            int(row.undecided),
+        )
+
+    def write_attestations(self, record: ImportRecord, decisions: list[r.Attestation]) -> int:
+        """One returned workbook in one transaction: its import record and all its decisions."""
+        with self._begin() as conn:
+            result = conn.execute(
+                attestation_imports.insert().values(
+                    campaign_id=record.campaign_id,
+                    reviewer=record.reviewer,
+                    file_name=record.file_name,
+                    file_sha256=record.file_sha256,
+                    imported_at=record.imported_at,
+                    decisions=record.decisions,
+                    undecided=record.undecided,
+                )
+            )
+            import_id = _new_id(result)
+            _insert_records(conn, attestations_table, decisions, "import_id", import_id)
+        return import_id
+
+    def read_attestations(self, periods: list[str]) -> pd.DataFrame:
+        """Decisions of these periods, oldest import first (a later decision on a row wins)."""
+        columns = [c for c in attestations_table.c]
+        with self._begin() as conn:
+            frame = _read_columns(conn, columns, attestations_table.c.period.in_(periods))
+        return frame.sort_values(["import_id", "row_id"], kind="stable").reset_index(drop=True)
 
 
 def _new_id(result: sa.CursorResult[Any]) -> int:

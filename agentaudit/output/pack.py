@@ -2,6 +2,7 @@
 
 Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, summary.json,
 inventory.json, findings.ocsf.json (OCSF), oscal-assessment-results.json (OSCAL), signing-cert.pem,
+attestation/<owner>.xlsx (one review workbook per owner),
 manifest.json (SHA-256 of every file) and manifest.json.p7s.
 The workbook is written in a forked worker while this process renders JSON, CSV and the PDF: on a
 large estate both take about as long, and the machine has more than one core.
@@ -18,6 +19,8 @@ from typing import Any
 import pandas as pd
 
 from agentaudit.errors import AgentAuditError
+from agentaudit.model.store import Campaign
+from agentaudit.output.attestation import write_workbooks
 from agentaudit.output.interchange import write_ocsf, write_oscal
 from agentaudit.output.manifest import PDF, write_signed_manifest
 from agentaudit.output.packdata import PackData
@@ -87,6 +90,7 @@ def write_pack(
     summary: dict[str, Any],
     identity: SigningIdentity,
     as_of: datetime,
+    review: tuple[pd.DataFrame, Campaign] | None = None,
 ) -> Path:
     with atomic_folder(final) as folder:
         wait_xlsx = _start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)
@@ -94,6 +98,8 @@ def write_pack(
             write_findings_json(findings, folder / "findings.json")
             write_findings_csv(findings, folder / "findings.csv")
             write_json(summary, folder / "summary.json")
+            if review is not None:
+                write_workbooks(review[0], review[1], data.meta, folder)
             run_id, period = int(data.meta["run_id"]), str(data.meta["period"])
             passes = bool(data.meta.get("ocsf_include_passes", False))
             write_ocsf(findings, data.catalog, run_id, as_of, folder / OCSF, passes)

@@ -48,6 +48,7 @@ class PackData:
     credential_frame: pd.DataFrame
     tool_frame: pd.DataFrame
     framework_frame: pd.DataFrame
+    attestation: Table | None = None
     charts: dict[str, str] = field(default_factory=dict)
 
 
@@ -151,8 +152,28 @@ def build(
         tool_frame=tools,
         framework_frame=framework_frame(findings, catalog, meta.get("frameworks") or list(catalog.frameworks)),
     )
+    if meta.get("attestation"):
+        data.attestation = attestation_table(meta["attestation"], ctx.attestations, limits["pdf_owners"])
     data.charts = _charts(findings, ctx, gap_frame, config)
     return data
+
+
+ATTESTATION_COLUMNS = ["owner", "rows", "keep", "revoke", "modify", "imported"]
+
+
+def attestation_table(issued: dict[str, Any], attestations: pd.DataFrame, cap: int) -> Table:
+    """Per owner: the workbook this pack issues, and the decisions already imported this period."""
+    frame = pd.DataFrame(issued["workbooks"], columns=["owner", "file", "rows"])
+    if attestations.empty:
+        counts = pd.DataFrame(columns=["keep", "revoke", "modify"])
+    else:
+        latest = attestations[attestations["period"] == issued["period"]].drop_duplicates("row_id", keep="last")
+        counts = latest.groupby(["reviewer", "decision"]).size().unstack(fill_value=0)
+    for decision in ("keep", "revoke", "modify"):
+        frame[decision] = frame["owner"].map(counts.get(decision, {})).fillna(0).astype(int)
+    frame["imported"] = frame[["keep", "revoke", "modify"]].sum(axis=1).map(lambda n: "yes" if n else "not yet")
+    frame = frame.sort_values(["imported", "rows"], ascending=[True, False], kind="stable")
+    return _table(frame, ATTESTATION_COLUMNS, cap)
 
 
 FRAMEWORK_COLUMNS = ["framework", "requirement", "controls", "failing_subjects", "failing_results", "evaluated"]

@@ -52,6 +52,7 @@ def render_html(data: PackData) -> str:
         "credentials": data.credentials,
         "tools": data.tools,
         "sources": data.sources,
+        "attestation": data.attestation,
         "catalog": data.catalog,
         "frameworks": data.catalog.frameworks,
         "charts": data.charts,

@@ -36,10 +36,6 @@ FINDING_FIELDS = [
 ]
 
 
-def period_of(moment: datetime) -> str:
-    return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date | pd.Timestamp):
         return value.isoformat()

@@ -27,7 +27,7 @@ MAX_ROWS = 1_048_576 - 1  # data rows per sheet, under the header
 MAX_CELL_TEXT = 32_767
 
 
-class _Book:
+class Book:
     def __init__(self, path: Path) -> None:
         self.book = xlsxwriter.Workbook(
             str(path),
@@ -55,10 +55,10 @@ class _Book:
                 part, count = part + 1, 0
                 sheet = self._sheet(f"{title} ({part})", headers, widths)
             count += 1
-            self._row(sheet, count, row)
+            self.row(sheet, count, row)
         self._finish(sheet, headers, count)
 
-    def _row(self, sheet: Worksheet, index: int, row: Iterable[Any]) -> None:
+    def row(self, sheet: Worksheet, index: int, row: Iterable[Any]) -> None:
         # The un-decorated writer: write_string() first re-parses "A1"-style arguments per cell,
         # a tenth of the time on a million-row sheet. Falls back if XlsxWriter ever renames it.
         write_string = getattr(sheet, "_write_string", sheet.write_string)
@@ -81,11 +81,11 @@ class _Book:
                 sheet.write_datetime(index, column, value.replace(tzinfo=None), self.date)
             elif isinstance(value, dict | list | tuple):
                 text = json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
-                self._row(sheet, index, [None] * column + [text])
+                self.row(sheet, index, [None] * column + [text])
             elif hasattr(value, "item"):
-                self._row(sheet, index, [None] * column + [value.item()])
+                self.row(sheet, index, [None] * column + [value.item()])
             else:
-                self._row(sheet, index, [None] * column + [str(value)])
+                self.row(sheet, index, [None] * column + [str(value)])
 
     def _sheet(self, title: str, headers: Sequence[str], widths: list[int] | None) -> Worksheet:
         sheet = self.book.add_worksheet(title[:31])
@@ -129,7 +129,7 @@ def _iso(value: Any) -> str | None:
 
 
 def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
-    book = _Book(path)
+    book = Book(path)
     meta = data.meta
     summary = [
         ("Organisation", meta["organisation"]),

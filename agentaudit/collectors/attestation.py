@@ -1,0 +1,247 @@
+"""Read an owner's returned attestation workbook into decisions, or refuse it whole.
+
+The file is untrusted: its size and its zip container are checked before any XML is parsed,
+openpyxl parses through defusedxml, formulas are never evaluated (a formula where a decision
+belongs is an error), and every row must carry the integrity code its campaign issued. Any
+problem rejects the whole file with the sheet, row and column at fault; nothing is half-imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from openpyxl.utils import get_column_letter
+
+from agentaudit.errors import InputError
+from agentaudit.model import attestation as fmt
+from agentaudit.model.records import Attestation, Decision
+from agentaudit.model.store import Campaign
+
+MAX_ZIP_MEMBERS = 500
+MAX_RATIO = 100  # real workbooks unpack to 5-20 times their size; a zip bomb to thousands
+UNPACKED_FACTOR = 10  # and never to more than this many times the file size limit
+MAX_COMMENT = 4_000
+MAX_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class Returned:
+    campaign: Campaign
+    reviewer: str
+    file_name: str
+    file_sha256: str
+    decisions: list[Attestation]
+    undecided: int
+
+
+class _Problems:
+    """Collects row errors so an owner sees them all at once, up to a limit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: list[str] = []
+        self.more = 0
+
+    def add(self, where: str, message: str) -> None:
+        if len(self.lines) < MAX_ERRORS:
+            self.lines.append(f"{where}: {message}")
+        else:
+            self.more += 1
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            more = f"\n  … and {self.more} more" if self.more else ""
+            detail = "\n  ".join(self.lines)
+            raise InputError(
+                f"{len(self.lines) + self.more} problem(s), nothing imported:\n  {detail}{more}", self.path
+            )
+
+
+def _check_container(path: Path, data: bytes, max_bytes: int) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise InputError("not an .xlsx workbook (save it as an Excel .xlsx file and send it again)", path) from None
+    members = archive.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise InputError(f"the workbook holds {len(members)} parts; at most {MAX_ZIP_MEMBERS} are accepted", path)
+    if any(m.flag_bits & 0x1 for m in members):
+        raise InputError("the workbook is encrypted; remove the password and send it again", path)
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > max(len(data) * MAX_RATIO, 1_000_000) or unpacked > max_bytes * UNPACKED_FACTOR:
+        raise InputError(
+            f"the workbook unpacks to {unpacked:,} bytes from {len(data):,}: refused as a possible zip bomb", path
+        )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def _meta(path: Path, book: Any) -> dict[str, str]:
+    if fmt.META_SHEET not in book.sheetnames or fmt.REVIEW_SHEET not in book.sheetnames:
+        raise InputError(
+            f"no {fmt.REVIEW_SHEET!r} and {fmt.META_SHEET!r} sheets: not an agentaudit attestation workbook", path
+        )
+    pairs: dict[str, str] = {}
+    for row in book[fmt.META_SHEET].iter_rows(min_row=1, max_row=20, max_col=2, values_only=True):
+        key, value = (_text(v) for v in [*row, None, None][:2])
+        if key and value:
+            pairs[key] = value
+    if pairs.get("format") != fmt.FORMAT:
+        raise InputError(f"sheet {fmt.META_SHEET!r}: format is {pairs.get('format')!r}, expected {fmt.FORMAT}", path)
+    for key in ("campaign", "reviewer", "rows", "code"):
+        if key not in pairs:
+            raise InputError(f"sheet {fmt.META_SHEET!r}: {key!r} is missing", path)
+    return pairs
+
+
+def _campaign(path: Path, meta: dict[str, str], lookup: Callable[[int], Campaign | None]) -> Campaign:
+    try:
+        campaign_id, rows = int(meta["campaign"]), int(meta["rows"])
+    except ValueError:
+        raise InputError(f"sheet {fmt.META_SHEET!r}: campaign and rows must be numbers", path) from None
+    campaign = lookup(campaign_id)
+    if campaign is None:
+        raise InputError(
+            f"campaign {campaign_id} is not in this evidence store (was the pack made with another --store?)", path
+        )
+    expected = fmt.meta_code(campaign.secret, campaign.id, meta["reviewer"], rows)
+    if not fmt.codes_match(expected, meta["code"]):
+        raise InputError(f"sheet {fmt.META_SHEET!r}: campaign, reviewer or row count was changed", path)
+    return campaign
+
+
+def _header(rows: Iterator[tuple[Any, ...]]) -> tuple[int, dict[str, int]]:
+    """The header row (by its column names, so inserted or moved columns still work)."""
+    for number, row in enumerate(rows, start=1):
+        names = {_text(v): i for i, v in enumerate(row) if _text(v)}
+        if fmt.ROW_ID in names and fmt.DECISION in names:
+            missing = [c for c in (fmt.COMMENT, fmt.CODE) if c not in names]
+            if missing:
+                raise ValueError(f"row {number}: column(s) {', '.join(missing)} missing")
+            return number, {k: v for k, v in names.items() if k is not None}
+        if number >= 30:
+            break
+    raise ValueError(f"no header row with {fmt.ROW_ID!r} and {fmt.DECISION!r} in the first 30 rows")
+
+
+def _decision(value: Any) -> Decision | str | None:
+    """A Decision, None for an empty cell, or the problem as text."""
+    if isinstance(value, str) and value.startswith("="):
+        return "holds a formula; type Keep, Revoke or Modify"
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return Decision(text.lower())
+    except ValueError:
+        return f"{text!r} is not one of {', '.join(fmt.DECISIONS)}"
+
+
+def read_returned(path: Path, lookup: Callable[[int], Campaign | None], max_bytes: int, now: datetime) -> Returned:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{size:,} bytes is over the {max_bytes:,}-byte limit (config attestation.max_file_mb)", path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    _check_container(path, data, max_bytes)
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged file; name it, no traceback
+        cause = exc.__cause__ or exc.__context__ or exc  # e.g. defusedxml's EntitiesForbidden under a ValueError
+        first_line = str(cause).splitlines()[0] if str(cause) else ""
+        raise InputError(f"cannot read the workbook: {type(cause).__name__}: {first_line}", path) from None
+    try:
+        meta = _meta(path, book)
+        campaign = _campaign(path, meta, lookup)
+        decisions, undecided = _rows(path, book[fmt.REVIEW_SHEET], campaign, meta["reviewer"], digest, now)
+    finally:
+        book.close()
+    return Returned(campaign, meta["reviewer"], path.name, digest, decisions, undecided)
+
+
+def _rows(
+    path: Path, sheet: Any, campaign: Campaign, reviewer: str, digest: str, now: datetime
+) -> tuple[list[Attestation], int]:
+    rows = sheet.iter_rows(values_only=True)
+    try:
+        header_number, columns = _header(rows)
+    except ValueError as exc:
+        raise InputError(f"sheet {fmt.REVIEW_SHEET!r}: {exc}", path) from None
+    problems = _Problems(path)
+    seen: dict[str, int] = {}
+    decisions: list[Attestation] = []
+    undecided = 0
+
+    def cell(row: tuple[Any, ...], name: str) -> Any:
+        index = columns.get(name)
+        return row[index] if index is not None and index < len(row) else None
+
+    for number, row in enumerate(rows, start=header_number + 1):
+        where = f"sheet {fmt.REVIEW_SHEET!r} row {number}"
+        row_id, decision = _text(cell(row, fmt.ROW_ID)), _decision(cell(row, fmt.DECISION))
+        comment = _text(cell(row, fmt.COMMENT))
+        if row_id is None:
+            if decision is not None:
+                problems.add(where, "a decision on a row without a Row ID (rows typed in by hand cannot be imported)")
+            continue
+        if not fmt.codes_match(
+            fmt.row_code(campaign.secret, campaign.id, reviewer, row_id), _text(cell(row, fmt.CODE)) or ""
+        ):
+            problems.add(
+                where, f"Row ID {row_id!r} does not match its integrity code (edited, or from another workbook)"
+            )
+            continue
+        if row_id in seen:
+            problems.add(where, f"Row ID {row_id!r} appears again (first on row {seen[row_id]})")
+            continue
+        seen[row_id] = number
+        decision_col = get_column_letter(columns[fmt.DECISION] + 1)
+        if isinstance(decision, str) and not isinstance(decision, Decision):
+            problems.add(f"{where} column {decision_col}", f"Decision {decision}")
+            continue
+        if decision is None:
+            undecided += 1
+            continue
+        if decision is Decision.MODIFY and not comment:
+            problems.add(where, "Modify needs a comment saying what to change")
+            continue
+        if comment and len(comment) > MAX_COMMENT:
+            problems.add(where, f"comment is {len(comment):,} characters; at most {MAX_COMMENT:,}")
+            continue
+        kind, subject, entitlement = fmt.parse_row_id(row_id)
+        label = " / ".join(t for t in (_text(cell(row, fmt.IDENTITY)), _text(cell(row, fmt.ITEM))) if t)
+        decisions.append(
+            Attestation(
+                campaign_id=campaign.id,
+                period=campaign.period,
+                reviewer=reviewer,
+                row_id=row_id,
+                kind=kind,
+                subject_uid=subject,
+                identity_uid=subject if kind != "credential" else None,
+                entitlement=entitlement,
+                label=label[:500],
+                decision=decision,
+                comment=comment,
+                decided_at=now,
+                file_name=path.name,
+                file_sha256=digest,
+            )
+        )
+    problems.raise_if_any()
+    return decisions, undecided

@@ -1,0 +1,106 @@
+"""ATT: every identity attested this period; revoke decisions carried out by a later snapshot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from agentaudit.controls.checks._util import FAIL, PASS, evidence, pass_fail
+from agentaudit.controls.context import Context, result
+from agentaudit.controls.registry import check
+
+NOT_DUE = "not_applicable"
+
+
+def latest_decisions(attestations: pd.DataFrame) -> pd.DataFrame:
+    """The last decision imported for each row (a later Keep overrides an earlier Revoke)."""
+    if attestations.empty:
+        return attestations
+    return attestations.drop_duplicates("row_id", keep="last")
+
+
+@check("ATT-001")
+def attested_this_period(ctx: Context) -> pd.DataFrame:
+    frame = ctx.nhis
+    decided = latest_decisions(ctx.attestations)
+    if not decided.empty:
+        decided = decided[(decided["kind"] == "identity") & (decided["period"] == ctx.period)]
+    by_uid = decided.set_index("subject_uid") if not decided.empty else pd.DataFrame()
+    has = frame["uid"].isin(by_uid.index) if not by_uid.empty else pd.Series(False, index=frame.index)
+
+    def pick(column: str) -> list[Any]:
+        if by_uid.empty:
+            return [None] * len(frame)
+        values = by_uid[column]
+        return [values.get(u) if h else None for u, h in zip(frame["uid"], has, strict=True)]
+
+    note = [None if h else f"no Keep/Revoke/Modify decision imported for this identity in {ctx.period}" for h in has]
+    return result(
+        frame["uid"],
+        pass_fail(has),
+        evidence(
+            period=[ctx.period] * len(frame),
+            decision=pick("decision"),
+            reviewer=pick("reviewer"),
+            decided_at=pick("decided_at"),
+            comment=pick("comment"),
+            note=note,
+        ),
+    )
+
+
+def _still_present(ctx: Context, decisions: pd.DataFrame) -> list[bool]:
+    live_ids = set(ctx.identities.loc[ctx.identities["enabled"].astype(bool), "uid"])
+    live_creds = set(ctx.credentials.loc[ctx.credentials["enabled"].astype(bool), "uid"])
+    grants = set(zip(ctx.grants["identity_uid"], ctx.grants["source"], strict=True))
+    present = []
+    for kind, subject, entitlement in zip(
+        decisions["kind"], decisions["subject_uid"], decisions["entitlement"], strict=True
+    ):
+        if kind == "identity":
+            present.append(subject in live_ids)
+        elif kind == "credential":
+            present.append(subject in live_creds)
+        else:
+            present.append((subject, entitlement) in grants and subject in live_ids)
+    return present
+
+
+@check("ATT-002")
+def revokes_carried_out(ctx: Context) -> pd.DataFrame:
+    """Due once a snapshot was taken more than revoke_grace_days after the decision's import."""
+    decided = latest_decisions(ctx.attestations)
+    if decided.empty:
+        return result([], [], [])
+    revokes = decided[decided["decision"] == "revoke"]
+    if revokes.empty:
+        return result([], [], [])
+    taken = ctx.snapshot_created if ctx.snapshot_created is not None else ctx.as_of
+    grace = timedelta(days=ctx.thresholds["revoke_grace_days"])
+    due_by = revokes["decided_at"] + grace
+    due = (due_by < taken).tolist()
+    present = _still_present(ctx, revokes)
+    statuses = [(FAIL if p else PASS) if d else (PASS if not p else NOT_DUE) for d, p in zip(due, present, strict=True)]
+    notes = [
+        ("revoked, still present in the snapshot" if p else "carried out: no longer present or disabled")
+        if d
+        else ("carried out early" if not p else "pending: due by the first snapshot after the grace period")
+        for d, p in zip(due, present, strict=True)
+    ]
+    return result(
+        revokes["row_id"],
+        statuses,
+        evidence(
+            kind=revokes["kind"],
+            subject=revokes["subject_uid"],
+            entitlement=revokes["entitlement"],
+            reviewer=revokes["reviewer"],
+            decided_at=revokes["decided_at"],
+            due_after=due_by,
+            snapshot_taken=[taken] * len(revokes),
+            comment=revokes["comment"],
+            note=notes,
+        ),
+    )

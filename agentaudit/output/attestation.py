@@ -1,0 +1,284 @@
+"""Owner attestation workbooks: `attestation/<owner>.xlsx`, one per owner, in every pack.
+
+Each workbook lists only that owner's identities, their credentials and their entitlements
+(one row per policy or role assignment), with a Keep / Revoke / Modify drop-down and a comment
+cell. The sheet is protected against accidental edits (sorting and filtering stay allowed); the
+real integrity check is each row's HMAC code (`agentaudit.model.attestation`), verified on import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agentaudit.controls.context import Context
+from agentaudit.controls.engine import UNASSIGNED, subject_frames
+from agentaudit.model import attestation as fmt
+from agentaudit.model.store import Campaign
+from agentaudit.output.xlsx import Book
+
+FOLDER = "attestation"
+MAX_LIST = 8  # actions / resources named per entitlement row before "+N more"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What the pack issued: one workbook per owner, with its row count."""
+
+    campaign_id: int
+    workbooks: dict[str, tuple[str, int]]  # owner → (file name, rows)
+
+
+def _open_findings(findings: pd.DataFrame) -> dict[str, str]:
+    failing = findings.loc[findings["status"] == "fail", ["subject_uid", "control_id"]]
+    grouped = failing.drop_duplicates().groupby("subject_uid")["control_id"]
+    return {str(uid): ", ".join(sorted(ids)) for uid, ids in grouped}
+
+
+def _short_list(values: Any) -> str:
+    items = list(values or ())
+    shown = ", ".join(items[:MAX_LIST])
+    return shown + (f" (+{len(items) - MAX_LIST} more)" if len(items) > MAX_LIST else "")
+
+
+def _date(value: Any) -> str:
+    return "-" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def review_rows(ctx: Context, findings: pd.DataFrame) -> pd.DataFrame:
+    """Every row to attest, with the owner it goes to; identities first, then their credentials
+    and entitlements, so an owner reads each identity's access under it."""
+    subjects = subject_frames(ctx, ctx.config.tags["business_owner"] + ctx.config.tags["identity_owner"])
+    owner = dict(zip(subjects["identities"]["subject_uid"], subjects["identities"]["owner"], strict=True))
+    open_by = _open_findings(findings)
+    nhis = ctx.nhis
+    names = dict(zip(nhis["uid"], nhis["name"], strict=True))
+    frames = [
+        pd.DataFrame(
+            {
+                "owner": nhis["uid"].map(owner),
+                "sort_uid": nhis["uid"],
+                "order": 0,
+                "row_id": [fmt.make_row_id("identity", u) for u in nhis["uid"]],
+                "kind": "identity",
+                "identity": nhis["name"],
+                "provider": nhis["provider"],
+                "account": nhis["account"],
+                "item": [
+                    f"{k} (AI agent)" if a else str(k) for k, a in zip(nhis["kind"], nhis["is_agent"], strict=True)
+                ],
+                "details": [
+                    f"purpose: {p or '-'}; approved profile: {a or '-'}; last used: {_date(u)}"
+                    for p, a, u in zip(nhis["purpose"], nhis["approved_profile"], nhis["last_used"], strict=True)
+                ],
+                "open_findings": nhis["uid"].map(open_by).fillna(""),
+            }
+        )
+    ]
+    creds = ctx.credentials
+    cred_subjects = subjects["credentials"].drop_duplicates("subject_uid").set_index("subject_uid")
+    standalone = creds["identity_uid"].isna() | ~creds["identity_uid"].isin(names)
+    frames.append(
+        pd.DataFrame(
+            {
+                "owner": creds["uid"].map(cred_subjects["owner"]).fillna(UNASSIGNED),
+                "sort_uid": creds["identity_uid"].where(~standalone, creds["uid"]),
+                "order": 1,
+                "row_id": [fmt.make_row_id("credential", u) for u in creds["uid"]],
+                "kind": "credential",
+                "identity": creds["identity_uid"].map(names).fillna("(stand-alone)"),
+                "provider": creds["provider"],
+                "account": creds["account"],
+                "item": creds["name"],
+                "details": [
+                    f"{t} in {s}; created {_date(c)}; expires {_date(e)}; last used {_date(u)}"
+                    + ("" if en else "; disabled")
+                    for t, s, c, e, u, en in zip(
+                        creds["type"],
+                        creds["store"],
+                        creds["created"],
+                        creds["expires"],
+                        creds["last_used"],
+                        creds["enabled"],
+                        strict=True,
+                    )
+                ],
+                "open_findings": creds["uid"].map(open_by).fillna(""),
+            }
+        )
+    )
+    frames.append(_entitlement_rows(ctx.grants, names, owner))
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[rows["owner"].notna()]
+    return rows.sort_values(["owner", "sort_uid", "order", "row_id"], kind="stable").reset_index(drop=True)
+
+
+def _entitlement_rows(grants: pd.DataFrame, names: dict[str, str], owner: dict[str, str]) -> pd.DataFrame:
+    """One row per (identity, policy or role assignment): the unit an owner can actually revoke.
+    Grouped with plain dicts: a DataFrame per group costs minutes at a million grants."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    columns = ["identity_uid", "source", "source_kind", "effect", "actions", "resources", "admin", "privesc"]
+    for uid, source, kind, effect, actions, resources, admin, privesc in zip(
+        *(grants[c].tolist() for c in columns), strict=True
+    ):
+        if uid not in names:
+            continue
+        group = groups.get((uid, source))
+        if group is None:
+            group = groups[(uid, source)] = {
+                "kind": kind, "effects": set(), "actions": set(), "resources": set(), "flags": set()
+            }  # fmt: skip
+        group["effects"].add(effect)
+        group["actions"].update(actions or ())
+        group["resources"].update(resources or ())
+        if admin:
+            group["flags"].add("admin")
+        if privesc:
+            group["flags"].add("privilege escalation")
+    uids = [uid for uid, _ in groups]
+    return pd.DataFrame(
+        {
+            "owner": [owner.get(u, UNASSIGNED) for u in uids],
+            "sort_uid": uids,
+            "order": 2,
+            "row_id": [fmt.make_row_id("entitlement", u, s) for u, s in groups],
+            "kind": "entitlement",
+            "identity": [names[u] for u in uids],
+            "provider": [u.split(":", 1)[0] for u in uids],
+            "account": [u.split(":", 2)[1] for u in uids],
+            "item": [f"{g['kind']}: {s}" for (_, s), g in groups.items()],
+            "details": [
+                f"{'/'.join(sorted(g['effects']))}: {_short_list(sorted(g['actions'])) or '-'} on "
+                f"{_short_list(sorted(g['resources'])) or '-'}"
+                + (f" [{', '.join(sorted(g['flags']))}]" if g["flags"] else "")
+                for g in groups.values()
+            ],
+            "open_findings": "",
+        }
+    )
+
+
+def file_names(owners: list[str]) -> dict[str, str]:
+    """A safe, readable file name per owner; a hash suffix keeps two owners from colliding."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for owner in owners:
+        base = re.sub(r"[^A-Za-z0-9@._-]+", "_", owner).strip("._")[:80] or "owner"
+        name = f"{base}.xlsx"
+        if name.lower() in taken:
+            name = f"{base}-{hashlib.sha256(owner.encode()).hexdigest()[:8]}.xlsx"
+        taken.add(name.lower())
+        names[owner] = name
+    return names
+
+
+def issue_summary(rows: pd.DataFrame, campaign: Campaign) -> dict[str, Any]:
+    """What the pack says it issued (summary.json and the PDF): campaign and rows per owner."""
+    counts = rows.groupby("owner").size()
+    names = file_names(sorted(counts.index))
+    return {
+        "campaign": campaign.id,
+        "period": campaign.period,
+        "rows": int(counts.sum()),
+        "workbooks": [
+            {"owner": str(o), "file": f"{FOLDER}/{names[str(o)]}", "rows": int(n)} for o, n in counts.items()
+        ],
+    }
+
+
+def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any], folder: Path) -> Issued:
+    target = folder / FOLDER
+    target.mkdir()
+    owners = sorted(rows["owner"].unique())
+    names = file_names(owners)
+    issued: dict[str, tuple[str, int]] = {}
+    for owner, group in rows.groupby("owner", sort=True):
+        reviewer = str(owner)
+        _write_one(target / names[reviewer], reviewer, group, campaign, meta)
+        issued[reviewer] = (names[reviewer], len(group))
+    return Issued(campaign.id, issued)
+
+
+def _cells(group: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    columns = ["row_id", "kind", "identity", "provider", "account", "item", "details", "open_findings"]
+    return group[columns].itertuples(index=False, name=None)
+
+
+def _write_one(path: Path, reviewer: str, group: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]) -> None:
+    book = Book(path)
+    wb = book.book
+    unlocked = wb.add_format({"locked": False, "bg_color": "#FFF8DC", "border": 1})
+    wrap = wb.add_format({"text_wrap": True, "italic": True})
+    sheet = wb.add_worksheet(fmt.REVIEW_SHEET)
+    widths = [16, 11, 34, 8, 20, 40, 70, 18, 12, 40, 26]
+    for index, width in enumerate(widths):
+        sheet.set_column(index, index, width)
+    count = len(group)
+    sheet.write_string(0, 0, f"Access review: {reviewer} ({meta['organisation']}, {campaign.period})", book.bold)
+    sheet.write_string(
+        1,
+        0,
+        "For every row choose Keep, Revoke or Modify in the Decision column (Modify needs a comment saying "
+        "what to change). Leave a row empty to decide later. Sort and filter as you like; return this file "
+        "as .xlsx. Rows typed in by hand or with a changed Row ID or integrity code are refused on import.",
+        wrap,
+    )
+    sheet.write_string(
+        2,
+        0,
+        f"Campaign {campaign.id} · pack run {meta['run_id']} · snapshot {meta['snapshot_id']} · "
+        f"issued {campaign.created_at:%Y-%m-%d} · {count} rows",
+    )
+    header = fmt.HEADER_ROW - 1
+    for column, name in enumerate(fmt.COLUMNS):
+        sheet.write_string(header, column, name, book.bold)
+    decision_col, comment_col = fmt.COLUMNS.index(fmt.DECISION), fmt.COLUMNS.index(fmt.COMMENT)
+    code_col = fmt.COLUMNS.index(fmt.CODE)
+    for offset, cells in enumerate(_cells(group), start=1):
+        index = header + offset
+        book.row(sheet, index, cells)
+        sheet.write_blank(index, decision_col, None, unlocked)
+        sheet.write_blank(index, comment_col, None, unlocked)
+        sheet.write_string(index, code_col, fmt.row_code(campaign.secret, campaign.id, reviewer, cells[0]))
+    last = header + count
+    sheet.data_validation(
+        header + 1,
+        decision_col,
+        max(last, header + 1),
+        decision_col,
+        {
+            "validate": "list",
+            "source": fmt.DECISIONS,
+            "error_title": "Decision",
+            "error_message": f"Choose one of {', '.join(fmt.DECISIONS)}, or leave the cell empty.",
+        },
+    )
+    sheet.freeze_panes(fmt.HEADER_ROW, 1)
+    sheet.autofilter(header, 0, last, len(fmt.COLUMNS) - 1)
+    sheet.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True})
+    _write_meta(book, reviewer, count, campaign, meta)
+    book.save()
+
+
+def _write_meta(book: Book, reviewer: str, count: int, campaign: Campaign, meta: dict[str, Any]) -> None:
+    sheet = book.book.add_worksheet(fmt.META_SHEET)
+    pairs = [
+        ("format", fmt.FORMAT),
+        ("campaign", str(campaign.id)),
+        ("period", campaign.period),
+        ("reviewer", reviewer),
+        ("rows", str(count)),
+        ("organisation", str(meta["organisation"])),
+        ("run", str(meta["run_id"])),
+        ("code", fmt.meta_code(campaign.secret, campaign.id, reviewer, count)),
+    ]
+    for index, (key, value) in enumerate(pairs):
+        book.row(sheet, index, (key, value))
+    sheet.hide()
+    sheet.protect()
