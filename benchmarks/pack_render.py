@@ -2,7 +2,8 @@
 
 Collects and checks first (not timed here; see collect_check.py), then times each renderer on its
 own (JSON, CSV, PDF + PAdES signature, XLSX), and finally the whole pack as `agentaudit run`
-writes it (XLSX in a forked worker, in parallel with the rest; manifest and CMS signature).
+writes it (XLSX in a forked worker, in parallel with the rest; owner attestation workbooks;
+manifest and CMS signature).
 
     python benchmarks/pack_render.py --identities 10000 [--keep DIR]
 """
@@ -21,6 +22,7 @@ from agentaudit import pipeline
 from agentaudit.config import load_config
 from agentaudit.model.store import Store
 from agentaudit.output import packdata
+from agentaudit.output.attestation import review_rows, write_workbooks
 from agentaudit.output.interchange import write_ocsf, write_oscal
 from agentaudit.output.pdf import write_pdf
 from agentaudit.output.pdfsign import sign_pdf
@@ -64,12 +66,23 @@ def main() -> int:
     timed("pdf_render", write_pdf, data, scratch / "unsigned.pdf")
     timed("pdf_sign", sign_pdf, scratch / "unsigned.pdf", scratch / "review-pack.pdf", identity, "bench")
     timed("xlsx", write_xlsx, data, findings, scratch / "review-pack.xlsx")
+    rows = timed("attestation_rows", review_rows, result.context, findings)
+    campaign = store.create_campaign("2026-Q4", result.run_id, result.snapshot_id)
+    issued = timed("attestation_workbooks", write_workbooks, rows, campaign, meta, scratch)
+    figures["attestation"] = {"rows": len(rows), "workbooks": len(issued.workbooks)}
     figures["rss_after_serial_renderers_mb"] = round(peak_rss_mb())
     folder = timed("whole_pack", pipeline.write_pack, result, store, config, work / "out")
     figures["peak_rss_mb"] = round(peak_rss_mb())
     figures["peak_rss_children_mb"] = round(peak_rss_mb(resource.RUSAGE_CHILDREN))
     figures["pdf_pages"] = _pages(scratch / "review-pack.pdf")
-    figures["sizes_mb"] = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(Path(str(folder)).iterdir())}
+    figures["sizes_mb"] = {
+        str(p.relative_to(folder)): round(p.stat().st_size / 2**20, 1)
+        for p in sorted(Path(str(folder)).iterdir())
+        if p.is_file()
+    }
+    figures["sizes_mb"]["attestation/ (all)"] = round(
+        sum(p.stat().st_size for p in (Path(str(folder)) / "attestation").iterdir()) / 2**20, 1
+    )
     figures["pack_folder"] = str(folder)
     json.dump(figures, sys.stdout, indent=2)
     print()

@@ -4,8 +4,8 @@ Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, 
 inventory.json, findings.ocsf.json (OCSF), oscal-assessment-results.json (OSCAL), signing-cert.pem,
 attestation/<owner>.xlsx (one review workbook per owner),
 manifest.json (SHA-256 of every file) and manifest.json.p7s.
-The workbook is written in a forked worker while this process renders JSON, CSV and the PDF: on a
-large estate both take about as long, and the machine has more than one core.
+The workbook, and the owners' attestation workbooks, are written in forked workers while this
+process renders JSON, CSV and the PDF: on a large estate each takes about as long.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ OCSF = "findings.ocsf.json"
 OSCAL = "oscal-assessment-results.json"
 
 
-def _start_worker(name: str, target: Callable[..., None], *args: Any) -> Callable[[], None]:
+def _start_worker(name: str, target: Callable[..., object], *args: Any) -> Callable[[], None]:
     """Run target(*args) in a forked child; the returned function waits and raises on failure.
     Where fork is unavailable the work runs here, before returning."""
     if "fork" not in multiprocessing.get_all_start_methods():
@@ -93,13 +93,13 @@ def write_pack(
     review: tuple[pd.DataFrame, Campaign] | None = None,
 ) -> Path:
     with atomic_folder(final) as folder:
-        wait_xlsx = _start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)
+        workers = [_start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)]
+        if review is not None:
+            workers.append(_start_worker("attestation workbooks", write_workbooks, *review, data.meta, folder))
         try:
             write_findings_json(findings, folder / "findings.json")
             write_findings_csv(findings, folder / "findings.csv")
             write_json(summary, folder / "summary.json")
-            if review is not None:
-                write_workbooks(review[0], review[1], data.meta, folder)
             run_id, period = int(data.meta["run_id"]), str(data.meta["period"])
             passes = bool(data.meta.get("ocsf_include_passes", False))
             write_ocsf(findings, data.catalog, run_id, as_of, folder / OCSF, passes)
@@ -121,11 +121,13 @@ def write_pack(
             finally:
                 unsigned.unlink(missing_ok=True)
         except BaseException:
-            process = getattr(wait_xlsx, "process", None)
-            if process is not None and process.is_alive():
-                process.terminate()
+            for wait in workers:
+                process = getattr(wait, "process", None)
+                if process is not None and process.is_alive():
+                    process.terminate()
             raise
-        wait_xlsx()
+        for wait in workers:
+            wait()
         write_signed_manifest(
             folder,
             identity,
