@@ -56,6 +56,9 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   pdf_credential_rows: 300
   pdf_tool_rows: 400
   ocsf_include_passes: false           # findings.ocsf.json: passing results too (about 1.6 KB each)
+environments:                          # ACC-009 (OWASP NHI8): which AWS accounts / Azure subscriptions are
+  production: []                       # production and which are not (ids); both empty = not evaluated
+  non_production: []
 attestation:
   workbooks: true                      # write attestation/<owner>.xlsx into every pack
   max_file_mb: 20                      # returned workbooks larger than this are refused on import
@@ -152,4 +155,11 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
+    _check_environments(data["environments"], str(path))
     return Config(data=data, path=str(path) if path else None)
+
+
+def _check_environments(environments: dict[str, list[str]], path: str) -> None:
+    both = {a.lower() for a in environments["production"]} & {a.lower() for a in environments["non_production"]}
+    if both:
+        raise InputError(f"environments: {', '.join(sorted(both))} listed as production and non_production", path)

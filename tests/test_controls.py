@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agentaudit.collectors.aws_policy import make_grant
+from agentaudit.collectors.aws_policy import make_grant, trust_entries
 from agentaudit.config import load_config
 from agentaudit.controls.engine import checked_catalog
-from agentaudit.model.records import Credential, Person, Profile, RegisterEntry, Source, SourceStatus, Tool
+from agentaudit.errors import InputError
+from agentaudit.model.records import Credential, Grant, Person, Profile, RegisterEntry, Source, SourceStatus, Tool
 from tests.conftest import AS_OF, evaluate_records, evidence_of, identity, status_of
 
 OWNERS = {"business_owner": "a@x.com", "identity_owner": "a@x.com", "control_owner": "a@x.com"}
@@ -171,7 +172,6 @@ def test_unused_threshold_comes_from_config(tmp_path: Path) -> None:
     ],
 )
 def test_broad_trust(tmp_path: Path, principal: object, conditions: bool, expected: str) -> None:
-    from agentaudit.collectors.aws_policy import trust_entries
 
     statement: dict[str, object] = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
     if conditions:
@@ -355,3 +355,55 @@ def test_human_use_static_keys_and_shared_execution_roles(tmp_path: Path) -> Non
     assert status_of(f, "LC-009", workload.uid) == "fail" and status_of(f, "LC-009", keyless.uid) == "pass"
     assert status_of(f, "ACC-008", shared.uid) == "fail" and status_of(f, "ACC-008", own.uid) == "pass"
     assert evidence_of(f, "ACC-008", shared.uid)["agents"] == ["a1", "a2"]
+
+
+def test_environment_isolation_nhi8(tmp_path: Path) -> None:
+    prod, dev, unknown = "111122223333", "444455556666", "777788889999"
+    config = tmp_path / "envs.yaml"
+    config.write_text(f"environments:\n  production: ['{prod}']\n  non_production: ['{dev}']\n")
+    trusted_from_dev = identity(
+        "prod-deployer", trust=trust_entries({"Statement": [_assume(f"arn:aws:iam::{dev}:root")]}, "", None)
+    )
+    reaches_prod = identity("dev-sync", account=dev)
+    stays_home = identity("prod-only")
+    elsewhere = identity("other", account=unknown)
+    grants = [
+        Grant(reaches_prod.uid, "Allow", ("dynamodb:PutItem",), (f"arn:aws:dynamodb:eu-west-1:{prod}:table/orders",),
+              "inline:app", "inline_policy"),
+        Grant(stays_home.uid, "Allow", ("s3:GetObject",), ("*",), "inline:app", "inline_policy"),
+        Grant(stays_home.uid, "Deny", ("sqs:*",), (f"arn:aws:sqs:eu-west-1:{dev}:q",), "inline:deny", "inline_policy"),
+    ]  # fmt: skip
+    spn = identity("az-sp", kind="azure_service_principal", provider="azure", account="tenant-1", native_id="sp-1")
+    sub_prod, sub_dev = "3f2a1b0c-4d5e-6f70-8192-a3b4c5d6e7f8", "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+    config.write_text(
+        f"environments:\n  production: ['{prod}', '{sub_prod.upper()}']\n  non_production: ['{dev}', '{sub_dev}']\n"
+    )
+    grants += [
+        Grant(
+            spn.uid, "Allow", ("Contributor",), (f"/subscriptions/{s}/resourceGroups/rg",), f"ra-{s}", "role_assignment"
+        )
+        for s in (sub_prod, sub_dev)
+    ]
+    ids = [trusted_from_dev, reaches_prod, stays_home, elsewhere, spn]
+    f = evaluate_records(tmp_path, config_path=config, identities=ids, grants=grants)
+    assert status_of(f, "ACC-009", trusted_from_dev.uid) == "fail"
+    assert evidence_of(f, "ACC-009", trusted_from_dev.uid)["environments"] == {
+        "production": [f"{prod} (home)"], "non_production": [f"{dev} (trust)"]
+    }  # fmt: skip
+    assert status_of(f, "ACC-009", reaches_prod.uid) == "fail"
+    assert status_of(f, "ACC-009", stays_home.uid) == "pass"  # a Deny naming the dev account is not access
+    assert status_of(f, "ACC-009", elsewhere.uid) == "not_applicable"
+    assert status_of(f, "ACC-009", spn.uid) == "fail"
+    unclassified = evaluate_records(tmp_path / "none", identities=ids, grants=grants)
+    assert "ACC-009" not in set(unclassified["control_id"])  # not evaluated without classified accounts
+
+
+def _assume(principal: str) -> dict[str, object]:
+    return {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+
+
+def test_an_account_in_both_environments_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "envs.yaml"
+    config.write_text("environments:\n  production: ['111122223333']\n  non_production: ['111122223333']\n")
+    with pytest.raises(InputError, match="111122223333 listed as production and non_production"):
+        load_config(config)

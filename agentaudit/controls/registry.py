@@ -21,6 +21,14 @@ def check(control_id: str) -> Callable[[Check], Check]:
 
 def load_builtin_checks() -> dict[str, Check]:
     """Import the check modules (their decorators fill CHECKS)."""
-    from agentaudit.controls.checks import access, attestation, lifecycle, monitoring, ownership, tools  # noqa: F401
+    from agentaudit.controls.checks import (  # noqa: F401
+        access,
+        attestation,
+        environment,
+        lifecycle,
+        monitoring,
+        ownership,
+        tools,
+    )
 
     return CHECKS
