@@ -56,6 +56,7 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   pdf_credential_rows: 300
   pdf_tool_rows: 400
   ocsf_include_passes: false           # findings.ocsf.json: passing results too (about 1.6 KB each)
+  audit_manager: false                 # add audit-manager/: AWS Audit Manager controls + manual evidence
 environments:                          # ACC-009 (OWASP NHI8): which AWS accounts / Azure subscriptions are
   production: []                       # production and which are not (ids); both empty = not evaluated
   non_production: []

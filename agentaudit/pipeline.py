@@ -251,6 +251,7 @@ def write_pack(
         "trend": evaluation.trend,
         "frameworks": frameworks or list(evaluation.catalog.frameworks),
         "ocsf_include_passes": config.data["pack"]["ocsf_include_passes"],
+        "audit_manager": config.data["pack"]["audit_manager"],
     }
     review = None
     if config.data["attestation"]["workbooks"]:

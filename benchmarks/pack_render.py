@@ -23,7 +23,8 @@ from agentaudit.config import load_config
 from agentaudit.model.store import Store
 from agentaudit.output import packdata
 from agentaudit.output.attestation import review_rows, write_workbooks
-from agentaudit.output.interchange import write_ocsf, write_oscal
+from agentaudit.output.interchange import write_oscal
+from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
 from agentaudit.output.pdf import write_pdf
 from agentaudit.output.pdfsign import sign_pdf
 from agentaudit.output.results import write_findings_csv, write_findings_json
@@ -61,7 +62,8 @@ def main() -> int:
     timed("findings_json", write_findings_json, findings, scratch / "findings.json")
     timed("findings_csv", write_findings_csv, findings, scratch / "findings.csv")
     catalog = result.evaluation.catalog
-    timed("ocsf", write_ocsf, findings, catalog, result.run_id, AS_OF, scratch / "findings.ocsf.json")
+    ocsf_targets = {COMPLIANCE: scratch / "findings.ocsf.json", DETECTION: scratch / "detections.ocsf.json"}
+    timed("ocsf_2003_and_2004", write_ocsf, findings, catalog, result.run_id, AS_OF, ocsf_targets)
     timed("oscal", write_oscal, findings, catalog, result.run_id, AS_OF, "2026-Q4", scratch / "oscal.json")
     timed("pdf_render", write_pdf, data, scratch / "unsigned.pdf")
     timed("pdf_sign", sign_pdf, scratch / "unsigned.pdf", scratch / "review-pack.pdf", identity, "bench")

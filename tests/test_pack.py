@@ -3,7 +3,9 @@ PDF text, XLSX content, hostile names."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +28,7 @@ PACK_FILES = {
     "summary.json",
     "inventory.json",
     "findings.ocsf.json",
+    "detections.ocsf.json",
     "oscal-assessment-results.json",
     "manifest.json",
     "manifest.json.p7s",
@@ -342,13 +345,30 @@ def test_ocsf_compliance_findings_validate_and_match_findings(demo_run: dict[str
     from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
     events = json.loads((demo_run["folder"] / "findings.ocsf.json").read_text())
-    not_passing = [f for f in demo_run["findings"] if f["status"] != "pass"]  # passes only on request
+    not_passing = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
     assert len(events) == len(not_passing) > 0
     for event, finding in zip(events, not_passing, strict=True):
         parsed = ComplianceFinding.model_validate(event)
         assert parsed.class_uid == 2003 and event["compliance"]["control"] == finding["control_id"]
-        expected = {"fail": "Fail", "error": "Unknown"}.get(finding["status"], finding["status"])
+        expected = {"fail": "Fail", "accepted": "Fail", "error": "Unknown"}.get(finding["status"], finding["status"])
         assert event["compliance"]["status"] == expected
+
+
+def test_ocsf_detection_findings_validate_and_carry_status_codes(demo_run: dict[str, Any]) -> None:
+    from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+    events = json.loads((demo_run["folder"] / "detections.ocsf.json").read_text())
+    not_passing = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
+    assert len(events) == len(not_passing) > 0
+    assert any(f["status"] == "accepted" for f in not_passing)
+    for event, finding in zip(events, not_passing, strict=True):
+        parsed = DetectionFinding.model_validate(event)
+        assert parsed.class_uid == 2004 and event["type_uid"] == 200401
+        assert event["finding_info"]["uid"].endswith(f"-{finding['control_id']}-{finding['subject_uid']}")
+        expected = {"fail": "FAIL", "error": "ERROR", "manual": "MANUAL", "accepted": "FAIL"}[finding["status"]]
+        assert event["status_code"] == expected
+        assert (event["status"] == "Suppressed") == (finding["status"] == "accepted")
+        assert event["cloud"].get("account", {}).get("uid") == (finding["account"] or None)
 
 
 def test_ocsf_passes_on_request(tmp_path: Path) -> None:
@@ -360,3 +380,52 @@ def test_ocsf_passes_on_request(tmp_path: Path) -> None:
     events = json.loads((folder / "findings.ocsf.json").read_text())
     assert len(events) == len(json.loads((folder / "findings.json").read_text()))
     assert {e["compliance"]["status"] for e in events} >= {"Pass", "Fail"}
+
+
+def _conforms(shape: Any, value: Any, where: str) -> list[str]:
+    """Max lengths and patterns of the API model, which botocore's client-side validator skips."""
+    problems = []
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                problems += _conforms(member, value[name], f"{where}.{name}")
+    elif shape.type_name == "list":
+        problems += [p for i, item in enumerate(value) for p in _conforms(shape.member, item, f"{where}[{i}]")]
+    elif shape.type_name == "string":
+        meta = shape.metadata
+        if len(value) > meta.get("max", 10**9) or ("pattern" in meta and not re.search(meta["pattern"], value)):
+            problems.append(f"{where}: {value[:60]!r}")
+        if "enum" in meta and value not in meta["enum"]:
+            problems.append(f"{where}: {value!r} not in {meta['enum']}")
+    return problems
+
+
+def test_audit_manager_folder_matches_the_api_model(tmp_path: Path) -> None:
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    config = tmp_path / "policy.yaml"
+    config.write_text("pack:\n  audit_manager: true\n")
+    result = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1]) / "audit-manager"
+    model = botocore.session.get_session().get_service_model("auditmanager")
+    create = model.operation_model("CreateControl").input_shape
+    requests = json.loads((folder / "controls.json").read_text())
+    findings = json.loads((folder.parent / "findings.json").read_text())
+    controls = {f["control_id"] for f in findings}
+    assert {r["tags"]["agentaudit:control"] for r in requests} >= controls
+    for request in requests:
+        report = ParamValidator().validate(request, create)
+        assert not report.has_errors(), report.generate_report()
+        assert not _conforms(create, request, "CreateControl")
+    manual = json.loads((folder / "manual-evidence.json").read_text())
+    batch = model.operation_model("BatchImportEvidenceToAssessmentControl").input_shape
+    for control_id, entries in manual.items():
+        call = {"assessmentId": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "controlSetId": "ACC",
+                "controlId": "1" * 8 + "-1111-1111-1111-" + "1" * 12, "manualEvidence": entries}  # fmt: skip
+        assert not ParamValidator().validate(call, batch).has_errors()
+        assert not _conforms(batch, call, control_id)
+        rows = list(csv.DictReader((folder / "evidence" / f"{control_id}.csv").open()))
+        assert len(rows) == sum(1 for f in findings if f["control_id"] == control_id)
+    assert runner.invoke(app, ["verify", str(folder.parent)]).exit_code == 0

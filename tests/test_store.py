@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from agentaudit import pipeline
 from agentaudit.config import load_config
 from agentaudit.errors import StoreError
-from agentaudit.model.store import SCHEMA_VERSION, Store
+from agentaudit.model.records import Attestation, Decision
+from agentaudit.model.store import SCHEMA_VERSION, ImportRecord, Store
 
 
 def _roundtrip(url: str) -> None:
@@ -35,6 +37,28 @@ def _roundtrip(url: str) -> None:
     stale = f[(f["control_id"] == "LC-001") & (f["status"] == "fail") & (f["identity_name"] == "svc-legacy-billing")]
     assert stale.iloc[0]["first_seen"] == first.evaluation.as_of
     assert later.run_id > first.run_id
+    _attestation_roundtrip(store, str(role["uid"]))
+
+
+def _attestation_roundtrip(store: Store, uid: str) -> None:
+    campaign = store.create_campaign("2026-Q4", 1, 1)
+    assert store.campaign(campaign.id) == campaign and store.campaign(campaign.id + 1) is None
+    when = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+    decision = Attestation(
+        campaign.id, "2026-Q4", "ana@example.com", f"I|{uid}", "identity", uid, uid, None, "partner-integration",
+        Decision.REVOKE, "=not needed", when, "ana.xlsx", "a" * 64,
+    )  # fmt: skip
+    record = ImportRecord(campaign.id, "ana@example.com", "ana.xlsx", "a" * 64, when, 1, 3)
+    store.write_attestations(record, [decision])
+    assert store.find_import("a" * 64) == record
+    read = store.read_attestations(["2026-Q4"])
+    assert read.iloc[0][["row_id", "decision", "comment", "decided_at"]].tolist() == [
+        f"I|{uid}", "revoke", "=not needed", pd.Timestamp(when)
+    ]  # fmt: skip
+    assert store.read_attestations(["2026-Q3"]).empty
+    with pytest.raises(StoreError, match=r"IntegrityError|UniqueViolation"):
+        store.write_attestations(record, [decision])  # the same file twice: refused, nothing added
+    assert len(store.read_attestations(["2026-Q4"])) == 1
 
 
 def test_sqlite_roundtrip_and_first_seen(tmp_path: Path) -> None:

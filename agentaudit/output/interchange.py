@@ -1,5 +1,4 @@
-"""Machine-readable results for other tools: OCSF Compliance Findings and NIST OSCAL
-assessment results.
+"""NIST OSCAL assessment results for GRC tools (the OCSF findings are in `ocsf.py`).
 
 Both are streamed as plain JSON (a million results at scale; building a pydantic object per
 result would cost minutes). Their shapes are checked against the reference models —
@@ -11,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,14 +17,14 @@ from typing import Any
 import pandas as pd
 
 from agentaudit import __version__
-from agentaudit.controls.catalog import Catalog, Control
+from agentaudit.controls.catalog import Catalog
 from agentaudit.output.results import finding_records
 
 OCSF_VERSION = "1.3.0"
 OSCAL_VERSION = "1.1.2"
 NAMESPACE = uuid.UUID("5b3c8f7e-2f4a-4c1e-9a0b-6d7e8f9a0b1c")  # agentaudit's own uuid5 namespace
 SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
-COMPLIANCE_STATUS = {"pass": (1, "Pass"), "fail": (3, "Fail"), "error": (0, "Unknown")}
+COMPLIANCE_STATUS = {"pass": (1, "Pass"), "fail": (3, "Fail"), "accepted": (3, "Fail"), "error": (0, "Unknown")}
 
 
 def _ms(value: datetime) -> int:
@@ -35,93 +33,6 @@ def _ms(value: datetime) -> int:
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _ocsf_static(control: Control, catalog: Catalog) -> dict[str, Any]:
-    """The parts of an event that depend only on the control (computed once per control)."""
-    return {
-        "severity_id": SEVERITY_ID[control.severity.value],
-        "severity": control.severity.value.capitalize(),
-        "metadata": {
-            "version": OCSF_VERSION,
-            "event_code": control.id,
-            "product": {"name": "agentaudit", "vendor_name": "agentaudit", "version": __version__},
-        },
-        "standards": [catalog.frameworks[fw] for fw, ids in control.mappings.items() if ids],
-        "requirements": [f"{fw}:{rid}" for fw, ids in control.mappings.items() for rid in ids],
-        "remediation": {"desc": control.remediation},
-    }
-
-
-def ocsf_findings(
-    findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime, include_passes: bool = False
-) -> Iterator[dict[str, Any]]:
-    """OCSF 2003 Compliance Finding per result, as Prowler and Security Hub consumers read them.
-    Passing results only on request: a SIEM wants the problems, and passes are most of a large
-    estate's results (they stay in findings.json and the OSCAL observations)."""
-    if not include_passes:
-        findings = findings[findings["status"] != "pass"]
-    static = {cid: _ocsf_static(control, catalog) for cid, control in catalog.controls.items()}
-    time = _ms(as_of)
-    for record in finding_records(findings):
-        control = catalog.controls[record["control_id"]]
-        fixed = static[control.id]
-        status_id, status = COMPLIANCE_STATUS.get(record["status"], (99, "Other"))
-        first_seen = record.get("first_seen")
-        info: dict[str, Any] = {
-            "uid": f"agentaudit-run{run_id}-{control.id}-{record['subject_uid']}",
-            "title": control.title,
-            "desc": control.why,
-            "types": [control.family],
-        }
-        if first_seen is not None:
-            info["first_seen_time"] = _ms(first_seen)
-        yield {
-            "activity_id": 1,
-            "activity_name": "Create",
-            "category_uid": 2,
-            "category_name": "Findings",
-            "class_uid": 2003,
-            "class_name": "Compliance Finding",
-            "type_uid": 200301,
-            "type_name": "Compliance Finding: Create",
-            "severity_id": fixed["severity_id"],
-            "severity": fixed["severity"],
-            "status_id": 1,
-            "status": "New",
-            "time": time,
-            "metadata": fixed["metadata"],
-            "finding_info": info,
-            "compliance": {
-                "control": control.id,
-                "standards": fixed["standards"],
-                "requirements": fixed["requirements"],
-                "status_id": status_id,
-                "status": status if status_id != 99 else record["status"],
-            },
-            "remediation": fixed["remediation"],
-            "resources": [
-                {
-                    "uid": str(record.get("native_id") or record["subject_uid"]),
-                    "name": str(record.get("identity_name") or ""),
-                    "type": str(record.get("subject_type") or ""),
-                    "group": {"name": str(record.get("account") or "")},
-                    "cloud_partition": str(record.get("provider") or ""),
-                }
-            ],
-            "unmapped": {"owner": record.get("owner"), "evidence": record.get("evidence"), "status": record["status"]},
-        }
-
-
-def write_ocsf(
-    findings: pd.DataFrame, catalog: Catalog, run_id: int, as_of: datetime, path: Path, include_passes: bool = False
-) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write("[")
-        for index, event in enumerate(ocsf_findings(findings, catalog, run_id, as_of, include_passes)):
-            handle.write(",\n" if index else "\n")
-            handle.write(_json(event))
-        handle.write("\n]\n")
 
 
 _NIST = re.compile(r"^([A-Z]{2})-(\d+)(?:\((\d+)\))?$")

@@ -1,8 +1,9 @@
 """Write a signed review pack into one folder, atomically.
 
 Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, summary.json,
-inventory.json, findings.ocsf.json (OCSF), oscal-assessment-results.json (OSCAL), signing-cert.pem,
-attestation/<owner>.xlsx (one review workbook per owner),
+inventory.json, findings.ocsf.json (OCSF 2003), detections.ocsf.json (OCSF 2004),
+oscal-assessment-results.json (OSCAL), signing-cert.pem,
+attestation/<owner>.xlsx (one review workbook per owner), audit-manager/ (when configured),
 manifest.json (SHA-256 of every file) and manifest.json.p7s.
 The workbook, and the owners' attestation workbooks, are written in forked workers while this
 process renders JSON, CSV and the PDF: on a large estate each takes about as long.
@@ -21,8 +22,10 @@ import pandas as pd
 from agentaudit.errors import AgentAuditError
 from agentaudit.model.store import Campaign
 from agentaudit.output.attestation import write_workbooks
-from agentaudit.output.interchange import write_ocsf, write_oscal
+from agentaudit.output.auditmanager import write_audit_manager
+from agentaudit.output.interchange import write_oscal
 from agentaudit.output.manifest import PDF, write_signed_manifest
+from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
 from agentaudit.output.packdata import PackData
 from agentaudit.output.pdf import write_pdf
 from agentaudit.output.pdfsign import sign_pdf
@@ -32,6 +35,7 @@ from agentaudit.output.xlsx import write_xlsx
 
 XLSX = "review-pack.xlsx"
 OCSF = "findings.ocsf.json"
+OCSF_DETECTIONS = "detections.ocsf.json"
 OSCAL = "oscal-assessment-results.json"
 
 
@@ -102,8 +106,11 @@ def write_pack(
             write_json(summary, folder / "summary.json")
             run_id, period = int(data.meta["run_id"]), str(data.meta["period"])
             passes = bool(data.meta.get("ocsf_include_passes", False))
-            write_ocsf(findings, data.catalog, run_id, as_of, folder / OCSF, passes)
+            targets = {COMPLIANCE: folder / OCSF, DETECTION: folder / OCSF_DETECTIONS}
+            write_ocsf(findings, data.catalog, run_id, as_of, targets, passes)
             write_oscal(findings, data.catalog, run_id, as_of, period, folder / OSCAL)
+            if data.meta.get("audit_manager"):
+                write_audit_manager(folder, findings, data.catalog, data.meta)
             inventory = _inventory(data, identities)
             (folder / "inventory.json").write_text(
                 "{"

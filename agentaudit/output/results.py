@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from agentaudit.errors import AgentAuditError
-from agentaudit.output.safe import neutralise
+from agentaudit.output.safe import FORMULA_STARTS
 
 FINDING_FIELDS = [
     "control_id",
@@ -46,15 +46,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _present(values: list[Any]) -> list[Any]:
+    return [None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
+
+
 def finding_records(findings: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """Each finding as a dict with None for missing values; the frame is read column by column
+    (per-row access to pandas' datetime arrays costs more than the JSON encoding)."""
     columns = [c for c in FINDING_FIELDS if c in findings]
-    for row in findings[columns].itertuples(index=False, name=None):
-        record = {}
-        for name, value in zip(columns, row, strict=True):
-            if value is pd.NaT or (isinstance(value, float) and value != value):
-                value = None
-            record[name] = value
-        yield record
+    values = [_present(findings[c].tolist()) for c in columns]
+    for row in zip(*values, strict=True):
+        yield dict(zip(columns, row, strict=True))
 
 
 def write_findings_json(findings: pd.DataFrame, path: Path) -> None:
@@ -66,20 +68,25 @@ def write_findings_json(findings: pd.DataFrame, path: Path) -> None:
         handle.write("\n]\n")
 
 
+def _csv_column(name: str, values: list[Any]) -> list[str]:
+    """One column as neutralised text; column-wise, as the C writer then takes rows in bulk."""
+    if name == "evidence":
+        texts = [json.dumps(v, default=_json_default, ensure_ascii=False, sort_keys=True) for v in _present(values)]
+    else:
+        texts = ["" if v is None else v.isoformat() if isinstance(v, datetime) else str(v) for v in _present(values)]
+    starts = set(FORMULA_STARTS)
+    return ["'" + t if t[:1] in starts else t for t in texts]
+
+
 def write_findings_csv(findings: pd.DataFrame, path: Path) -> None:
+    size = len(findings)
+    columns = [
+        _csv_column(name, findings[name].tolist() if name in findings else [None] * size) for name in FINDING_FIELDS
+    ]
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(FINDING_FIELDS)
-        for record in finding_records(findings):
-            row = []
-            for name in FINDING_FIELDS:
-                value = record.get(name)
-                if name == "evidence":
-                    value = json.dumps(value, default=_json_default, ensure_ascii=False, sort_keys=True)
-                elif isinstance(value, datetime | pd.Timestamp):
-                    value = value.isoformat()
-                row.append(neutralise("" if value is None else str(value)))
-            writer.writerow(row)
+        writer.writerows(zip(*columns, strict=True))
 
 
 def write_json(data: Any, path: Path) -> None:
