@@ -55,7 +55,8 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   pdf_owner_gap_rows: 400
   pdf_credential_rows: 300
   pdf_tool_rows: 400
-  ocsf_include_passes: false           # findings.ocsf.json: passing results too (about 1.6 KB each)
+  ocsf_include_passes: false           # OCSF files: passing and not-applicable results too (~1.6 KB each)
+  xlsx_include_passes: false           # review-pack.xlsx Findings sheet: passing and not-applicable too
   audit_manager: false                 # add audit-manager/: AWS Audit Manager controls + manual evidence
 environments:                          # ACC-009 (OWASP NHI8): which AWS accounts / Azure subscriptions are
   production: []                       # production and which are not (ids); both empty = not evaluated

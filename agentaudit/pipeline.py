@@ -251,14 +251,14 @@ def write_pack(
         "trend": evaluation.trend,
         "frameworks": frameworks or list(evaluation.catalog.frameworks),
         "ocsf_include_passes": config.data["pack"]["ocsf_include_passes"],
+        "xlsx_include_passes": config.data["pack"]["xlsx_include_passes"],
         "audit_manager": config.data["pack"]["audit_manager"],
     }
     review = None
     if config.data["attestation"]["workbooks"]:
-        rows = attestation_out.review_rows(result.context, evaluation.findings)
         campaign = store.create_campaign(period, result.run_id, result.snapshot_id)
-        review = (rows, campaign)
-        meta["attestation"] = attestation_out.issue_summary(rows, campaign)
+        review = attestation_out.Review(result.context, evaluation.findings, campaign)
+        meta["attestation"] = attestation_out.issue_summary(attestation_out.row_owners(result.context), campaign)
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"
     summary = run_summary(result, info)

@@ -22,7 +22,7 @@ from agentaudit import pipeline
 from agentaudit.config import load_config
 from agentaudit.model.store import Store
 from agentaudit.output import packdata
-from agentaudit.output.attestation import review_rows, write_workbooks
+from agentaudit.output.attestation import review_rows, row_owners, write_workbooks
 from agentaudit.output.interchange import write_oscal
 from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
 from agentaudit.output.pdf import write_pdf
@@ -55,7 +55,7 @@ def main() -> int:
         "organisation": "Benchmark", "period": "2026-Q4", "as_of": str(AS_OF), "run_id": result.run_id,
         "snapshot_id": result.snapshot_id, "snapshot_created": "", "snapshot_status": "complete",
         "generated": "", "version": "bench", "signer": "demo", "demo": True,
-        "trend": result.evaluation.trend, "frameworks": None,
+        "trend": result.evaluation.trend, "frameworks": None, "xlsx_include_passes": False,
     }  # fmt: skip
     data = timed("pack_data", packdata.build, findings, result.context, result.evaluation.controls,
                  result.evaluation.catalog, config, meta)  # fmt: skip
@@ -68,6 +68,7 @@ def main() -> int:
     timed("pdf_render", write_pdf, data, scratch / "unsigned.pdf")
     timed("pdf_sign", sign_pdf, scratch / "unsigned.pdf", scratch / "review-pack.pdf", identity, "bench")
     timed("xlsx", write_xlsx, data, findings, scratch / "review-pack.xlsx")
+    timed("attestation_owner_counts", row_owners, result.context)
     rows = timed("attestation_rows", review_rows, result.context, findings)
     campaign = store.create_campaign("2026-Q4", result.run_id, result.snapshot_id)
     issued = timed("attestation_workbooks", write_workbooks, rows, campaign, meta, scratch)

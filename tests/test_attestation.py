@@ -368,3 +368,14 @@ def test_good_files_import_even_when_another_in_the_batch_is_refused(
     result = _import(store_url, bad, good)
     assert result.exit_code == 2 and "refused" in result.stderr and "1 keep" in result.stdout
     assert _decisions(store_url) == 1
+
+
+def test_workbooks_can_be_switched_off(tmp_path: Path) -> None:
+    config = tmp_path / "policy.yaml"
+    config.write_text("attestation:\n  workbooks: false\n")
+    result = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    assert not (folder / "attestation").exists()
+    assert "attestation" not in json.loads((folder / "summary.json").read_text())
+    assert runner.invoke(app, ["verify", str(folder)]).exit_code == 0

@@ -182,8 +182,8 @@ def test_xlsx_findings_sheet_equals_findings_json(demo_run: dict[str, Any]) -> N
     } <= set(book.sheetnames)
     rows = list(book["Findings"].iter_rows(values_only=True))
     assert list(rows[0]) == FINDING_FIELDS
-    findings = demo_run["findings"]
-    assert len(rows) - 1 == len(findings)
+    findings = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
+    assert len(rows) - 1 == len(findings) > 0  # passes only on request (pack.xlsx_include_passes)
     for row, finding in zip(rows[1:], findings, strict=True):
         for name, value in zip(FINDING_FIELDS, row, strict=True):
             expected = finding[name]
@@ -371,15 +371,17 @@ def test_ocsf_detection_findings_validate_and_carry_status_codes(demo_run: dict[
         assert event["cloud"].get("account", {}).get("uid") == (finding["account"] or None)
 
 
-def test_ocsf_passes_on_request(tmp_path: Path) -> None:
+def test_ocsf_and_workbook_passes_on_request(tmp_path: Path) -> None:
     config = tmp_path / "policy.yaml"
-    config.write_text("pack:\n  ocsf_include_passes: true\n")
+    config.write_text("pack:\n  ocsf_include_passes: true\n  xlsx_include_passes: true\n")
     result = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
     assert result.exit_code == 0, result.output
     folder = Path(result.stdout.strip().splitlines()[-1])
     events = json.loads((folder / "findings.ocsf.json").read_text())
     assert len(events) == len(json.loads((folder / "findings.json").read_text()))
     assert {e["compliance"]["status"] for e in events} >= {"Pass", "Fail"}
+    sheet = load_workbook(folder / "review-pack.xlsx", read_only=True)["Findings"]
+    assert sheet.max_row - 1 == len(events)
 
 
 def _conforms(shape: Any, value: Any, where: str) -> list[str]:

@@ -55,11 +55,44 @@ def _dates(column: pd.Series) -> list[str]:
     return pd.to_datetime(column, utc=True).dt.strftime("%Y-%m-%d").fillna("-").tolist()
 
 
+@dataclass(frozen=True)
+class Review:
+    """What the owner workbooks are built from; the rows themselves are built in the worker."""
+
+    context: Context
+    findings: pd.DataFrame
+    campaign: Campaign
+
+
+def _owners(ctx: Context) -> tuple[dict[str, str], pd.Series]:
+    """Owner per identity uid, and per credential uid: the same routing as the findings."""
+    subjects = subject_frames(ctx, ctx.config.tags["business_owner"] + ctx.config.tags["identity_owner"])
+    owner = dict(zip(subjects["identities"]["subject_uid"], subjects["identities"]["owner"], strict=True))
+    creds = subjects["credentials"].drop_duplicates("subject_uid").set_index("subject_uid")["owner"]
+    return owner, creds
+
+
+def row_owners(ctx: Context) -> pd.Series:
+    """The owner of every row `review_rows` builds, without building the rows (for the counts
+    the PDF shows while the workbooks are still being written)."""
+    owner, cred_owner = _owners(ctx)
+    nhis = ctx.nhis
+    grants = ctx.grants[ctx.grants["identity_uid"].isin(set(nhis["uid"]))]
+    pairs = grants[["identity_uid", "source"]].drop_duplicates()
+    return pd.concat(
+        [
+            nhis["uid"].map(owner),
+            ctx.credentials["uid"].map(cred_owner).fillna(UNASSIGNED),
+            pairs["identity_uid"].map(owner),
+        ],
+        ignore_index=True,
+    )
+
+
 def review_rows(ctx: Context, findings: pd.DataFrame) -> pd.DataFrame:
     """Every row to attest, with the owner it goes to; identities first, then their credentials
     and entitlements, so an owner reads each identity's access under it."""
-    subjects = subject_frames(ctx, ctx.config.tags["business_owner"] + ctx.config.tags["identity_owner"])
-    owner = dict(zip(subjects["identities"]["subject_uid"], subjects["identities"]["owner"], strict=True))
+    owner, cred_owner = _owners(ctx)
     open_by = _open_findings(findings)
     nhis = ctx.nhis
     names = dict(zip(nhis["uid"], nhis["name"], strict=True))
@@ -88,12 +121,11 @@ def review_rows(ctx: Context, findings: pd.DataFrame) -> pd.DataFrame:
         )
     ]
     creds = ctx.credentials
-    cred_subjects = subjects["credentials"].drop_duplicates("subject_uid").set_index("subject_uid")
     standalone = creds["identity_uid"].isna() | ~creds["identity_uid"].isin(names)
     frames.append(
         pd.DataFrame(
             {
-                "owner": creds["uid"].map(cred_subjects["owner"]).fillna(UNASSIGNED),
+                "owner": creds["uid"].map(cred_owner).fillna(UNASSIGNED),
                 "sort_uid": creds["identity_uid"].where(~standalone, creds["uid"]),
                 "order": 1,
                 "row_id": [fmt.make_row_id("credential", u) for u in creds["uid"]],
@@ -120,7 +152,6 @@ def review_rows(ctx: Context, findings: pd.DataFrame) -> pd.DataFrame:
     )
     frames.append(_entitlement_rows(ctx.grants, names, owner))
     rows = pd.concat(frames, ignore_index=True)
-    rows = rows[rows["owner"].notna()]
     return rows.sort_values(["owner", "sort_uid", "order", "row_id"], kind="stable").reset_index(drop=True)
 
 
@@ -183,9 +214,9 @@ def file_names(owners: list[str]) -> dict[str, str]:
     return names
 
 
-def issue_summary(rows: pd.DataFrame, campaign: Campaign) -> dict[str, Any]:
-    """What the pack says it issued (summary.json and the PDF): campaign and rows per owner."""
-    counts = rows.groupby("owner").size()
+def issue_summary(owners: pd.Series, campaign: Campaign) -> dict[str, Any]:
+    """What the pack says it issues (summary.json and the PDF): campaign and rows per owner."""
+    counts = owners.value_counts().sort_index()
     names = file_names(sorted(counts.index))
     return {
         "campaign": campaign.id,
@@ -195,6 +226,11 @@ def issue_summary(rows: pd.DataFrame, campaign: Campaign) -> dict[str, Any]:
             {"owner": str(o), "file": f"{FOLDER}/{names[str(o)]}", "rows": int(n)} for o, n in counts.items()
         ],
     }
+
+
+def write_review(review: Review, meta: dict[str, Any], folder: Path) -> Issued:
+    """Build the rows and write every owner's workbook (runs in a forked worker of the pack)."""
+    return write_workbooks(review_rows(review.context, review.findings), review.campaign, meta, folder)
 
 
 def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any], folder: Path) -> Issued:

@@ -20,8 +20,7 @@ from typing import Any
 import pandas as pd
 
 from agentaudit.errors import AgentAuditError
-from agentaudit.model.store import Campaign
-from agentaudit.output.attestation import write_workbooks
+from agentaudit.output.attestation import Review, write_review
 from agentaudit.output.auditmanager import write_audit_manager
 from agentaudit.output.interchange import write_oscal
 from agentaudit.output.manifest import PDF, write_signed_manifest
@@ -94,12 +93,12 @@ def write_pack(
     summary: dict[str, Any],
     identity: SigningIdentity,
     as_of: datetime,
-    review: tuple[pd.DataFrame, Campaign] | None = None,
+    review: Review | None = None,
 ) -> Path:
     with atomic_folder(final) as folder:
         workers = [_start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)]
         if review is not None:
-            workers.append(_start_worker("attestation workbooks", write_workbooks, *review, data.meta, folder))
+            workers.append(_start_worker("attestation workbooks", write_review, review, data.meta, folder))
         try:
             write_findings_json(findings, folder / "findings.json")
             write_findings_csv(findings, folder / "findings.csv")

@@ -128,9 +128,23 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+QUIET_STATUSES = ["pass", "not_applicable"]
+
+
 def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
+    """The Findings sheet holds the results that need attention unless `xlsx_include_passes` is
+    set: passes are most of a large estate's results (1.5 million at 100k identities, past
+    Excel's row limit), counted per control on the Controls sheet and listed in findings.json/csv."""
     book = Book(path)
     meta = data.meta
+    quiet = findings["status"].isin(QUIET_STATUSES)
+    if not meta.get("xlsx_include_passes", True):
+        findings = findings[~quiet]
+    listed = (
+        "every result"
+        if meta.get("xlsx_include_passes", True)
+        else f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.csv"
+    )
     summary = [
         ("Organisation", meta["organisation"]),
         ("Period", meta["period"]),
@@ -144,6 +158,7 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
         ("Credentials", data.totals["credentials"]),
         ("Tools", data.totals["tools"]),
         ("Collection gaps", data.totals["sources_failed"]),
+        ("Findings sheet", listed),
         *((f"Results: {k}", v) for k, v in data.totals["status"].items()),
         *(
             (f"Since check run {trend['previous_run']}: {k.replace('_', ' ')}", trend[k])
