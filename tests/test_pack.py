@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from agentaudit.cli import app
+from agentaudit.output.interchange import NAMESPACE
 from agentaudit.output.manifest import verify_pack
 from agentaudit.output.results import FINDING_FIELDS
 
@@ -339,6 +341,12 @@ def test_oscal_assessment_results_are_schema_valid(demo_run: dict[str, Any]) -> 
     }
     assert states["ac-6.5_smt"] == "not-satisfied"  # ACC-001 (administrator access) fails in the sample
     assert set(states.values()) <= {"satisfied", "not-satisfied"}
+    run_id = json.loads((demo_run["folder"] / "summary.json").read_text())["run_id"]
+    for observation, finding in zip(result.observations or [], demo_run["findings"], strict=True):
+        assert json.loads(observation.remarks or "") == finding["evidence"]
+        name = f"observation/{run_id}/{finding['control_id']}/{finding['subject_uid']}"
+        assert str(observation.uuid) == str(uuid.uuid5(NAMESPACE, name))
+        assert observation.title.startswith(f"{finding['control_id']} on ")
 
 
 def test_ocsf_compliance_findings_validate_and_match_findings(demo_run: dict[str, Any]) -> None:
