@@ -262,7 +262,7 @@ def write_pack(
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"
     summary = run_summary(result, info)
-    if review is not None:
+    if "attestation" in meta:
         summary["attestation"] = meta["attestation"]
     return pack.write_pack(
         final, data, evaluation.findings, result.context.identities, summary, identity, evaluation.as_of, review

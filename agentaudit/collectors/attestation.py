@@ -139,17 +139,17 @@ def _header(rows: Iterator[tuple[Any, ...]]) -> tuple[int, dict[str, int]]:
     raise ValueError(f"no header row with {fmt.ROW_ID!r} and {fmt.DECISION!r} in the first 30 rows")
 
 
-def _decision(value: Any) -> Decision | str | None:
-    """A Decision, None for an empty cell, or the problem as text."""
+def _decision(value: Any) -> tuple[Decision | None, str | None]:
+    """(the decision or None for an empty cell, the problem with the cell or None)."""
     if isinstance(value, str) and value.startswith("="):
-        return "holds a formula; type Keep, Revoke or Modify"
+        return None, "holds a formula; type Keep, Revoke or Modify"
     text = _text(value)
     if text is None:
-        return None
+        return None, None
     try:
-        return Decision(text.lower())
+        return Decision(text.lower()), None
     except ValueError:
-        return f"{text!r} is not one of {', '.join(fmt.DECISIONS)}"
+        return None, f"{text!r} is not one of {', '.join(fmt.DECISIONS)}"
 
 
 def read_returned(path: Path, lookup: Callable[[int], Campaign | None], max_bytes: int, now: datetime) -> Returned:
@@ -193,10 +193,10 @@ def _rows(
 
     for number, row in enumerate(rows, start=header_number + 1):
         where = f"sheet {fmt.REVIEW_SHEET!r} row {number}"
-        row_id, decision = _text(cell(row, fmt.ROW_ID)), _decision(cell(row, fmt.DECISION))
+        row_id, (decision, problem) = _text(cell(row, fmt.ROW_ID)), _decision(cell(row, fmt.DECISION))
         comment = _text(cell(row, fmt.COMMENT))
         if row_id is None:
-            if decision is not None:
+            if decision is not None or problem is not None:
                 problems.add(where, "a decision on a row without a Row ID (rows typed in by hand cannot be imported)")
             continue
         if not fmt.codes_match(
@@ -210,9 +210,8 @@ def _rows(
             problems.add(where, f"Row ID {row_id!r} appears again (first on row {seen[row_id]})")
             continue
         seen[row_id] = number
-        decision_col = get_column_letter(columns[fmt.DECISION] + 1)
-        if isinstance(decision, str) and not isinstance(decision, Decision):
-            problems.add(f"{where} column {decision_col}", f"Decision {decision}")
+        if problem is not None:
+            problems.add(f"{where} column {get_column_letter(columns[fmt.DECISION] + 1)}", f"Decision {problem}")
             continue
         if decision is None:
             undecided += 1

@@ -41,6 +41,14 @@ class Context:
     def period(self) -> str:
         return period_of(self.as_of)
 
+    @cached_property
+    def decisions(self) -> pd.DataFrame:
+        """The last decision imported for each attestation row: a later Keep overrides an
+        earlier Revoke (imports are read oldest first)."""
+        if self.attestations.empty:
+            return self.attestations
+        return self.attestations.drop_duplicates("row_id", keep="last")
+
     @property
     def thresholds(self) -> dict[str, int]:
         return self.config.thresholds

@@ -146,7 +146,7 @@ def subject_frames(ctx: Context, owner_tag_keys: list[str]) -> dict[str, pd.Data
         }
     )
     return {
-        "attestations": _attestation_subjects(ctx.attestations),
+        "attestations": _attestation_subjects(ctx.decisions),
         "accounts": account_subjects,
         "identities": identity_subjects,
         "agents": identity_subjects,
@@ -157,11 +157,10 @@ def subject_frames(ctx: Context, owner_tag_keys: list[str]) -> dict[str, pd.Data
     }
 
 
-def _attestation_subjects(attestations: pd.DataFrame) -> pd.DataFrame:
+def _attestation_subjects(latest: pd.DataFrame) -> pd.DataFrame:
     """An owner's decision is the subject of ATT-002: the thing revoked may be gone by now."""
-    if attestations.empty:
+    if latest.empty:
         return pd.DataFrame(columns=SUBJECT_COLUMNS)
-    latest = attestations.drop_duplicates("row_id", keep="last")
     parts = latest["subject_uid"].str.split(":", n=2)
     return pd.DataFrame(
         {

@@ -33,7 +33,8 @@ COMMENT = "Comment"
 CODE = "Integrity code (do not edit)"
 COLUMNS = [ROW_ID, KIND, IDENTITY, PROVIDER, ACCOUNT, ITEM, DETAILS, OPEN_FINDINGS, DECISION, COMMENT, CODE]
 DECISIONS = [d.value.capitalize() for d in Decision]  # what the drop-down offers: Keep, Revoke, Modify
-KINDS = ("identity", "credential", "entitlement")
+PREFIXES = {"identity": "I", "credential": "C", "entitlement": "E"}  # the kinds a row reviews
+_KIND_OF = {prefix: kind for kind, prefix in PREFIXES.items()}
 
 
 def row_code(secret: bytes, campaign_id: int, reviewer: str, row_id: str) -> str:
@@ -52,14 +53,13 @@ def codes_match(expected: str, given: str) -> bool:
 
 def make_row_id(kind: str, subject_uid: str, entitlement: str | None = None) -> str:
     """Readable and stable across periods: the kind, then the subject, then the entitlement."""
-    prefix = {"identity": "I", "credential": "C", "entitlement": "E"}[kind]
-    return f"{prefix}|{subject_uid}" + (f"|{entitlement}" if entitlement else "")
+    return f"{PREFIXES[kind]}|{subject_uid}" + (f"|{entitlement}" if entitlement else "")
 
 
 def parse_row_id(row_id: str) -> tuple[str, str, str | None]:
     """(kind, subject uid, entitlement); ValueError for an id this format never issues."""
     prefix, _, rest = row_id.partition("|")
-    kind = {"I": "identity", "C": "credential", "E": "entitlement"}.get(prefix)
+    kind = _KIND_OF.get(prefix)
     if kind is None or not rest:
         raise ValueError(row_id)
     if kind != "entitlement":

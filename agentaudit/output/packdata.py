@@ -153,7 +153,7 @@ def build(
         framework_frame=framework_frame(findings, catalog, meta.get("frameworks") or list(catalog.frameworks)),
     )
     if meta.get("attestation"):
-        data.attestation = attestation_table(meta["attestation"], ctx.attestations, limits["pdf_owners"])
+        data.attestation = attestation_table(meta["attestation"], ctx.decisions, limits["pdf_owners"])
     data.charts = _charts(findings, ctx, gap_frame, config)
     return data
 
@@ -161,13 +161,13 @@ def build(
 ATTESTATION_COLUMNS = ["owner", "rows", "keep", "revoke", "modify", "imported"]
 
 
-def attestation_table(issued: dict[str, Any], attestations: pd.DataFrame, cap: int) -> Table:
+def attestation_table(issued: dict[str, Any], decisions: pd.DataFrame, cap: int) -> Table:
     """Per owner: the workbook this pack issues, and the decisions already imported this period."""
     frame = pd.DataFrame(issued["workbooks"], columns=["owner", "file", "rows"])
-    if attestations.empty:
+    if decisions.empty:
         counts = pd.DataFrame(columns=["keep", "revoke", "modify"])
     else:
-        latest = attestations[attestations["period"] == issued["period"]].drop_duplicates("row_id", keep="last")
+        latest = decisions[decisions["period"] == issued["period"]]
         counts = latest.groupby(["reviewer", "decision"]).size().unstack(fill_value=0)
     for decision in ("keep", "revoke", "modify"):
         frame[decision] = frame["owner"].map(counts.get(decision, {})).fillna(0).astype(int)

@@ -14,17 +14,10 @@ from agentaudit.controls.registry import check
 NOT_DUE = "not_applicable"
 
 
-def latest_decisions(attestations: pd.DataFrame) -> pd.DataFrame:
-    """The last decision imported for each row (a later Keep overrides an earlier Revoke)."""
-    if attestations.empty:
-        return attestations
-    return attestations.drop_duplicates("row_id", keep="last")
-
-
 @check("ATT-001")
 def attested_this_period(ctx: Context) -> pd.DataFrame:
     frame = ctx.nhis
-    decided = latest_decisions(ctx.attestations)
+    decided = ctx.decisions
     if not decided.empty:
         decided = decided[(decided["kind"] == "identity") & (decided["period"] == ctx.period)]
     by_uid = decided.set_index("subject_uid") if not decided.empty else pd.DataFrame()
@@ -71,7 +64,7 @@ def _still_present(ctx: Context, decisions: pd.DataFrame) -> list[bool]:
 @check("ATT-002")
 def revokes_carried_out(ctx: Context) -> pd.DataFrame:
     """Due once a snapshot was taken more than revoke_grace_days after the decision's import."""
-    decided = latest_decisions(ctx.attestations)
+    decided = ctx.decisions
     if decided.empty:
         return result([], [], [])
     revokes = decided[decided["decision"] == "revoke"]
