@@ -254,13 +254,13 @@ def _copy_row_from_other_owner(issued_folder: Path) -> Any:
             ),
             "row 5: Row ID 'I|aws:111122223333:arn:aws:iam::111122223333:role/admin' does not match its integrity code",
         ),
-        (_set(2, fmt.DECISION, "Maybe"), "row 6 column I: Decision 'Maybe' is not one of Keep, Revoke, Modify"),
-        (_set(2, fmt.DECISION, '=IF(1,"Keep")'), "row 6 column I: Decision holds a formula"),
+        (_set(2, fmt.DECISION, "Maybe"), "row 6 column H: Decision 'Maybe' is not one of Keep, Revoke, Modify"),
+        (_set(2, fmt.DECISION, '=IF(1,"Keep")'), "row 6 column H: Decision holds a formula"),
         (_set(3, fmt.DECISION, "Modify"), "row 7: Modify needs a comment"),
         (
             _both(
                 _set(1, fmt.DECISION, "Keep"),
-                lambda b: b[fmt.REVIEW_SHEET].append(["", "identity", "x", "", "", "", "", "", "Keep"]),
+                lambda b: b[fmt.REVIEW_SHEET].append(["Keep" if c == fmt.DECISION else None for c in fmt.COLUMNS]),
             ),
             "a decision on a row without a Row ID",
         ),
@@ -379,3 +379,27 @@ def test_workbooks_can_be_switched_off(tmp_path: Path) -> None:
     assert not (folder / "attestation").exists()
     assert "attestation" not in json.loads((folder / "summary.json").read_text())
     assert runner.invoke(app, ["verify", str(folder)]).exit_code == 0
+
+
+def test_an_owner_may_insert_columns_and_sort_rows(issued: dict[str, Any], store_url: str, tmp_path: Path) -> None:
+    source = issued["folder"] / "attestation" / f"{ANA}.xlsx"
+    first = _rows(source)[0][fmt.ROW_ID]
+
+    def rearrange(book: Any) -> None:
+        sheet = book[fmt.REVIEW_SHEET]
+        sheet.insert_cols(1)  # a column of the owner's own notes, before everything
+        sheet.cell(fmt.HEADER_ROW, 1).value = "My notes"
+        header = [c.value for c in sheet[fmt.HEADER_ROW]]
+        last = sheet.max_row
+        for column in range(1, sheet.max_column + 1):  # the first and last data rows swap places
+            top, bottom = sheet.cell(fmt.HEADER_ROW + 1, column), sheet.cell(last, column)
+            top.value, bottom.value = bottom.value, top.value
+        row = next(
+            r for r in range(fmt.HEADER_ROW + 1, last + 1) if sheet.cell(r, header.index(fmt.ROW_ID) + 1).value == first
+        )
+        sheet.cell(row, header.index(fmt.DECISION) + 1).value = "Keep"
+
+    target = tmp_path / "returned.xlsx"
+    _edit(source, target, rearrange)
+    result = _import(store_url, _libreoffice(target, tmp_path))
+    assert result.exit_code == 0 and "1 keep" in result.stdout, result.output

@@ -19,7 +19,8 @@ META_SHEET = "agentaudit"  # hidden: format, campaign, reviewer, meta code
 HEADER_ROW = 4  # 1-based row of the column headers on the Review sheet; rows above are instructions
 CODE_LENGTH = 24  # hex characters of the HMAC kept per row (96 bits)
 
-# Review sheet columns, in order. Only Decision and Comment are the owner's to fill in.
+# Review sheet columns, in order: what an owner reads first, then the two cells to fill in
+# (Decision, Comment), then the long Row ID and its code. The importer finds columns by name.
 ROW_ID = "Row ID"
 KIND = "Reviewing"
 IDENTITY = "Identity"
@@ -31,7 +32,7 @@ OPEN_FINDINGS = "Open findings"
 DECISION = "Decision"
 COMMENT = "Comment"
 CODE = "Integrity code (do not edit)"
-COLUMNS = [ROW_ID, KIND, IDENTITY, PROVIDER, ACCOUNT, ITEM, DETAILS, OPEN_FINDINGS, DECISION, COMMENT, CODE]
+COLUMNS = [KIND, IDENTITY, PROVIDER, ACCOUNT, ITEM, DETAILS, OPEN_FINDINGS, DECISION, COMMENT, ROW_ID, CODE]
 DECISIONS = [d.value.capitalize() for d in Decision]  # what the drop-down offers: Keep, Revoke, Modify
 PREFIXES = {"identity": "I", "credential": "C", "entitlement": "E"}  # the kinds a row reviews
 _KIND_OF = {prefix: kind for kind, prefix in PREFIXES.items()}

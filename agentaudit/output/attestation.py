@@ -246,47 +246,63 @@ def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]
     return Issued(campaign.id, issued)
 
 
+# The row fields shown before the owner's cells, in the order of fmt.COLUMNS.
+_FIELD = {
+    fmt.KIND: "kind", fmt.IDENTITY: "identity", fmt.PROVIDER: "provider", fmt.ACCOUNT: "account",
+    fmt.ITEM: "item", fmt.DETAILS: "details", fmt.OPEN_FINDINGS: "open_findings",
+}  # fmt: skip
+_READ_ONLY = [_FIELD[c] for c in fmt.COLUMNS[: fmt.COLUMNS.index(fmt.DECISION)]]
+
+
 def _cells(group: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
-    columns = ["row_id", "kind", "identity", "provider", "account", "item", "details", "open_findings"]
-    return group[columns].itertuples(index=False, name=None)
+    return group[[*_READ_ONLY, "row_id"]].itertuples(index=False, name=None)
 
 
 def _write_one(path: Path, reviewer: str, group: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]) -> None:
     book = Book(path)
     wb = book.book
     unlocked = wb.add_format({"locked": False, "bg_color": "#FFF8DC", "border": 1})
-    wrap = wb.add_format({"text_wrap": True, "italic": True})
+    wrap = wb.add_format({"text_wrap": True, "italic": True, "valign": "top"})
     sheet = wb.add_worksheet(fmt.REVIEW_SHEET)
-    widths = [16, 11, 34, 8, 20, 40, 70, 18, 12, 40, 26]
+    widths = [11, 34, 8, 16, 40, 70, 18, 12, 40, 40, 26]
     for index, width in enumerate(widths):
         sheet.set_column(index, index, width)
     count = len(group)
-    sheet.write_string(0, 0, f"Access review: {reviewer} ({meta['organisation']}, {campaign.period})", book.bold)
-    sheet.write_string(
+    last_col = len(fmt.COLUMNS) - 1
+    title = f"Access review: {reviewer} ({meta['organisation']}, {campaign.period})"
+    sheet.merge_range(0, 0, 0, last_col, title, book.bold)
+    sheet.set_row(1, 30)  # the instructions span the sheet's width, wrapped over two lines
+    sheet.merge_range(
         1,
         0,
+        1,
+        last_col,
         "For every row choose Keep, Revoke or Modify in the Decision column (Modify needs a comment saying "
         "what to change). Leave a row empty to decide later. Sort and filter as you like; return this file "
         "as .xlsx. Rows typed in by hand or with a changed Row ID or integrity code are refused on import.",
         wrap,
     )
-    sheet.write_string(
+    sheet.merge_range(
         2,
         0,
+        2,
+        last_col,
         f"Campaign {campaign.id} · pack run {meta['run_id']} · snapshot {meta['snapshot_id']} · "
         f"issued {campaign.created_at:%Y-%m-%d} · {count} rows",
+        None,
     )
     header = fmt.HEADER_ROW - 1
     for column, name in enumerate(fmt.COLUMNS):
         sheet.write_string(header, column, name, book.bold)
     decision_col, comment_col = fmt.COLUMNS.index(fmt.DECISION), fmt.COLUMNS.index(fmt.COMMENT)
-    code_col = fmt.COLUMNS.index(fmt.CODE)
-    for offset, cells in enumerate(_cells(group), start=1):
+    row_id_col, code_col = fmt.COLUMNS.index(fmt.ROW_ID), fmt.COLUMNS.index(fmt.CODE)
+    for offset, (*cells, row_id) in enumerate(_cells(group), start=1):
         index = header + offset
         book.row(sheet, index, cells)
         sheet.write_blank(index, decision_col, None, unlocked)
         sheet.write_blank(index, comment_col, None, unlocked)
-        sheet.write_string(index, code_col, fmt.row_code(campaign.secret, campaign.id, reviewer, cells[0]))
+        book.row(sheet, index, [None] * row_id_col + [row_id])
+        sheet.write_string(index, code_col, fmt.row_code(campaign.secret, campaign.id, reviewer, row_id))
     last = header + count
     sheet.data_validation(
         header + 1,
@@ -300,7 +316,7 @@ def _write_one(path: Path, reviewer: str, group: pd.DataFrame, campaign: Campaig
             "error_message": f"Choose one of {', '.join(fmt.DECISIONS)}, or leave the cell empty.",
         },
     )
-    sheet.freeze_panes(fmt.HEADER_ROW, 1)
+    sheet.freeze_panes(fmt.HEADER_ROW, 2)
     sheet.autofilter(header, 0, last, len(fmt.COLUMNS) - 1)
     sheet.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True})
     _write_meta(book, reviewer, count, campaign, meta)
