@@ -351,7 +351,7 @@ def run(
             out_dir.mkdir(parents=True, exist_ok=True)
         if src is None and aws_options is None:
             raise AgentAuditError("run needs --source DIR, --aws, or --demo for the bundled sample estate")
-        cfg = _config(config, store_url, out)
+        cfg = _config(config or (pipeline.demo_paths()["config"] if demo else None), store_url, out)
         threshold = _severity(fail_on)
         _known_frameworks(cfg, framework)
         db = Store(cfg.store)

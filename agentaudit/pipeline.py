@@ -42,6 +42,7 @@ def demo_paths() -> dict[str, Path]:
         "source": root / "sample_estate",
         "register": root / "register.yaml",
         "roster": root / "roster.csv",
+        "config": root / "policy.yaml",
     }
 
 

@@ -80,6 +80,7 @@ PLANTED = {
     "clean_role": "orders-api",
     "account_without_data_events": "444455556666",
     "shared_execution_role": "AmazonBedrockExecutionRoleForAgents_evalharness",  # also docs-helper's role
+    "cross_environment_role": "staging-data-loader",  # a DEV role writing a PROD table (OWASP NHI8)
 }
 
 ROLE_LAMBDA = b.trust_service("lambda.amazonaws.com")
@@ -472,6 +473,15 @@ def main() -> None:
     plant_aws_prod(prod)
     write_aws(prod, PROD)
     dev = aws_account(DEV, AGENTS_DEV, 20, 8)
+    # A staging loader that writes the production orders table: one identity, two environments (NHI8).
+    dev["roles"].append(
+        b.role(DEV, PLANTED["cross_environment_role"], ago(180), ROLE_LAMBDA,
+               inline={"load": b.policy_doc(b.statement(["dynamodb:PutItem", "dynamodb:BatchWriteItem"],
+                                                        f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders"))},
+               tags={"team": "data", "env": "staging",  # no rng draw: the rest of the estate stays as it was
+                     "business-owner": "fatima.rahman@halcyon.example", "identity-owner": "fatima.rahman@halcyon.example"},
+               last_used=ago(1))
+    )  # fmt: skip
     write_aws(dev, DEV)
     # docs-helper was pointed at eval-harness's execution role: two agents, one role (NHI9).
     docs = EST / "aws" / DEV / "bedrock" / "DEVDOCS001" / "get-agent.json"

@@ -150,3 +150,15 @@ def test_risk_acceptances_show_as_accepted_until_they_expire(demo_run: dict[str,
     assert accepted["evidence"]["risk_acceptance"]["active"] is True
     expired = result(planted["expired_acceptance_agent"], "PUR-001")
     assert expired["status"] == "fail" and expired["evidence"]["risk_acceptance"]["active"] is False
+
+
+def test_demo_policy_classifies_accounts_and_finds_the_cross_environment_role(
+    demo_run: dict[str, Any], planted: dict[str, str]
+) -> None:
+    results = [f for f in demo_run["findings"] if f["control_id"] == "ACC-009"]
+    failing = {f["identity_name"] for f in results if f["status"] == "fail"}
+    assert failing == {planted["cross_environment_role"]}
+    evidence = next(f["evidence"] for f in results if f["status"] == "fail")["environments"]
+    assert evidence == {"production": ["111122223333 (grant)"], "non_production": ["444455556666 (home)"]}
+    summary = json.loads((demo_run["folder"] / "summary.json").read_text())
+    assert summary["controls"][[c["control_id"] for c in summary["controls"]].index("ACC-009")]["evaluated"]
