@@ -34,6 +34,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"out": out, "folder": folder, "findings": findings, "result": result}
 
 
+def demo_pack_with(tmp_path: Path, policy: str) -> Path:
+    """A demo run under a policy config given as YAML text; returns the pack folder."""
+    config = tmp_path / "policy.yaml"
+    config.write_text(policy)
+    result = CliRunner().invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="session")
 def planted() -> dict[str, str]:
     return json.loads((pipeline.demo_paths()["source"].parent / "planted.json").read_text())

@@ -25,7 +25,7 @@ from agentaudit.config import load_config
 from agentaudit.model import attestation as fmt
 from agentaudit.model.records import Attestation, Credential, Decision, Grant, Source, SourceStatus
 from agentaudit.model.store import ImportRecord, SnapshotData, Store
-from tests.conftest import identity, status_of
+from tests.conftest import demo_pack_with, identity, status_of
 
 runner = CliRunner()
 ANA = "ana.silva@halcyon.example"
@@ -371,11 +371,7 @@ def test_good_files_import_even_when_another_in_the_batch_is_refused(
 
 
 def test_workbooks_can_be_switched_off(tmp_path: Path) -> None:
-    config = tmp_path / "policy.yaml"
-    config.write_text("attestation:\n  workbooks: false\n")
-    result = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
-    assert result.exit_code == 0, result.output
-    folder = Path(result.stdout.strip().splitlines()[-1])
+    folder = demo_pack_with(tmp_path, "attestation:\n  workbooks: false\n")
     assert not (folder / "attestation").exists()
     assert "attestation" not in json.loads((folder / "summary.json").read_text())
     assert runner.invoke(app, ["verify", str(folder)]).exit_code == 0

@@ -20,6 +20,7 @@ from agentaudit.cli import app
 from agentaudit.output.interchange import NAMESPACE
 from agentaudit.output.manifest import verify_pack
 from agentaudit.output.results import FINDING_FIELDS
+from tests.conftest import demo_pack_with
 
 runner = CliRunner()
 PACK_FILES = {
@@ -380,11 +381,7 @@ def test_ocsf_detection_findings_validate_and_carry_status_codes(demo_run: dict[
 
 
 def test_ocsf_and_workbook_passes_on_request(tmp_path: Path) -> None:
-    config = tmp_path / "policy.yaml"
-    config.write_text("pack:\n  ocsf_include_passes: true\n  xlsx_include_passes: true\n")
-    result = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
-    assert result.exit_code == 0, result.output
-    folder = Path(result.stdout.strip().splitlines()[-1])
+    folder = demo_pack_with(tmp_path, "pack:\n  ocsf_include_passes: true\n  xlsx_include_passes: true\n")
     events = json.loads((folder / "findings.ocsf.json").read_text())
     assert len(events) == len(json.loads((folder / "findings.json").read_text()))
     assert {e["compliance"]["status"] for e in events} >= {"Pass", "Fail"}
@@ -414,11 +411,7 @@ def test_audit_manager_folder_matches_the_api_model(tmp_path: Path) -> None:
     import botocore.session
     from botocore.validate import ParamValidator
 
-    config = tmp_path / "policy.yaml"
-    config.write_text("pack:\n  audit_manager: true\n")
-    result = runner.invoke(app, ["run", "--demo", "--out", str(tmp_path / "out"), "--config", str(config)])
-    assert result.exit_code == 0, result.output
-    folder = Path(result.stdout.strip().splitlines()[-1]) / "audit-manager"
+    folder = demo_pack_with(tmp_path, "pack:\n  audit_manager: true\n") / "audit-manager"
     model = botocore.session.get_session().get_service_model("auditmanager")
     create = model.operation_model("CreateControl").input_shape
     requests = json.loads((folder / "controls.json").read_text())
