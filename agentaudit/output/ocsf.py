@@ -19,6 +19,7 @@ import pandas as pd
 
 from agentaudit import __version__
 from agentaudit.controls.catalog import Catalog, Control
+from agentaudit.output.results import QUIET_STATUSES, present
 
 OCSF_VERSION = "1.3.0"
 COMPLIANCE, DETECTION = 2003, 2004
@@ -41,10 +42,6 @@ COLUMNS = ["control_id", "status", "subject_uid", "native_id", "identity_name", 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def _prefix(control: Control, catalog: Catalog, class_uid: int, status: str) -> str:
@@ -130,29 +127,29 @@ def write_ocsf(
     only on request: a SIEM wants the problems, and passes are most of a large estate's results
     (they stay in findings.json and the OSCAL observations)."""
     if not include_passes:
-        findings = findings[~findings["status"].isin(["pass", "not_applicable"])]
+        findings = findings[~findings["status"].isin(QUIET_STATUSES)]
     frags = _Fragments(catalog)
     time = f'"time":{int(as_of.timestamp() * 1000)}'
     handles = {cls: path.open("w", encoding="utf-8") for cls, path in targets.items()}
     try:
         for handle in handles.values():
             handle.write("[")
-        values = [findings[c].tolist() if c in findings else [None] * len(findings) for c in COLUMNS]
+        values = [present(findings[c].tolist()) if c in findings else [None] * len(findings) for c in COLUMNS]
         for index, row in enumerate(zip(*values, strict=True)):
             control_id, status, subject, native, name, kind, account, provider, owner, evidence, seen = row
-            account, provider = "" if _missing(account) else str(account), "" if _missing(provider) else str(provider)
+            account, provider = "" if account is None else str(account), "" if provider is None else str(provider)
             info = '"finding_info":{"uid":' + _dumps(f"agentaudit-run{run_id}-{control_id}-{subject}")
-            if not _missing(seen):
+            if seen is not None:
                 info += f',"first_seen_time":{int(seen.timestamp() * 1000)}'
             resource = {
-                "uid": str(subject if _missing(native) or not native else native),
-                "name": "" if _missing(name) else str(name),
-                "type": "" if _missing(kind) else str(kind),
+                "uid": str(native or subject),
+                "name": "" if name is None else str(name),
+                "type": "" if kind is None else str(kind),
                 "group": {"name": account},
                 "cloud_partition": provider,
             }
-            evidence_text = _dumps(None if _missing(evidence) else evidence)
-            unmapped = '"unmapped":{"owner":' + _dumps(None if _missing(owner) else owner)
+            evidence_text = _dumps(evidence)
+            unmapped = '"unmapped":{"owner":' + _dumps(owner)
             unmapped += ',"status":' + _dumps(status) + ',"evidence":' + evidence_text
             shared = (
                 f",{time},{info},{frags.info_tail[control_id]},"

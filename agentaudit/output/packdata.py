@@ -16,6 +16,7 @@ from agentaudit.config import Config
 from agentaudit.controls.catalog import Catalog
 from agentaudit.controls.context import Context
 from agentaudit.output import charts
+from agentaudit.output.results import is_missing
 
 OWNER_FAMILIES = ("OWN", "PUR")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
@@ -53,7 +54,7 @@ class PackData:
 
 
 def _fmt(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return ""
     if isinstance(value, pd.Timestamp | datetime):
         return value.strftime("%Y-%m-%d")

@@ -46,7 +46,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _present(values: list[Any]) -> list[Any]:
+# Results a reader need not act on: left out of the OCSF files and the workbook unless asked for.
+QUIET_STATUSES = ("pass", "not_applicable")
+
+
+def is_missing(value: Any) -> bool:
+    """None, or pandas' missing markers (NaT, NaN) as they come out of a column's tolist()."""
+    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def present(values: list[Any]) -> list[Any]:
+    """A column's values with every missing marker as None (the test inlined: millions of cells)."""
     return [None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
 
 
@@ -54,7 +64,7 @@ def finding_records(findings: pd.DataFrame) -> Iterator[dict[str, Any]]:
     """Each finding as a dict with None for missing values; the frame is read column by column
     (per-row access to pandas' datetime arrays costs more than the JSON encoding)."""
     columns = [c for c in FINDING_FIELDS if c in findings]
-    values = [_present(findings[c].tolist()) for c in columns]
+    values = [present(findings[c].tolist()) for c in columns]
     for row in zip(*values, strict=True):
         yield dict(zip(columns, row, strict=True))
 
@@ -71,9 +81,9 @@ def write_findings_json(findings: pd.DataFrame, path: Path) -> None:
 def _csv_column(name: str, values: list[Any]) -> list[str]:
     """One column as neutralised text; column-wise, as the C writer then takes rows in bulk."""
     if name == "evidence":
-        texts = [json.dumps(v, default=_json_default, ensure_ascii=False, sort_keys=True) for v in _present(values)]
+        texts = [json.dumps(v, default=_json_default, ensure_ascii=False, sort_keys=True) for v in present(values)]
     else:
-        texts = ["" if v is None else v.isoformat() if isinstance(v, datetime) else str(v) for v in _present(values)]
+        texts = ["" if v is None else v.isoformat() if isinstance(v, datetime) else str(v) for v in present(values)]
     starts = set(FORMULA_STARTS)
     return ["'" + t if t[:1] in starts else t for t in texts]
 

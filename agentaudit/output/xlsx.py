@@ -20,7 +20,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData
-from agentaudit.output.results import FINDING_FIELDS
+from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, is_missing, present
 from agentaudit.output.safe import FORMULA_STARTS
 
 MAX_ROWS = 1_048_576 - 1  # data rows per sheet, under the header
@@ -117,18 +117,15 @@ def _finding_rows(findings: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
                 None if v is None else json.dumps(v, default=str, ensure_ascii=False, sort_keys=True) for v in values
             ]
         else:
-            values = [None if v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
+            values = present(values)
         columns.append(values)
     return zip(*columns, strict=True)
 
 
 def _iso(value: Any) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return None
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-QUIET_STATUSES = ["pass", "not_applicable"]
 
 
 def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
@@ -137,14 +134,13 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
     Excel's row limit), counted per control on the Controls sheet and listed in findings.json/csv."""
     book = Book(path)
     meta = data.meta
-    quiet = findings["status"].isin(QUIET_STATUSES)
+    listed = "every result"
     if not meta.get("xlsx_include_passes", True):
+        quiet = findings["status"].isin(QUIET_STATUSES)
         findings = findings[~quiet]
-    listed = (
-        "every result"
-        if meta.get("xlsx_include_passes", True)
-        else f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.csv"
-    )
+        listed = (
+            f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.csv"
+        )
     summary = [
         ("Organisation", meta["organisation"]),
         ("Period", meta["period"]),
