@@ -1,6 +1,8 @@
 """The command line: parses options, calls agentaudit.pipeline, prints. No logic of its own.
 
-Exit codes: 0 ok; 1 findings at or above --fail-on severity; 2 usage or input error.
+Exit codes (a scheduler can act on them): 0 ok; 1 findings at or above --fail-on severity (or a
+pack that does not verify); 2 usage, config or input error (fix, do not retry); 3 export incomplete
+or not confirmed by read-back (retry: the export resumes); 4 another run holds this period's lock.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from agentaudit.model.periods import period_end
 from agentaudit.model.records import Severity, Status
 from agentaudit.model.store import Store
 from agentaudit.output.manifest import verify_pack
+from agentaudit.output.storage.export import ExportIncompleteError, export_pack, options_from, verify_remote
 
-EXIT_OK, EXIT_GAPS, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_GAPS, EXIT_INPUT, EXIT_EXPORT, EXIT_LOCKED = 0, 1, 2, 3, 4
 
 app = typer.Typer(
     name="agentaudit",
@@ -85,6 +88,21 @@ FrameworkOpt = Annotated[
 WorkersOpt = Annotated[
     int, typer.Option("--workers", min=1, max=32, help="With --aws: accounts collected in parallel.")
 ]
+
+ExportToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--export-to", help="Also export the pack: a folder, s3://bucket/prefix or azure://account/container/prefix."
+    ),
+]
+SseOpt = Annotated[
+    str | None, typer.Option("--sse-kms-key", help="S3: SSE-KMS key id/ARN (config export.sse_kms_key_id).")
+]
+LockOpt = Annotated[
+    str | None,
+    typer.Option("--object-lock", help="S3 Object Lock mode: governance or compliance (with --retain-days)."),
+]
+RetainOpt = Annotated[int | None, typer.Option("--retain-days", min=1, help="S3 Object Lock retention in days.")]
 
 
 def _split(text: str | None) -> list[str]:
@@ -176,6 +194,9 @@ def _progress(label: str) -> Iterator[Callable[[str], None]]:
 def _guard(func: Callable[[], int]) -> None:
     try:
         code = func()
+    except ExportIncompleteError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_EXPORT) from None
     except AgentAuditError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
@@ -248,8 +269,10 @@ def _check_and_pack(
     threshold: Severity | None,
     period: str | None,
     frameworks: list[str] | None = None,
+    then: Callable[[Path], object] | None = None,
 ) -> int:
-    """Evaluate, report, write the signed pack and print its folder as the last line of stdout."""
+    """Evaluate, report, write the signed pack and print its folder as the last line of stdout;
+    `then` (the export) runs on the written pack."""
     with _progress("check") as tick:
         result = pipeline.check(db, cfg, when, snapshot, tick)
     code = _report_check(result, threshold)
@@ -257,6 +280,8 @@ def _check_and_pack(
         tick("rendering PDF, XLSX, JSON; signing")
         folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period, frameworks)
     print(folder.resolve())
+    if then is not None:
+        then(folder)
     return code
 
 
@@ -333,6 +358,7 @@ def run(
     fail_on: FailOnOpt = None,
     framework: FrameworkOpt = None,
     strict: StrictOpt = False,
+    export_to: ExportToOpt = None,
 ) -> None:
     """Collect, check and write the signed pack in one go; prints the pack folder as the last line."""
 
@@ -355,9 +381,11 @@ def run(
         threshold = _severity(fail_on)
         _known_frameworks(cfg, framework)
         db = Store(cfg.store)
+        destination = export_to or str(cfg.data["export"]["to"])
+        then = (lambda folder: _export(folder, destination, cfg, None, None, None)) if destination else None
         collected = _collect_from(src, aws_options, db, cfg, reg, ros)
         _report_collect(collected, strict)
-        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None, framework)
+        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None, framework, then)
 
     _guard(body)
 
@@ -392,17 +420,23 @@ def pack(
 
 @app.command()
 def verify(
-    pack_dir: Annotated[Path, typer.Argument(help="A pack folder (the one `run` or `pack` printed).")],
+    pack_dir: Annotated[
+        str, typer.Argument(help="A pack folder (the one `run` or `pack` printed), or its s3://… / azure://… URL.")
+    ],
     fingerprint: Annotated[
         str | None, typer.Option(help="Expected SHA-256 fingerprint of the signing certificate (hex, colons optional).")
     ] = None,
 ) -> None:
-    """Check every digest and both signatures of a pack; exit 0 only if all hold."""
+    """Check every digest and both signatures of a pack, on disk or where it is stored; exit 0 only if all hold."""
 
     def body() -> int:
-        if not pack_dir.is_dir():
-            raise AgentAuditError(f"{pack_dir}: not a folder")
-        report = verify_pack(pack_dir, fingerprint)
+        if "://" in pack_dir and not pack_dir.startswith("file://"):
+            report = verify_remote(pack_dir, fingerprint)
+        else:
+            folder = Path(pack_dir.removeprefix("file://"))
+            if not folder.is_dir():
+                raise AgentAuditError(f"{pack_dir}: not a folder")
+            report = verify_pack(folder, fingerprint)
         for line in report.checked:
             print(f"ok    {line}")
         for line in report.failures:
@@ -414,6 +448,52 @@ def verify(
             return EXIT_OK
         print(f"NOT VERIFIED: {len(report.failures)} problem(s)")
         return EXIT_GAPS
+
+    _guard(body)
+
+
+def _export(folder: Path, url: str, cfg: Config, sse: str | None, lock: str | None, days: int | None) -> str:
+    """Export, then report what was stored and read back; failures raise (exit 3 or 2)."""
+    options = options_from(cfg.data["export"], sse, lock, days)
+    with _progress("export") as tick:
+        report = export_pack(folder, url, options, tick)
+    err.print(
+        f"exported to {report.destination}: {len(report.uploaded)} uploaded ({report.bytes_uploaded} bytes), "
+        f"{len(report.skipped)} already stored intact; {report.read_back} read back, each SHA-256 matches the manifest",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for note in report.notes:
+        err.print(f"note: {note}", highlight=False, soft_wrap=True)
+    return report.destination
+
+
+@app.command()
+def export(
+    pack_dir: Annotated[Path, typer.Argument(help="A pack folder (the one `run` or `pack` printed).")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Destination; default config export.to. Layout <prefix>/<period>/<run-id>/."),
+    ] = None,
+    sse_kms_key: SseOpt = None,
+    object_lock: LockOpt = None,
+    retain_days: RetainOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Copy a verified pack to a folder, S3 or Azure Blob, then read every object back and compare digests.
+
+    Re-running is safe: objects already stored intact are skipped, so an interrupted export resumes.
+    Prints the destination URL (what `agentaudit verify` takes) as the last line."""
+
+    def body() -> int:
+        cfg = _config(config, None, None)
+        url = to or str(cfg.data["export"]["to"])
+        if not url:
+            raise AgentAuditError("export needs --to URL (or export.to in the config)")
+        if not pack_dir.is_dir():
+            raise AgentAuditError(f"{pack_dir}: not a folder")
+        print(_export(pack_dir, url, cfg, sse_kms_key, object_lock, retain_days))
+        return EXIT_OK
 
     _guard(body)
 

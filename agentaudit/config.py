@@ -58,6 +58,11 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   ocsf_include_passes: false           # OCSF files: passing and not-applicable results too (~1.6 KB each)
   xlsx_include_passes: false           # review-pack.xlsx Findings sheet: passing and not-applicable too
   audit_manager: false                 # add audit-manager/: AWS Audit Manager controls + manual evidence
+export:                                # copies of each signed pack (`export`, `run --export-to`)
+  to: ""                               # default destination: a folder, s3://bucket/prefix, azure://account/container/prefix
+  sse_kms_key_id: ""                   # S3: encrypt with SSE-KMS under this key id/ARN ("aws/s3" = the AWS managed key)
+  object_lock_mode: ""                 # S3 Object Lock retention per object: GOVERNANCE or COMPLIANCE ("" = none)
+  retain_days: 0                       # with object_lock_mode: days each object stays undeletable
 environments:                          # ACC-009 (OWASP NHI8): which AWS accounts / Azure subscriptions are
   production: []                       # production and which are not (ids); both empty = not evaluated
   non_production: []

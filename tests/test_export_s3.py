@@ -1,0 +1,215 @@
+"""Export to a folder and to S3 (moto's standalone server): read-back, idempotent re-runs,
+Object Lock, SSE-KMS, an upload cut off by a stopped server and resumed, remote verify."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from typer.testing import CliRunner
+
+from agentaudit.cli import EXIT_EXPORT, app
+from agentaudit.output.manifest import MANIFEST, SIGNATURE
+from agentaudit.output.storage import Options, StorageError
+from agentaudit.output.storage.export import ExportIncompleteError, export_pack, verify_remote
+from tests.proxy import Proxy
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    url = os.environ.get("AGENTAUDIT_TEST_MOTO_URL")
+    if not url:
+        pytest.fail("AGENTAUDIT_TEST_MOTO_URL is not set: start moto with `scripts/services.sh start`")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield boto3.client("s3")
+
+
+def _bucket(client: Any, lock: bool = False) -> str:
+    name = f"evidence-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=lock)
+    return name
+
+
+def _pack_layout(folder: Path) -> tuple[str, str, list[str]]:
+    manifest = json.loads((folder / MANIFEST).read_text())
+    files = [e["path"] for e in manifest["files"]] + [SIGNATURE, MANIFEST]
+    return manifest["period"], f"run-{manifest['run_id']:06d}", files
+
+
+def test_export_to_a_folder_lays_out_period_and_run_and_verifies(demo_run: dict[str, Any], tmp_path: Path) -> None:
+    period, run, files = _pack_layout(demo_run["folder"])
+    result = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", str(tmp_path / "vault")])
+    assert result.exit_code == 0, result.output
+    stored = tmp_path / "vault" / period / run
+    assert result.stdout.strip().splitlines()[-1] == f"file://{stored}"
+    assert sorted(p.relative_to(stored).as_posix() for p in stored.rglob("*") if p.is_file()) == sorted(files)
+    assert f"{len(files)} read back" in result.stderr
+    again = runner.invoke(app, ["verify", str(stored)])
+    assert again.exit_code == 0, again.output
+
+
+def test_s3_export_reads_back_and_a_rerun_uploads_nothing(demo_run: dict[str, Any], s3: Any) -> None:
+    bucket = _bucket(s3)
+    period, run, files = _pack_layout(demo_run["folder"])
+    first = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}/agentaudit/prod"])
+    assert first.exit_code == 0, first.output
+    url = first.stdout.strip().splitlines()[-1]
+    assert url == f"s3://{bucket}/agentaudit/prod/{period}/{run}"
+    assert f"{len(files)} uploaded" in first.stderr
+    head = s3.head_object(Bucket=bucket, Key=f"agentaudit/prod/{period}/{run}/{MANIFEST}")
+    manifest_sha = json.loads((demo_run["folder"] / MANIFEST).read_text())  # the listed digest of the PDF:
+    pdf_sha = next(e["sha256"] for e in manifest_sha["files"] if e["path"] == "review-pack.pdf")
+    pdf_head = s3.head_object(Bucket=bucket, Key=f"agentaudit/prod/{period}/{run}/review-pack.pdf")
+    assert pdf_head["Metadata"]["sha256"] == pdf_sha
+    assert len(head["Metadata"]["sha256"]) == 64
+    second = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}/agentaudit/prod"])
+    assert second.exit_code == 0, second.output
+    assert f"0 uploaded (0 bytes), {len(files)} already stored intact" in second.stderr
+    checked = runner.invoke(app, ["verify", url])
+    assert checked.exit_code == 0, checked.output
+    assert f"ok    read {url}" in checked.stdout
+    assert "review-pack.pdf: PAdES signature intact" in checked.stdout
+
+
+def test_object_lock_compliance_refuses_a_delete_before_retention_ends(demo_run: dict[str, Any], s3: Any) -> None:
+    bucket = _bucket(s3, lock=True)
+    key_id = boto3.client("kms").create_key(Description="evidence at rest")["KeyMetadata"]["KeyId"]
+    args = ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}/q"]
+    result = runner.invoke(app, [*args, "--object-lock", "compliance", "--retain-days", "400", "--sse-kms-key", key_id])
+    assert result.exit_code == 0, result.output
+    period, run, _files = _pack_layout(demo_run["folder"])
+    key = f"q/{period}/{run}/review-pack.pdf"
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert key_id in head["SSEKMSKeyId"]
+    version = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"][0]["VersionId"]
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert s3.head_object(Bucket=bucket, Key=key, VersionId=version)["ContentLength"] > 0
+
+
+def test_object_lock_needs_a_retention_and_an_unlocked_bucket_is_reported(
+    demo_run: dict[str, Any], s3: Any
+) -> None:
+    bucket = _bucket(s3)
+    no_days = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}", "--object-lock", "governance"])
+    assert no_days.exit_code == 2
+    assert "retention of at least 1 day" in no_days.stderr
+    unlocked = runner.invoke(
+        app,
+        ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}", "--object-lock", "governance", "--retain-days", "1"],
+    )
+    assert unlocked.exit_code == EXIT_EXPORT
+    assert "export incomplete: 0 of" in unlocked.stderr
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
+def test_upload_cut_by_a_stopped_server_is_reported_then_resumed(
+    demo_run: dict[str, Any], s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = _bucket(s3)
+    proxy = Proxy(urlparse(os.environ["AGENTAUDIT_TEST_MOTO_URL"]).port or 80)
+    proxy.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    seen: list[str] = []
+
+    def stop_after_three(key: str) -> None:
+        seen.append(key)
+        if len(seen) == 4:
+            proxy.stop()
+
+    try:
+        with pytest.raises(ExportIncompleteError) as cut:
+            export_pack(demo_run["folder"], f"s3://{bucket}/ev", Options(), stop_after_three)
+        assert "export incomplete: 3 of" in str(cut.value)
+        period, run, files = _pack_layout(demo_run["folder"])
+        stored = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        assert len(stored) == 3 and f"ev/{period}/{run}/{MANIFEST}" not in stored
+        failed = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}/ev"])
+        assert failed.exit_code == EXIT_EXPORT, failed.output
+        assert "run the same export again to resume" in failed.stderr
+        proxy.start()
+        not_yet = verify_remote(f"s3://{bucket}/ev/{period}/{run}")
+        assert not not_yet.ok and "manifest.json: missing" in not_yet.failures
+        resumed = export_pack(demo_run["folder"], f"s3://{bucket}/ev", Options())
+        assert len(resumed.skipped) == 3 and len(resumed.uploaded) == len(files) - 3
+        assert resumed.read_back == len(files)
+    finally:
+        proxy.stop()
+
+
+def test_a_partial_upload_never_verifies(demo_run: dict[str, Any], s3: Any) -> None:
+    bucket = _bucket(s3)
+    period, run, _files = _pack_layout(demo_run["folder"])
+    s3.upload_file(str(demo_run["folder"] / "review-pack.pdf"), bucket, f"p/{period}/{run}/review-pack.pdf")
+    result = runner.invoke(app, ["verify", f"s3://{bucket}/p/{period}/{run}"])
+    assert result.exit_code == 1
+    assert "manifest.json: missing" in result.stdout
+
+
+def test_remote_verify_catches_a_changed_and_an_added_object(demo_run: dict[str, Any], s3: Any) -> None:
+    bucket = _bucket(s3)
+    exported = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}"])
+    url = exported.stdout.strip().splitlines()[-1]
+    prefix = url.removeprefix(f"s3://{bucket}/")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/findings.csv", Body=b"control_id\nnothing to see\n")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/extra.txt", Body=b"planted")
+    result = runner.invoke(app, ["verify", url])
+    assert result.exit_code == 1
+    assert "FAIL  findings.csv: SHA-256 differs from the manifest" in result.stdout
+    assert "FAIL  extra.txt: not listed in the manifest" in result.stdout
+
+
+def test_export_never_overwrites_a_different_stored_object(demo_run: dict[str, Any], s3: Any) -> None:
+    bucket = _bucket(s3)
+    period, run, _files = _pack_layout(demo_run["folder"])
+    s3.put_object(Bucket=bucket, Key=f"{period}/{run}/summary.json", Body=b"{}", Metadata={"sha256": "0" * 64})
+    with pytest.raises(ExportIncompleteError, match="already stored with different content; not overwritten"):
+        export_pack(demo_run["folder"], f"s3://{bucket}", Options())
+    assert s3.get_object(Bucket=bucket, Key=f"{period}/{run}/summary.json")["Body"].read() == b"{}"
+
+
+def test_a_pack_that_does_not_verify_is_not_exported(demo_run: dict[str, Any], tmp_path: Path) -> None:
+    copy = tmp_path / "pack"
+    shutil.copytree(demo_run["folder"], copy)
+    (copy / "findings.csv").write_text("changed\n")
+    with pytest.raises(StorageError, match="does not verify"):
+        export_pack(copy, str(tmp_path / "vault"))
+    assert not (tmp_path / "vault").exists()
+
+
+def test_unknown_destination_is_one_line(demo_run: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", "ftp://example/x"])
+    assert result.exit_code == 2
+    assert "unknown storage scheme 'ftp'" in result.stderr
+
+
+def test_run_export_to_stores_the_new_pack(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", "--demo", "--out", str(tmp_path / "out"), "--export-to", str(tmp_path / "vault")]
+    )
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    period, run, files = _pack_layout(folder)
+    assert (tmp_path / "vault" / period / run / MANIFEST).read_bytes() == (folder / MANIFEST).read_bytes()
+    assert f"{len(files)} read back" in result.stderr
