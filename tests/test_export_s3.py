@@ -108,17 +108,13 @@ def test_object_lock_compliance_refuses_a_delete_before_retention_ends(demo_run:
     assert s3.head_object(Bucket=bucket, Key=key, VersionId=version)["ContentLength"] > 0
 
 
-def test_object_lock_needs_a_retention_and_an_unlocked_bucket_is_reported(
-    demo_run: dict[str, Any], s3: Any
-) -> None:
+def test_object_lock_needs_a_retention_and_an_unlocked_bucket_is_reported(demo_run: dict[str, Any], s3: Any) -> None:
     bucket = _bucket(s3)
-    no_days = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}", "--object-lock", "governance"])
+    args = ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}", "--object-lock", "governance"]
+    no_days = runner.invoke(app, args)
     assert no_days.exit_code == 2
     assert "retention of at least 1 day" in no_days.stderr
-    unlocked = runner.invoke(
-        app,
-        ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}", "--object-lock", "governance", "--retain-days", "1"],
-    )
+    unlocked = runner.invoke(app, [*args, "--retain-days", "1"])
     assert unlocked.exit_code == EXIT_EXPORT
     assert "export incomplete: 0 of" in unlocked.stderr
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
