@@ -95,6 +95,8 @@ def test_object_lock_compliance_refuses_a_delete_before_retention_ends(demo_run:
     args = ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}/q"]
     result = runner.invoke(app, [*args, "--object-lock", "compliance", "--retain-days", "400", "--sse-kms-key", key_id])
     assert result.exit_code == 0, result.output
+    assert "note: S3 Object Lock COMPLIANCE until" in result.stderr
+    assert "server-side encryption aws:kms" in result.stderr
     period, run, _files = _pack_layout(demo_run["folder"])
     key = f"q/{period}/{run}/review-pack.pdf"
     head = s3.head_object(Bucket=bucket, Key=key)

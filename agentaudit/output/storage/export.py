@@ -89,6 +89,8 @@ def export_pack(
             "run the same export again to resume (intact objects are skipped)"
         ) from None
     _read_back(store, digests, report)
+    notes = getattr(store, "notes", None)
+    report.notes.extend(notes() if callable(notes) else [])
     return report
 
 

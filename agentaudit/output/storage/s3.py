@@ -95,8 +95,9 @@ class S3Backend:
             raise StorageError(f"s3://{self.bucket}/{prefix}: listing failed: {_reason(exc)}") from None
         return sorted(found)
 
-    def retention(self, key: str) -> str:
-        """The object's lock as S3 reports it, for the export report."""
-        head = self.head(key) or {}
+    def notes(self) -> list[str]:
+        """The stored manifest's lock and encryption as S3 reports them, for the export report."""
+        head = self.head("manifest.json") or {}
         mode, until = head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate")
-        return f"Object Lock {mode} until {until:%Y-%m-%d %H:%M UTC}" if mode and until else "no Object Lock"
+        lock = f"S3 Object Lock {mode} until {until:%Y-%m-%d %H:%M UTC}" if mode and until else "no S3 Object Lock"
+        return [f"{lock}; server-side encryption {head.get('ServerSideEncryption', 'none')}"]

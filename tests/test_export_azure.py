@@ -1,0 +1,105 @@
+"""Export to Azure Blob Storage against Azurite: read-back, idempotent re-run, remote verify,
+a tampered blob caught, an upload cut by a stopped server and resumed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from typer.testing import CliRunner
+
+from agentaudit.cli import EXIT_EXPORT, app
+from agentaudit.output.manifest import MANIFEST, SIGNATURE
+from agentaudit.output.storage import Options
+from agentaudit.output.storage.export import ExportIncompleteError, export_pack
+from tests.azurite import ACCOUNT, azurite, connection_string
+from tests.proxy import Proxy
+
+__all__ = ["azurite"]  # the session fixture, used by name below
+runner = CliRunner()
+
+
+@pytest.fixture
+def container(azurite: int, monkeypatch: pytest.MonkeyPatch) -> ContainerClient:
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(azurite))
+    service = BlobServiceClient.from_connection_string(connection_string(azurite))
+    return service.create_container(f"evidence-{uuid.uuid4().hex[:10]}")
+
+
+def _files(folder: Path) -> tuple[str, list[str]]:
+    manifest = json.loads((folder / MANIFEST).read_text())
+    files = [e["path"] for e in manifest["files"]] + [SIGNATURE, MANIFEST]
+    return f"{manifest['period']}/run-{manifest['run_id']:06d}", files
+
+
+def test_blob_export_reads_back_is_idempotent_and_verifies(
+    demo_run: dict[str, Any], container: ContainerClient
+) -> None:
+    where, files = _files(demo_run["folder"])
+    url = f"azure://{ACCOUNT}/{container.container_name}/agentaudit"
+    first = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url])
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip().splitlines()[-1] == f"{url}/{where}"
+    assert f"{len(files)} uploaded" in first.stderr and f"{len(files)} read back" in first.stderr
+    assert "has no immutability policy" in first.stderr
+    blob = container.get_blob_client(f"agentaudit/{where}/review-pack.pdf").get_blob_properties()
+    listed = json.loads((demo_run["folder"] / MANIFEST).read_text())["files"]
+    assert blob.metadata["sha256"] == next(e["sha256"] for e in listed if e["path"] == "review-pack.pdf")
+    again = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url])
+    assert again.exit_code == 0, again.output
+    assert f"0 uploaded (0 bytes), {len(files)} already stored intact" in again.stderr
+    checked = runner.invoke(app, ["verify", f"{url}/{where}"])
+    assert checked.exit_code == 0, checked.output
+    assert "manifest.json.p7s: CMS signature over manifest.json verifies" in checked.stdout
+
+
+def test_remote_verify_catches_a_tampered_blob(demo_run: dict[str, Any], container: ContainerClient) -> None:
+    where = _files(demo_run["folder"])[0]
+    url = f"azure://{ACCOUNT}/{container.container_name}"
+    assert runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url]).exit_code == 0
+    container.upload_blob(f"{where}/inventory.json", b'{"identities": []}', overwrite=True)
+    result = runner.invoke(app, ["verify", f"{url}/{where}"])
+    assert result.exit_code == 1
+    assert "FAIL  inventory.json: SHA-256 differs from the manifest (file changed)" in result.stdout
+
+
+def test_blob_upload_cut_by_a_stopped_server_is_reported_then_resumed(
+    demo_run: dict[str, Any], container: ContainerClient, azurite: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = Proxy(azurite)
+    proxy.start()
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(proxy.port))
+    url = f"azure://{ACCOUNT}/{container.container_name}/cut"
+    seen: list[str] = []
+
+    def stop_after_five(key: str) -> None:
+        seen.append(key)
+        if len(seen) == 6:
+            proxy.stop()
+
+    try:
+        with pytest.raises(ExportIncompleteError, match="export incomplete: 5 of"):
+            export_pack(demo_run["folder"], url, Options(), stop_after_five)
+        stored = [b.name for b in container.list_blobs()]
+        assert len(stored) == 5 and not any(name.endswith(MANIFEST) for name in stored)
+        failed = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url])
+        assert failed.exit_code == EXIT_EXPORT
+        assert "run the same export again to resume" in failed.stderr
+        proxy.start()
+        resumed = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url])
+        assert resumed.exit_code == 0, resumed.output
+        assert "5 already stored intact" in resumed.stderr
+    finally:
+        proxy.stop()
+
+
+def test_connection_string_for_another_account_is_one_line(
+    demo_run: dict[str, Any], container: ContainerClient
+) -> None:
+    result = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", "azure://otheraccount/evidence"])
+    assert result.exit_code == 2
+    assert "is for account 'devstoreaccount1', the URL names 'otheraccount'" in result.stderr
