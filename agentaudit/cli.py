@@ -548,6 +548,8 @@ def controls_show(
             out.print("\n[bold]Parameters[/bold] (config `thresholds`)")
             for name in control.parameters:
                 out.print(f"  {name} = {cfg.thresholds[name]}")
+        out.print("\n[bold]Needs[/bold] (no verdict without these inputs: `error` or not evaluated instead)")
+        out.print("  " + (", ".join(n.describe() for n in control.needs) or "nothing beyond the subject itself"))
         out.print(f"\n[bold]Remediation[/bold]\n{control.remediation}")
         out.print("\n[bold]Mappings[/bold]")
         for key, ids in control.mappings.items():

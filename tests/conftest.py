@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from agentaudit import pipeline
 from agentaudit.cli import app
 from agentaudit.config import load_config
+from agentaudit.model.kinds import Input
 from agentaudit.model.records import Identity, Source, SourceStatus
 from agentaudit.model.store import SnapshotData, Store
 
@@ -66,16 +67,31 @@ def identity(name: str, kind: str = "aws_iam_role", **changes: Any) -> Identity:
     return replace(base, **changes)
 
 
+def complete_sources(records: dict[str, Any]) -> list[Source]:
+    """Every input kind read completely for every account/tenant the records name (the default
+    for hand-built snapshots; tests of missing input pass `sources=` themselves)."""
+    now = datetime.now(UTC)
+    places = {("aws", "111122223333")}
+    for kind in ("identities", "credentials", "trails"):
+        places |= {(r.provider, r.account) for r in records.get(kind, [])}
+    return [
+        Source(
+            f"{provider}/{account}/{kind.value}", kind.value, provider, account, "test", now, now, SourceStatus.COMPLETE
+        )
+        for provider, account in sorted(places)
+        for kind in Input
+        if kind.provider == provider
+    ]
+
+
 def evaluate_records(
     tmp_path: Path, as_of: datetime = AS_OF, config_path: Path | None = None, **records: Any
 ) -> pd.DataFrame:
     """Write hand-built records as a snapshot to a real SQLite store, then run the checks."""
-    now = datetime.now(UTC)
+    sources = records.pop("sources", None)
     data = SnapshotData(
         origin="test",
-        sources=records.pop(
-            "sources", [Source("test", "test", "aws", "111122223333", "test", now, now, SourceStatus.COMPLETE)]
-        ),
+        sources=complete_sources(records) if sources is None else sources,
         identities=records.pop("identities", []),
         credentials=records.pop("credentials", []),
         grants=records.pop("grants", []),

@@ -23,9 +23,9 @@ from agentaudit import pipeline
 from agentaudit.cli import app
 from agentaudit.config import load_config
 from agentaudit.model import attestation as fmt
-from agentaudit.model.records import Attestation, Credential, Decision, Grant, Source, SourceStatus
+from agentaudit.model.records import Attestation, Credential, Decision, Grant
 from agentaudit.model.store import ImportRecord, SnapshotData, Store
-from tests.conftest import demo_pack_with, identity, status_of
+from tests.conftest import complete_sources, demo_pack_with, identity, status_of
 
 runner = CliRunner()
 ANA = "ana.silva@halcyon.example"
@@ -147,16 +147,16 @@ def test_libreoffice_saved_workbook_imports_and_turns_att001_to_pass(
     assert status_of(later, "ATT-001", uid) == "pass"
 
 
-def _snapshot(store: Store, created: datetime, *, with_role: bool, with_key: bool) -> int:
+def _snapshot(store: Store, created: datetime, *, with_role: bool, with_key: bool, read_iam: bool = True) -> int:
     role, keeper = identity("retired-agent"), identity("kept-agent")
     key = Credential(
         uid=f"{keeper.uid}#key1", provider="aws", account="111122223333", native_id="AKIA1", name="kept-agent key 1",
         type="access_key", store="iam", source="test", identity_uid=keeper.uid,
     )  # fmt: skip
     grant = Grant(keeper.uid, "Allow", ("s3:*",), ("*",), "inline:wide", "inline_policy")
-    source = Source("test", "test", "aws", "111122223333", "test", created, created, SourceStatus.COMPLETE)
+    sources = [s for s in complete_sources({}) if read_iam or s.kind != "iam_authorization_details"]
     data = SnapshotData(
-        origin="test", sources=[source], identities=[keeper, *([role] if with_role else [])],
+        origin="test", sources=sources, identities=[keeper, *([role] if with_role else [])],
         credentials=[key] if with_key else [], grants=[grant], tools=[], people=[], profiles=[], register=[],
     )  # fmt: skip
     return store.write_snapshot(data, now=created)
@@ -204,6 +204,10 @@ def test_revokes_pass_when_gone_fail_when_present_and_wait_for_the_grace_period(
     config.write_text("thresholds:\n  revoke_grace_days: 7\n")
     graced = pipeline.check(store, load_config(config), as_of).evaluation.findings
     assert status_of(graced, "ATT-002", revoked_policy) == "not_applicable"
+    # A later snapshot that did not read IAM cannot show the role gone: no verdict without its input.
+    _snapshot(store, decided + timedelta(days=4), with_role=False, with_key=False, read_iam=False)
+    unread = pipeline.check(store, load_config(), as_of).evaluation.findings
+    assert status_of(unread, "ATT-002", revoked_role) == "error"
 
     # A later Keep on the same row overrides the Revoke: nothing left to carry out.
     _decide(store, decided + timedelta(days=4), [(revoked_policy, Decision.KEEP)])

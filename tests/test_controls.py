@@ -292,7 +292,15 @@ def test_data_access_logging_per_account(tmp_path: Path) -> None:
     )
     trails = [
         Trail(
-            "t1", "aws", "111111111111", "eu-west-1", "data", "t", data_events=True, data_resources=("AWS::S3::Object",)
+            "t1",
+            "aws",
+            "111111111111",
+            "eu-west-1",
+            "data",
+            "t",
+            data_events=True,
+            logging=True,
+            data_resources=("AWS::S3::Object",),
         ),
         Trail("t2", "aws", "222222222222", "eu-west-1", "mgmt", "t", data_events=False, logging=True),
     ]
@@ -304,10 +312,30 @@ def test_data_access_logging_per_account(tmp_path: Path) -> None:
     assert status_of(f, "MON-002", "aws-account:111111111111") == "pass"
     assert status_of(f, "MON-002", "aws-account:222222222222") == "fail"
     assert status_of(f, "MON-002", "aws-account:333333333333") == "error"  # not collected: never a pass
-    org = Trail("t3", "aws", "111111111111", "eu-west-1", "org", "t", organization=True, data_events=True)
+    org = Trail("t3", "aws", "111111111111", "eu-west-1", "org", "t", organization=True, data_events=True, logging=True)
     stopped = Trail("t4", "aws", "222222222222", "eu-west-1", "off", "t", data_events=True, logging=False)
     g = evaluate_records(tmp_path / "b", identities=[covered, bare, unread], trails=[org, stopped], sources=sources)
     assert status_of(g, "MON-002", "aws-account:333333333333") == "pass"  # an organisation trail covers members
+
+
+def test_data_access_logging_unknown_logging_state_is_manual_never_pass(tmp_path: Path) -> None:
+    """Saved describe-trails output has no IsLogging: a data-event trail whose logging state was
+    not read may cover the account, but the tool cannot say so (was: assumed logging → pass)."""
+    from agentaudit.model.records import Trail
+
+    now = datetime.now(UTC)
+    role = identity("r", account="111111111111")
+    sources = [Source("ct", "cloudtrail_trails", "aws", "111111111111", "x", now, now, SourceStatus.COMPLETE)]
+    unknown = Trail("t", "aws", "111111111111", "eu-west-1", "data", "t", data_events=True, logging=None)
+    f = evaluate_records(tmp_path / "a", identities=[role], trails=[unknown], sources=sources)
+    assert status_of(f, "MON-002", "aws-account:111111111111") == "manual"
+    assert "get-trail-status" in evidence_of(f, "MON-002", "aws-account:111111111111")["note"]
+    selectors_unread = Trail("t", "aws", "111111111111", "eu-west-1", "data", "t", data_events=None, logging=True)
+    g = evaluate_records(tmp_path / "b", identities=[role], trails=[selectors_unread], sources=sources)
+    assert status_of(g, "MON-002", "aws-account:111111111111") == "manual"
+    logging = Trail("t", "aws", "111111111111", "eu-west-1", "data", "t", data_events=True, logging=True)
+    h = evaluate_records(tmp_path / "c", identities=[role], trails=[logging], sources=sources)
+    assert status_of(h, "MON-002", "aws-account:111111111111") == "pass"
 
 
 def test_risk_acceptance_covers_agent_role_tools_and_expires(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from agentaudit.collectors import aws_iam, aws_services, azure
 from agentaudit.collectors.common import parse_time
-from agentaudit.collectors.exports import read_exports, sniff
+from agentaudit.collectors.exports import read_exports
+from agentaudit.collectors.shapes import sniff
 from agentaudit.errors import InputError
 from agentaudit.examples import builder as b
 
@@ -64,7 +65,7 @@ def test_credential_report_from_cli_base64_and_from_plain_csv() -> None:
     assert [c.name for c in creds] == ["svc-a access key 1", "svc-a access key 2"]
     assert creds[0].enabled and not creds[1].enabled and creds[0].last_used is None
     assert users["arn:aws:iam::210987654321:user/svc-a"]["console_access"] is True
-    assert sniff(Path("r.csv"), text) == "credential_report_csv"
+    assert (shape := sniff(text)) is not None and shape.name == "credential_report_csv"
 
 
 def test_credential_report_missing_columns_is_an_input_error() -> None:

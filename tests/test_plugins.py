@@ -35,6 +35,7 @@ def _entry(**changes: Any) -> dict[str, Any]:
         "remediation": "r",
         "parameters": [],
         "mappings": {"soc2_tsc": ["CC6.1"]},
+        "needs": [],
     }
     return {**base, **changes}
 
@@ -68,6 +69,10 @@ def test_plugin_controls_merge_with_unmapped_frameworks_as_empty() -> None:
         (_entry(mappings={"pci_dss": ["8.3"]}), None, "unknown framework"),
         (_entry(severity="urgent"), None, "unknown severity"),
         (_entry(colour="red"), None, "unknown colour"),
+        ({k: v for k, v in _entry().items() if k != "needs"}, None, "missing needs"),
+        (_entry(needs=["cloud_logs"]), None, "unknown input kind 'cloud_logs'"),
+        (_entry(needs="credential_report"), None, "needs must be a list"),
+        (_entry(needs=[{"input": "credential_report", "subjects": []}]), None, "non-empty list"),
         (_entry(), {}, "one function for each of its control ids"),
     ],
 )

@@ -13,7 +13,10 @@ from typing import Any
 
 from agentaudit.collectors.aws_policy import grants_from_document, trust_entries, unresolved_managed
 from agentaudit.collectors.common import account_from_arn, aws_tags, parse_time
+from agentaudit.collectors.shapes import Export, ReadState, has_keys, item_has_keys, shape
 from agentaudit.errors import InputError
+from agentaudit.model.identity import make_uid
+from agentaudit.model.kinds import Input
 from agentaudit.model.records import Credential, Grant, Identity
 
 AUTH_DETAIL_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
@@ -33,7 +36,7 @@ CREDENTIAL_REPORT_COLUMNS = (
 
 
 def aws_uid(account: str, arn: str) -> str:
-    return f"aws:{account}:{arn}"
+    return make_uid("aws", account, arn)
 
 
 @dataclass
@@ -222,3 +225,49 @@ def parse_credential_report(
             "last_used": max(known) if known else None,
         }
     return credentials, users
+
+
+# -- saved exports -------------------------------------------------------------------------------
+
+
+def _is_authorization_details(payload: Any) -> bool:
+    return has_keys(*AUTH_DETAIL_KEYS)(payload) or item_has_keys(*AUTH_DETAIL_KEYS)(payload)
+
+
+@shape("iam_authorization_details", provider="aws", provides=Input.IAM, detect=_is_authorization_details, priority=10)
+def read_authorization_details(state: ReadState, export: Export) -> tuple[int, str | None]:
+    """`aws iam get-account-authorization-details`: one response or a list of saved pages."""
+    pages = export.payload if isinstance(export.payload, list) else [export.payload]
+    iam = parse_authorization_details(pages, export.name, str(export.path))
+    state.out.identities += iam.identities
+    state.out.grants += iam.grants
+    return len(iam.identities) + len(iam.grants), iam.account
+
+
+def _is_report(payload: Any) -> bool:
+    return (
+        isinstance(payload, dict) and "Content" in payload and ("ReportFormat" in payload or "GeneratedTime" in payload)
+    )
+
+
+def _is_report_csv(payload: Any) -> bool:
+    return isinstance(payload, str) and payload.startswith("user,arn,")
+
+
+def _read_report(state: ReadState, export: Export) -> tuple[int, str | None]:
+    text = decode_credential_report(export.payload, str(export.path))
+    credentials, users = parse_credential_report(text, export.name, str(export.path))
+    state.out.credentials += credentials
+    state.out.user_facts.update(users)
+    account = credentials[0].account if credentials else None
+    if account is None and users:
+        account = account_from_arn(next(iter(users)))
+    return len(credentials), account or state.aws_account_from_path(export.path)
+
+
+shape("credential_report", provider="aws", provides=Input.CREDENTIAL_REPORT, detect=_is_report, priority=20)(
+    _read_report
+)
+shape("credential_report_csv", provider="aws", provides=Input.CREDENTIAL_REPORT, detect=_is_report_csv, priority=20)(
+    _read_report
+)

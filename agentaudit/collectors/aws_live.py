@@ -29,8 +29,9 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agentaudit.collectors import aws_iam, aws_services
-from agentaudit.collectors.exports import Collected
+from agentaudit.collectors.shapes import Collected
 from agentaudit.errors import InputError
+from agentaudit.model.kinds import Input
 from agentaudit.model.records import Source, SourceStatus
 
 Progress = Callable[[str], None]
@@ -175,7 +176,7 @@ class AwsCollector:
                 with self.counter.source(name):
                     found[account_id] = _Account(account_id, self._assume(base, account_id), account_id)
             except (ClientError, BotoCoreError) as exc:
-                self._record(name, "sts_assume_role", account_id, started, 0, exc)
+                self._record(name, Input.AWS_ASSUME_ROLE, account_id, started, 0, exc)
         return list(found.values())
 
     def _organisation_accounts(self, base: boto3.Session) -> list[str]:
@@ -186,14 +187,20 @@ class AwsCollector:
                 pages = self._client(base, "organizations").get_paginator("list_accounts").paginate()
                 ids = [a["Id"] for page in pages for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
         except (ClientError, BotoCoreError) as exc:
-            self._record(name, "organizations_accounts", None, started, 0, exc)
+            self._record(name, Input.AWS_ORGANIZATION, None, started, 0, exc)
             return []
-        self._record(name, "organizations_accounts", None, started, len(ids))
+        self._record(name, Input.AWS_ORGANIZATION, None, started, len(ids))
         return ids
 
     # -- recording --------------------------------------------------------------------------
     def _record(
-        self, name: str, kind: str, account: str | None, started: datetime, records: int, error: Exception | None = None
+        self,
+        name: str,
+        kind: Input,
+        account: str | None,
+        started: datetime,
+        records: int,
+        error: Exception | None = None,
     ) -> None:
         status = SourceStatus.COMPLETE if error is None else SourceStatus.FAILED
         message = None
@@ -205,7 +212,7 @@ class AwsCollector:
             message = f"{type(error).__name__}: {_one_line(str(error))}"
         source = Source(
             name=name,
-            kind=kind,
+            kind=kind.value,
             provider="aws",
             account=account,
             location=name,
@@ -221,7 +228,7 @@ class AwsCollector:
             if message:
                 self.out.warnings.append(f"{name}: {message}")
 
-    def _run_source(self, name: str, kind: str, account: str, func: Callable[[], int]) -> None:
+    def _run_source(self, name: str, kind: Input, account: str, func: Callable[[], int]) -> None:
         started = datetime.now(UTC)
         self.progress(name)
         try:
@@ -256,7 +263,7 @@ class AwsCollector:
             regions.extend(sorted(r["RegionName"] for r in response["Regions"]))
             return len(regions)
 
-        self._run_source(name, "aws_regions", account.account_id, fetch)
+        self._run_source(name, Input.AWS_REGIONS, account.account_id, fetch)
         return regions or [account.session.region_name or "us-east-1"]
 
     def _collect_account(self, account: _Account) -> None:
@@ -264,26 +271,31 @@ class AwsCollector:
         run = self._run_source
         run(
             f"aws/{acc}/iam:GetAccountAuthorizationDetails",
-            "iam_authorization_details",
+            Input.IAM,
             acc,
             partial(self._iam, account),
         )
-        run(f"aws/{acc}/iam:CredentialReport", "credential_report", acc, partial(self._report, account))
+        run(f"aws/{acc}/iam:CredentialReport", Input.CREDENTIAL_REPORT, acc, partial(self._report, account))
         for region in self._regions(account):
             prefix = f"aws/{acc}/{region}"
             run(
                 f"{prefix}/secretsmanager:ListSecrets",
-                "secretsmanager_secrets",
+                Input.SECRETS,
                 acc,
                 partial(self._secrets, account, region),
             )
-            run(f"{prefix}/acm:Certificates", "acm_certificates", acc, partial(self._certificates, account, region))
-            run(f"{prefix}/cloudtrail:Trails", "cloudtrail_trails", acc, partial(self._trails, account, region))
+            run(f"{prefix}/acm:Certificates", Input.CERTIFICATES, acc, partial(self._certificates, account, region))
+            run(f"{prefix}/cloudtrail:Trails", Input.CLOUDTRAIL_TRAILS, acc, partial(self._trails, account, region))
             agents: list[tuple[str, str]] = []
-            run(f"{prefix}/bedrock-agent:Agents", "bedrock_agent", acc, partial(self._agents, account, region, agents))
+            run(
+                f"{prefix}/bedrock-agent:Agents",
+                Input.BEDROCK_AGENTS,
+                acc,
+                partial(self._agents, account, region, agents),
+            )
             if agents:
                 groups = partial(self._action_groups, account, region, agents)
-                run(f"{prefix}/bedrock-agent:ActionGroups", "bedrock_action_group", acc, groups)
+                run(f"{prefix}/bedrock-agent:ActionGroups", Input.BEDROCK_TOOLS, acc, groups)
 
     def _iam(self, account: _Account) -> int:
         client = self._client(account.session, "iam")

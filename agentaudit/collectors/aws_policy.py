@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
 from agentaudit.collectors.common import as_list
 from agentaudit.errors import InputError
+from agentaudit.model.iam_policy import action_matches, action_pattern
 from agentaudit.model.records import Grant
+
+__all__ = ["action_matches"]  # re-exported: the matching rules live in model/iam_policy.py
 
 # Actions that let a holder raise its own privileges (Rhino Security Labs' list, abridged).
 PRIVESC_ACTIONS = frozenset(
@@ -72,22 +74,12 @@ def decode_document(document: Any, where: str, path: str | None) -> dict[str, An
     raise InputError(f"policy document has unexpected type {type(document).__name__}", path, where)
 
 
-@lru_cache(maxsize=8192)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(re.escape(pattern.lower()).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z")
-
-
-def action_matches(action: str, pattern: str) -> bool:
-    """IAM wildcard semantics, case-insensitive, in both directions for grant-vs-list checks."""
-    return bool(_pattern(pattern).match(action.lower()))
-
-
 def _any_match(actions: tuple[str, ...], targets: frozenset[str]) -> bool:
     """Does any granted action (which may hold wildcards) cover one of the target actions?"""
     for action in actions:
         lowered = action.lower()
         if "*" in lowered or "?" in lowered:
-            pattern = _pattern(lowered)
+            pattern = action_pattern(lowered)
             if any(pattern.match(t) for t in targets):
                 return True
         elif lowered in targets:

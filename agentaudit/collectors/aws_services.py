@@ -10,7 +10,10 @@ import yaml
 
 from agentaudit.collectors.aws_iam import aws_uid
 from agentaudit.collectors.common import account_from_arn, aws_tags, parse_time
+from agentaudit.collectors.shapes import Export, ReadState, has_keys, shape
 from agentaudit.errors import InputError
+from agentaudit.model.identity import parse_uid
+from agentaudit.model.kinds import Input
 from agentaudit.model.records import Credential, Identity, Tool, Trail
 
 
@@ -230,3 +233,125 @@ def with_selectors(trails: list[Trail], selectors: dict[str, dict[str, Any]]) ->
         found = selectors.get(trail.uid)
         joined.append(replace(trail, **found) if found else trail)
     return joined
+
+
+# -- saved exports -------------------------------------------------------------------------------
+
+
+def _first_account(records: list[Credential]) -> str | None:
+    return records[0].account if records else None
+
+
+@shape("secretsmanager_secrets", provider="aws", provides=Input.SECRETS, detect=has_keys("SecretList"), priority=30)
+def read_secrets(state: ReadState, export: Export) -> tuple[int, str | None]:
+    credentials = parse_secrets([export.payload], export.name, str(export.path))
+    state.out.credentials += credentials
+    return len(credentials), _first_account(credentials) or state.aws_account_from_path(export.path)
+
+
+@shape(
+    "acm_certificates",
+    provider="aws",
+    provides=Input.CERTIFICATES,
+    detect=has_keys("Certificate", "CertificateSummaryList"),
+    priority=30,
+)
+def read_certificates(state: ReadState, export: Export) -> tuple[int, str | None]:
+    credentials = parse_certificate(export.payload, export.name, str(export.path))
+    state.out.credentials += credentials
+    return len(credentials), _first_account(credentials) or state.aws_account_from_path(export.path)
+
+
+@shape("bedrock_agent", provider="aws", provides=Input.BEDROCK_AGENTS, detect=has_keys("agent"), priority=40)
+def read_agent(state: ReadState, export: Export) -> tuple[int, str | None]:
+    agent = parse_agent(export.payload, export.name, str(export.path))
+    state.out.identities.append(agent)
+    state.agent_uid_by_id[str(export.payload["agent"].get("agentId"))] = agent.uid
+    return 1, agent.account
+
+
+@shape(
+    "bedrock_action_group",
+    provider="aws",
+    provides=Input.BEDROCK_TOOLS,
+    detect=has_keys("agentActionGroup"),
+    priority=40,
+    dependent=True,
+)
+def read_action_group(state: ReadState, export: Export) -> tuple[int, str | None]:
+    group = export.payload["agentActionGroup"]
+    if not isinstance(group, dict):
+        raise InputError("'agentActionGroup' is not an object", export.path)
+    agent_id = str(group.get("agentId", ""))
+    agent_uid = state.agent_uid_by_id.get(agent_id)
+    if agent_uid is None:
+        raise InputError(
+            f"action group of agent {agent_id!r}, whose get-agent output is not in the folder", export.path
+        )
+    tools = parse_action_group(export.payload, agent_uid, export.name, str(export.path))
+    state.out.tools += tools
+    state.detailed_groups.add((agent_id, str(group.get("actionGroupId", ""))))
+    return len(tools), parse_uid(agent_uid).account
+
+
+@shape(
+    "bedrock_action_group_list",
+    provider="aws",
+    provides=Input.BEDROCK_TOOLS,
+    detect=has_keys("actionGroupSummaries"),
+    priority=41,  # after every get-agent-action-group file: those give the tools in full
+    dependent=True,
+)
+def read_action_group_list(state: ReadState, export: Export) -> tuple[int, str | None]:
+    """A listing names groups; those without a get-agent-action-group file have unknown tools.
+    The listing does not say whose groups they are: it must sit in a folder named by the agent id."""
+    agent_id = export.path.parent.name
+    agent_uid = state.agent_uid_by_id.get(agent_id)
+    if agent_uid is None:
+        raise InputError(
+            "list-agent-action-groups output must sit in a folder named by the agent id, "
+            "beside that agent's get-agent output",
+            export.path,
+        )
+    summaries = export.payload.get("actionGroupSummaries") or []
+    if not isinstance(summaries, list):
+        raise InputError("'actionGroupSummaries' is not a list", export.path)
+    added = 0
+    for summary in summaries:
+        group_id = str(summary.get("actionGroupId", ""))
+        if (agent_id, group_id) in state.detailed_groups:
+            continue
+        group = str(summary.get("actionGroupName", group_id))
+        state.out.tools.append(
+            Tool(
+                uid=f"{agent_uid}/{group}/*",
+                agent_uid=agent_uid,
+                name="(functions not exported)",
+                group=group,
+                source=export.name,
+                description=summary.get("description"),
+                requires_approval=None,
+                enabled=str(summary.get("actionGroupState", "ENABLED")).upper() == "ENABLED",
+            )
+        )
+        added += 1
+    return added, parse_uid(agent_uid).account
+
+
+@shape("cloudtrail_trails", provider="aws", provides=Input.CLOUDTRAIL_TRAILS, detect=has_keys("trailList"), priority=50)
+def read_trails(state: ReadState, export: Export) -> tuple[int, str | None]:
+    trails = parse_trails(export.payload, export.name, str(export.path))
+    state.out.trails += trails
+    # An account with no trail prints an empty list: the folder name says which account.
+    return len(trails), trails[0].account if trails else state.aws_account_from_path(export.path)
+
+
+def _is_selectors(payload: Any) -> bool:
+    return has_keys("TrailARN")(payload) and has_keys("EventSelectors", "AdvancedEventSelectors")(payload)
+
+
+@shape("cloudtrail_event_selectors", provider="aws", provides=Input.CLOUDTRAIL_SELECTORS, detect=_is_selectors)
+def read_event_selectors(state: ReadState, export: Export) -> tuple[int, str | None]:
+    arn, selectors = parse_event_selectors(export.payload, str(export.path))
+    state.out.trail_selectors[arn] = selectors
+    return 1, account_from_arn(arn) or None

@@ -6,12 +6,16 @@ them unchanged, and so does a raw Graph page's `value` array.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 from agentaudit.collectors.common import azure_tags, parse_time
+from agentaudit.collectors.shapes import Export, ReadState, first_item, item_has_keys, shape
 from agentaudit.errors import InputError
+from agentaudit.model.identity import make_uid, parse_uid
+from agentaudit.model.kinds import Input
 from agentaudit.model.records import Credential, Grant, Identity
 
 ADMIN_ROLES = {"owner", "user access administrator", "role based access control administrator"}
@@ -20,7 +24,7 @@ DATA_ROLE_WORDS = ("data ", "secrets", "key vault administrator", "crypto", "sto
 
 
 def azure_uid(tenant: str, object_id: str) -> str:
-    return f"azure:{tenant}:{object_id}"
+    return make_uid("azure", tenant, object_id)
 
 
 @dataclass
@@ -235,3 +239,119 @@ def parse_keyvault_items(
             )
         )
     return credentials
+
+
+# -- saved exports -------------------------------------------------------------------------------
+
+
+TENANT_HINT = "put the file in a folder named by the tenant id"
+
+
+def _referenced_tenant(uids: list[str]) -> str | None:
+    """The one tenant of the service principals a file refers to, when they agree."""
+    tenants = {parse_uid(u).account for u in uids}
+    return tenants.pop() if len(tenants) == 1 else None
+
+
+def _is_keyvault(payload: Any) -> bool:
+    item = first_item(payload)
+    return (
+        item is not None
+        and "attributes" in item
+        and re.search(r"/(secrets|keys|certificates)/", str(item.get("id") or item.get("kid"))) is not None
+    )
+
+
+def _is_role_assignments(payload: Any) -> bool:
+    item = first_item(payload)
+    if item is None:
+        return False
+    flat = "principalId" in item and ("roleDefinitionName" in item or "roleDefinitionId" in item)
+    nested = isinstance(item.get("properties"), dict) and "principalId" in item["properties"]  # older az
+    return flat or nested
+
+
+@shape(
+    "azure_service_principals",
+    provider="azure",
+    provides=Input.ENTRA_PRINCIPALS,
+    detect=item_has_keys("servicePrincipalType", "servicePrincipalNames"),
+    priority=60,
+)
+def read_service_principals(state: ReadState, export: Export) -> tuple[int, str | None]:
+    items = export.payload
+    tenant = state.tenant(export.path) or guess_tenant(items)
+    if tenant is None:
+        raise InputError(
+            f"cannot tell which tenant these service principals belong to: {TENANT_HINT}",
+            export.path,
+        )
+    state.tenants[export.path.parent] = tenant
+    entra = parse_service_principals(items, export.name, tenant, str(export.path))
+    state.out.identities += entra.identities
+    state.out.credentials += entra.credentials
+    for sp, identity in zip(items, entra.identities, strict=True):
+        state.sp_uid_by_object[identity.native_id] = identity.uid
+        if sp.get("appId"):
+            state.sp_uid_by_app[str(sp["appId"])] = identity.uid
+    return len(entra.identities), tenant
+
+
+@shape(
+    "azure_applications",
+    provider="azure",
+    provides=Input.ENTRA_APPLICATIONS,
+    detect=item_has_keys("signInAudience", "requiredResourceAccess"),
+    priority=61,
+    dependent=True,
+)
+def read_applications(state: ReadState, export: Export) -> tuple[int, str | None]:
+    items = export.payload
+    known = [state.sp_uid_by_app[str(a.get("appId"))] for a in items if str(a.get("appId")) in state.sp_uid_by_app]
+    tenant = state.tenant(export.path) or _referenced_tenant(known)
+    if tenant is None:
+        raise InputError(
+            f"cannot tell which tenant these applications belong to: {TENANT_HINT}, beside its `az ad sp list` output",
+            export.path,
+        )
+    credentials = parse_applications(items, state.sp_uid_by_app, tenant, export.name, str(export.path))
+    state.out.credentials += credentials
+    return len(credentials), tenant
+
+
+@shape(
+    "azure_role_assignments",
+    provider="azure",
+    provides=Input.AZURE_ROLE_ASSIGNMENTS,
+    detect=_is_role_assignments,
+    priority=62,
+    dependent=True,
+)
+def read_role_assignments(state: ReadState, export: Export) -> tuple[int, str | None]:
+    grants, unknown = parse_role_assignments(export.payload, state.sp_uid_by_object, export.name, str(export.path))
+    tenant = state.tenant(export.path) or _referenced_tenant([g.identity_uid for g in grants])
+    if tenant is None:
+        raise InputError(
+            f"cannot tell which tenant these role assignments belong to: {TENANT_HINT}, beside its `az ad sp list`",
+            export.path,
+        )
+    state.out.grants += grants
+    if unknown:
+        state.out.warnings.append(
+            f"{export.path}: {len(unknown)} role assignment(s) name service principals not in any "
+            "`az ad sp list` export; they were skipped"
+        )
+    return len(grants), tenant
+
+
+@shape("azure_keyvault_items", provider="azure", provides=Input.KEYVAULT, detect=_is_keyvault, priority=63)
+def read_keyvault_items(state: ReadState, export: Export) -> tuple[int, str | None]:
+    tenant = state.tenant(export.path)
+    if tenant is None:
+        raise InputError(
+            "cannot tell which tenant this Key Vault belongs to: put the file in a folder named by the tenant id",
+            export.path,
+        )
+    credentials = parse_keyvault_items(export.payload, tenant, export.name, str(export.path))
+    state.out.credentials += credentials
+    return len(credentials), tenant

@@ -45,12 +45,17 @@ def parse_time(value: Any, where: str = "", path: str | None = None) -> datetime
 
 
 def aws_tags(items: Any) -> dict[str, str]:
-    """AWS prints tags as [{"Key": k, "Value": v}]; keys kept as given."""
+    """AWS prints tags as [{"Key": k, "Value": v}]; keys kept as given. A null value is an empty
+    tag (never the text "None", which would read as an owner's name)."""
     if not items:
         return {}
     if isinstance(items, dict):
-        return {str(k): str(v) for k, v in items.items()}
-    return {str(t.get("Key")): str(t.get("Value", "")) for t in items if isinstance(t, dict) and "Key" in t}
+        return {str(k): "" if v is None else str(v) for k, v in items.items()}
+    return {
+        str(t["Key"]): "" if t.get("Value") is None else str(t["Value"])
+        for t in items
+        if isinstance(t, dict) and t.get("Key") is not None
+    }
 
 
 def azure_tags(items: Any) -> dict[str, str]:

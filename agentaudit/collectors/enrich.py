@@ -6,14 +6,14 @@ Every value keeps where it came from, so the pack can say *why* an owner is who 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
 from agentaudit.collectors import aws_services
 from agentaudit.collectors.common import tag_value, truthy
-from agentaudit.collectors.exports import Collected
+from agentaudit.collectors.shapes import Collected
 from agentaudit.config import Config
+from agentaudit.model.identity import IdentityIndex
 from agentaudit.model.records import Credential, Identity, Person, Profile, RegisterEntry, evolve
 from agentaudit.model.store import SnapshotData
 
@@ -22,26 +22,17 @@ OWNER_FIELDS = ("business_owner", "identity_owner", "control_owner", "purpose", 
 
 def match_register(entries: list[RegisterEntry], identities: list[Identity]) -> tuple[list[RegisterEntry], list[str]]:
     """Resolve each entry to one identity by ARN/object id, uid or unique name."""
-    by_key: dict[str, list[Identity]] = defaultdict(list)
-    for identity in identities:
-        by_key[identity.native_id.lower()].append(identity)
-        by_key[identity.uid.lower()].append(identity)
-        by_key[identity.name.lower()].append(identity)
+    index = IdentityIndex.of(identities)
     resolved: list[RegisterEntry] = []
     warnings: list[str] = []
     for entry in entries:
-        candidates = {
-            i.uid: i
-            for i in by_key.get(entry.match.lower(), [])
-            if (entry.provider is None or i.provider == entry.provider.lower())
-            and (entry.account is None or i.account.lower() == entry.account.lower())
-        }
-        if len(candidates) == 1:
-            resolved.append(replace(entry, matched_uid=next(iter(candidates))))
+        found = index.resolve(entry.match, entry.provider, entry.account)
+        if found.uid:
+            resolved.append(replace(entry, matched_uid=found.uid))
             continue
-        if candidates:
+        if found.ambiguous:
             warnings.append(
-                f"{entry.location}: {entry.match!r} matches {len(candidates)} identities; "
+                f"{entry.location}: {entry.match!r} matches {len(found.candidates)} identities; "
                 "add 'provider'/'account' or use the ARN / object id"
             )
         else:
@@ -127,7 +118,8 @@ def enrich(
             changes.update(is_agent=is_agent, agent_reason=reason)
         enriched[identity.uid] = evolve(identity, **changes) if changes else identity
     _share_across_links(enriched)
-    credentials = _link_credentials(collected.credentials, list(enriched.values()), config)
+    credentials, link_warnings = _link_credentials(collected.credentials, list(enriched.values()), config)
+    warnings += link_warnings
     data = SnapshotData(
         origin=origin,
         sources=collected.sources,
@@ -167,17 +159,25 @@ def _share_across_links(enriched: dict[str, Identity]) -> None:
             enriched[link] = replace(role, **role_changes)
 
 
-def _link_credentials(credentials: list[Credential], identities: list[Identity], config: Config) -> list[Credential]:
-    """Secrets carry no owner of their own; a tag may name the identity they serve."""
-    by_key: dict[str, str] = {}
-    for identity in identities:
-        by_key[identity.name.lower()] = identity.uid
-        by_key[identity.native_id.lower()] = identity.uid
-    linked = []
+def _link_credentials(
+    credentials: list[Credential], identities: list[Identity], config: Config
+) -> tuple[list[Credential], list[str]]:
+    """Secrets carry no owner of their own; a tag may name the identity they serve — by name
+    within the secret's own account/tenant, or by ARN/object id. Ambiguity is reported, not guessed."""
+    index = IdentityIndex.of(identities)
+    linked, warnings = [], []
     for credential in credentials:
         if credential.identity_uid is None:
-            value, _key = tag_value(credential.tags, config.tags["identity"])
-            if value and value.lower() in by_key:
-                credential = evolve(credential, identity_uid=by_key[value.lower()])
+            value, key = tag_value(credential.tags, config.tags["identity"])
+            if value:
+                found = index.resolve(value, credential.provider, credential.account)
+                if found.uid:
+                    credential = evolve(credential, identity_uid=found.uid)
+                elif found.candidates:
+                    where = f"{credential.provider} {credential.account}"
+                    warnings.append(
+                        f"{credential.native_id}: tag {key}={value!r} names no single identity in {where} "
+                        f"(candidates: {', '.join(found.candidates)}); not linked"
+                    )
         linked.append(credential)
-    return linked
+    return linked, warnings

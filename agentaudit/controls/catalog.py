@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from agentaudit.errors import InputError
+from agentaudit.model.kinds import Input, parse_input
 from agentaudit.model.records import Severity
 
 APPLIES_TO = {"identities", "agents", "credentials", "tools", "sources", "register", "accounts", "attestations"}
@@ -23,7 +24,21 @@ CONTROL_KEYS = {
     "remediation",
     "parameters",
     "mappings",
+    "needs",
 }
+
+
+@dataclass(frozen=True)
+class Need:
+    """An input a control's verdict rests on. `subjects` narrows it to subjects of those kinds
+    (identity kind, credential type); None means every subject of the input's provider."""
+
+    input: Input
+    subjects: frozenset[str] | None = None
+
+    def describe(self) -> str:
+        scope = f" (for {', '.join(sorted(self.subjects))})" if self.subjects else ""
+        return f"{self.input.value}{scope}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Control:
     remediation: str
     parameters: tuple[str, ...]
     mappings: dict[str, tuple[str, ...]]
+    needs: tuple[Need, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,7 @@ def parse_catalog(data: Any, where: str, thresholds: set[str]) -> Catalog:
                 where,
                 cwhere,
             )
+        needs = parse_needs(item["needs"], f"control {cid}", where, cwhere)
         controls[cid] = Control(
             id=cid,
             title=str(item["title"]),
@@ -97,8 +114,32 @@ def parse_catalog(data: Any, where: str, thresholds: set[str]) -> Catalog:
             remediation=" ".join(str(item["remediation"]).split()),
             parameters=tuple(item["parameters"]),
             mappings={k: tuple(str(x) for x in v) for k, v in mappings.items()},
+            needs=needs,
         )
     return Catalog(frameworks=frameworks, controls=controls)
+
+
+def parse_needs(value: Any, label: str, where: str, cwhere: str) -> tuple[Need, ...]:
+    """`needs: [kind, {input: kind, subjects: [subject kinds]}]`; an empty list is an explicit
+    statement that no verdict rests on an input beyond the subjects themselves."""
+    if not isinstance(value, list):
+        raise InputError(f"{label}: needs must be a list of input kinds (may be empty)", where, cwhere)
+    needs: list[Need] = []
+    for item in value:
+        if isinstance(item, dict) and set(item) <= {"input", "subjects"} and "input" in item:
+            kind, subjects = item["input"], item.get("subjects")
+            if not isinstance(subjects, list) or not subjects or not all(isinstance(s, str) for s in subjects):
+                raise InputError(f"{label}: needs[].subjects must be a non-empty list of kinds", where, cwhere)
+        elif isinstance(item, str):
+            kind, subjects = item, None
+        else:
+            raise InputError(f"{label}: each need is an input kind or {{input: kind, subjects: [...]}}", where, cwhere)
+        try:
+            parsed = parse_input(str(kind))
+        except ValueError as exc:
+            raise InputError(f"{label}: {exc}", where, cwhere) from None
+        needs.append(Need(parsed, frozenset(subjects) if subjects else None))
+    return tuple(needs)
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from agentaudit.config import Config
 from agentaudit.model.periods import period_of
+from agentaudit.model.records import Status
 
 # Kinds the cloud provider owns and manages; accountability controls do not apply to them.
 PROVIDER_MANAGED_KINDS = {"aws_service_linked_role", "azure_microsoft_app"}
@@ -74,6 +75,27 @@ class Context:
 Check = Callable[[Context], pd.DataFrame]
 
 
+STATUS_VALUES = frozenset(s.value for s in Status)
+
+
+class InvalidStatusError(ValueError):
+    """A check produced a status outside `Status`: a bug in the check, never counted silently."""
+
+
 def result(subject_uid: Any, status: Any, evidence: Any) -> pd.DataFrame:
-    """The frame every check returns: one row per subject evaluated."""
-    return pd.DataFrame({"subject_uid": subject_uid, "status": status, "evidence": evidence})
+    """The frame every check returns: one row per subject evaluated. Statuses must be `Status`
+    members (or their values); anything else raises rather than vanishing from the counts."""
+    frame = pd.DataFrame({"subject_uid": subject_uid, "status": status, "evidence": evidence})
+    frame["status"] = frame["status"].astype(str)  # a Status member's str() is its value
+    validate_statuses(frame)
+    return frame
+
+
+def validate_statuses(frame: pd.DataFrame, control_id: str | None = None) -> None:
+    """Raise InvalidStatusError naming the control and the unknown values."""
+    if frame.empty or "status" not in frame:
+        return
+    bad = sorted({str(v) for v in frame["status"].unique()} - STATUS_VALUES)
+    if bad:
+        who = f"control {control_id}" if control_id else "a check"
+        raise InvalidStatusError(f"{who} returned unknown status(es) {bad}; use agentaudit.model.records.Status")

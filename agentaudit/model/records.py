@@ -25,6 +25,8 @@ class Status(StrEnum):
 
 
 class Severity(StrEnum):
+    """Ordered low to high; `rank` is the one order every sort and threshold uses."""
+
     INFO = "info"
     LOW = "low"
     MEDIUM = "medium"
@@ -268,6 +270,9 @@ def evolve(record: Any, **changes: Any) -> Any:
     per-call introspection, for enrichment passes over hundreds of thousands of records."""
     cls = type(record)
     names, get = row_getter(cls)
+    unknown = set(changes) - set(names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
     new = object.__new__(cls)
     for name, value in zip(names, get(record), strict=True):
         object.__setattr__(new, name, changes.get(name, value))

@@ -7,11 +7,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-PASS, FAIL, MANUAL, ERROR = "pass", "fail", "manual", "error"
+from agentaudit.model.records import Status
+
+# Shorthands for the checks; `result()` accepts the members and rejects anything else.
+PASS, FAIL, MANUAL, ERROR = Status.PASS, Status.FAIL, Status.MANUAL, Status.ERROR
+NOT_APPLICABLE = Status.NOT_APPLICABLE
 
 
 def pass_fail(ok: Any) -> np.ndarray:
-    return np.where(np.asarray(ok, dtype=bool), PASS, FAIL)
+    return np.where(np.asarray(ok, dtype=bool), PASS.value, FAIL.value)
 
 
 def clean(value: Any) -> Any:

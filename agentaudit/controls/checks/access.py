@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentaudit.collectors.aws_policy import action_matches
 from agentaudit.controls.checks._util import FAIL, MANUAL, PASS, evidence, grouped_list, pass_fail
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
+from agentaudit.model.iam_policy import action_matches
 
 MAX_LISTED = 20
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, PASS, evidence, pass_fail
+from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence, pass_fail
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
+from agentaudit.model.kinds import Input
 
 
 @check("MON-001")
@@ -54,31 +56,50 @@ def _trail_summary(trails: pd.DataFrame) -> list[dict[str, object]]:
     ]
 
 
+def _is(column: pd.Series, value: bool) -> pd.Series:
+    """Where a trail flag is known to be `value`; unknown (None/NaN) is neither true nor false."""
+    return column.map(lambda v: isinstance(v, bool | np.bool_) and bool(v) is value).astype(bool)
+
+
 @check("MON-002")
 def data_access_logged(ctx: Context) -> pd.DataFrame:
-    """Per AWS account holding identities: covered by a data-event trail (its own or an
-    organisation trail); `error` where CloudTrail was not collected for the account."""
+    """Per AWS account holding identities: covered by a data-event trail that is logging (its own
+    or an organisation trail). A trail whose logging state or selectors were not read cannot
+    cover an account: `manual` if it might, `error` where CloudTrail was not collected at all."""
     accounts = sorted(set(ctx.identities.loc[ctx.identities["provider"] == "aws", "account"]))
     trails = ctx.trails
-    covering = trails[trails["data_events"].fillna(False).astype(bool) & (trails["logging"].fillna(True).astype(bool))]
-    org_trails = covering[covering["organization"].astype(bool)]
+    data, logging = trails["data_events"], trails["logging"]
+    covers = _is(data, True) & _is(logging, True)
+    ruled_out = _is(data, False) | _is(logging, False)
+    covering, maybe = trails[covers], trails[~covers & ~ruled_out]
     src = ctx.sources
-    read = set(src.loc[(src["kind"] == "cloudtrail_trails") & (src["status"] == "complete"), "account"])
+    read = set(src.loc[(src["kind"] == Input.CLOUDTRAIL_TRAILS.value) & (src["status"] == "complete"), "account"])
     statuses: list[str] = []
     evidences: list[dict[str, object]] = []
     for account in accounts:
-        own = trails[trails["account"] == account]
-        mine = covering[covering["account"] == account]
-        if not mine.empty or not org_trails.empty:
-            statuses.append(PASS)
-            by = mine if not mine.empty else org_trails
-            evidences.append({"covered_by": _trail_summary(by), "trails": _trail_summary(own)})
-        elif account in read:
-            statuses.append(FAIL)
-            evidences.append(
-                {"covered_by": [], "trails": _trail_summary(own), "note": "no logging trail records data events"}
-            )
-        else:
-            statuses.append(ERROR)
-            evidences.append({"note": "CloudTrail was not collected for this account (describe-trails)"})
+        status, detail = _account_logging(account, trails, covering, maybe, account in read)
+        statuses.append(status)
+        evidences.append(detail)
     return result([f"aws-account:{a}" for a in accounts], statuses, evidences)
+
+
+def _account_logging(
+    account: str, trails: pd.DataFrame, covering: pd.DataFrame, maybe: pd.DataFrame, read: bool
+) -> tuple[str, dict[str, object]]:
+    own = trails[trails["account"] == account]
+    mine = covering[covering["account"] == account]
+    org = covering[covering["organization"].astype(bool)]
+    if not mine.empty or not org.empty:
+        return PASS, {"covered_by": _trail_summary(mine if not mine.empty else org), "trails": _trail_summary(own)}
+    if not read:
+        return ERROR, {"note": "CloudTrail was not collected for this account (describe-trails)"}
+    candidates = maybe[(maybe["account"] == account) | maybe["organization"].astype(bool)]
+    if not candidates.empty:
+        return MANUAL, {
+            "covered_by": [],
+            "trails": _trail_summary(own),
+            "unknown": _trail_summary(candidates),
+            "note": "a trail might record data events, but its logging state (get-trail-status) or event "
+            "selectors (get-event-selectors) were not collected; confirm by hand",
+        }
+    return FAIL, {"covered_by": [], "trails": _trail_summary(own), "note": "no logging trail records data events"}

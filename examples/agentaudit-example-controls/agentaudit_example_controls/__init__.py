@@ -37,6 +37,7 @@ def controls() -> dict[str, Any]:
                 "why": "Reviewers need to know what class of data an agent may touch before approving its access.",
                 "remediation": f"Tag the agent's identity with {TAG} = public, internal, confidential or restricted.",
                 "parameters": [],
+                "needs": [],  # decided from the identity's own tags: no other input
                 "mappings": {"iso_27001_2022": ["A.5.12"], "nist_ai_rmf_1_0": ["MAP 1.1"]},
             }
         ],

@@ -1,0 +1,94 @@
+"""No verdict without its input: results resting on a source that was not read become `error`.
+
+A control declares in the catalog which input kinds its verdict rests on. An account or tenant
+has an input when at least one source of that kind was read completely for it and none of that
+kind failed for it (a failed page of a multi-page export leaves the account incomplete). A failed
+source whose account is unknown leaves every account of its provider without that input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from agentaudit.controls.catalog import Control, Need
+from agentaudit.controls.context import Context
+from agentaudit.model.kinds import Input
+from agentaudit.model.records import SourceStatus, Status
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Accounts/tenants holding each input kind completely."""
+
+    complete: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, sources: pd.DataFrame) -> Coverage:
+        complete: dict[str, set[str]] = {}
+        broken: dict[str, set[str]] = {}
+        everywhere_broken: set[str] = set()
+        for kind, account, status in zip(sources["kind"], sources["account"], sources["status"], strict=True):
+            if status == SourceStatus.COMPLETE.value:
+                if isinstance(account, str):
+                    complete.setdefault(kind, set()).add(account)
+            elif isinstance(account, str):
+                broken.setdefault(kind, set()).add(account)
+            else:
+                everywhere_broken.add(kind)
+        return cls(
+            {
+                kind: frozenset() if kind in everywhere_broken else frozenset(accounts - broken.get(kind, set()))
+                for kind, accounts in complete.items()
+            }
+        )
+
+    def has(self, kind: Input, account: str) -> bool:
+        return account in self.complete.get(kind.value, frozenset())
+
+
+def customer_input_missing(control: Control, ctx: Context) -> str | None:
+    """Why the control cannot be evaluated at all: a needed customer input was not supplied."""
+    supplied = {Input.ROSTER: not ctx.people.empty, Input.REGISTER: not ctx.register.empty}
+    for need in control.needs:
+        if need.input.provider is None and not supplied.get(need.input, False):
+            return f"needs the {need.input.value}, which was not supplied"
+    return None
+
+
+def _lacking(frame: pd.DataFrame, need: Need, coverage: Coverage) -> pd.Series:
+    applies = frame["provider"] == need.input.provider
+    if need.subjects is not None:
+        applies &= frame["subject_kind"].isin(need.subjects)
+    has = [coverage.has(need.input, a) if isinstance(a, str) else False for a in frame["account"]]
+    return applies & ~pd.Series(has, index=frame.index, dtype=bool)
+
+
+def apply_needs(frame: pd.DataFrame, control: Control, coverage: Coverage) -> pd.DataFrame:
+    """Turn every result whose subject's account/tenant lacks a needed input into `error`, with
+    evidence naming the input; the check's own verdict is not kept (it rested on missing data)."""
+    missing: dict[int, list[str]] = {}  # row position → missing kinds (frame has a RangeIndex)
+    for need in control.needs:
+        if need.input.provider is None:
+            continue
+        for position in frame.index[_lacking(frame, need, coverage)]:
+            missing.setdefault(position, []).append(need.input.value)
+    if not missing:
+        return frame
+    frame = frame.copy()
+    statuses, evidences = frame["status"].tolist(), frame["evidence"].tolist()
+    for position, kinds in missing.items():
+        statuses[position] = Status.ERROR.value
+        evidences[position] = _missing_evidence(kinds, frame.at[position, "provider"], frame.at[position, "account"])
+    frame["status"], frame["evidence"] = statuses, evidences
+    return frame
+
+
+def _missing_evidence(kinds: list[str], provider: Any, account: Any) -> dict[str, Any]:
+    where = f"{provider} account/tenant {account}" if isinstance(account, str) else f"this {provider} subject"
+    return {
+        "missing_input": kinds,
+        "note": f"not collected completely for {where}: {', '.join(kinds)}; no verdict without its input",
+    }

@@ -1,0 +1,57 @@
+"""The input kinds: what a source read, named once for collectors, the store and the controls.
+
+A `Source` record's `kind` is one of these; a control's `needs:` in the catalog lists the kinds its
+verdict depends on. A saved CLI output and the live API call that returns the same data share a
+kind, so "the credential report was not read" means the same thing on both paths. Each kind names
+the provider whose accounts/tenants it is read per (None: an input the customer supplies).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Input(StrEnum):
+    provider: str | None
+
+    def __new__(cls, value: str, provider: str | None) -> Input:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.provider = provider
+        return member
+
+    # AWS
+    IAM = "iam_authorization_details", "aws"  # roles, users, policies, trust
+    CREDENTIAL_REPORT = "credential_report", "aws"  # access keys, console passwords, users' last use
+    SECRETS = "secretsmanager_secrets", "aws"
+    CERTIFICATES = "acm_certificates", "aws"
+    BEDROCK_AGENTS = "bedrock_agent", "aws"
+    BEDROCK_TOOLS = "bedrock_action_group", "aws"
+    CLOUDTRAIL_TRAILS = "cloudtrail_trails", "aws"
+    CLOUDTRAIL_SELECTORS = "cloudtrail_event_selectors", "aws"
+    CLOUDTRAIL_STATUS = "cloudtrail_status", "aws"
+    AWS_REGIONS = "aws_regions", "aws"
+    AWS_ASSUME_ROLE = "sts_assume_role", "aws"
+    AWS_ORGANIZATION = "organizations_accounts", "aws"
+    # Azure / Entra ID
+    ENTRA_PRINCIPALS = "azure_service_principals", "azure"
+    ENTRA_APPLICATIONS = "azure_applications", "azure"
+    AZURE_ROLE_ASSIGNMENTS = "azure_role_assignments", "azure"
+    KEYVAULT = "azure_keyvault_items", "azure"
+    # Inputs the customer supplies
+    REGISTER = "register", None
+    ROSTER = "roster", None
+    # A file whose shape is not recognised: no kind can be claimed for it
+    UNKNOWN = "unknown", None
+
+
+def parse_input(value: str) -> Input:
+    """An input kind by its value; ValueError names the known ones."""
+    found = _BY_VALUE.get(value)
+    if found is None:
+        known = ", ".join(sorted(k.value for k in Input if k is not Input.UNKNOWN))
+        raise ValueError(f"unknown input kind {value!r} (known: {known})")
+    return found
+
+
+_BY_VALUE: dict[str, Input] = {kind.value: kind for kind in Input}

@@ -1,0 +1,234 @@
+"""No verdict without its input: declared needs, strict statuses, one resolver, one shape registry."""
+
+from __future__ import annotations
+
+import ast
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agentaudit import pipeline
+from agentaudit.collectors.common import aws_tags
+from agentaudit.collectors.exports import read_exports
+from agentaudit.collectors.shapes import SHAPES, sniff
+from agentaudit.config import load_config
+from agentaudit.controls.context import InvalidStatusError, result
+from agentaudit.controls.engine import checked_catalog, evaluate
+from agentaudit.controls.needs import Coverage
+from agentaudit.model.kinds import Input
+from agentaudit.model.records import Source, SourceStatus, Status, evolve
+from agentaudit.model.store import Store
+from tests.conftest import AS_OF, complete_sources, evaluate_records, identity, status_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sources_without(kind: Input, account: str, provider: str = "aws") -> list[Source]:
+    sources = complete_sources({"identities": [identity("x", account=account)]})
+    return [s for s in sources if not (s.kind == kind.value and s.provider == provider)]
+
+
+def test_iam_users_are_never_passed_on_static_keys_or_human_use_without_the_credential_report(tmp_path: Path) -> None:
+    """Was: LC-009 and ACC-007 passed every IAM user when the credential report was not read."""
+    user = identity("svc", kind="aws_iam_user", native_id="arn:aws:iam::111122223333:user/svc")
+    with_report = evaluate_records(tmp_path / "a", identities=[user])
+    assert status_of(with_report, "LC-009", user.uid) == "pass"
+    assert status_of(with_report, "ACC-007", user.uid) == "pass"
+    without = evaluate_records(
+        tmp_path / "b", identities=[user], sources=_sources_without(Input.CREDENTIAL_REPORT, "111122223333")
+    )
+    for control in ("LC-009", "ACC-007", "MON-001"):
+        row = without[(without["control_id"] == control) & (without["subject_uid"] == user.uid)].iloc[0]
+        assert row["status"] == "error", control
+        assert row["evidence"]["missing_input"] == ["credential_report"]
+    # A failed credential report is no better than none.
+    now = datetime.now(UTC)
+    failed = Source("r", "credential_report", "aws", "111122223333", "r", now, now, SourceStatus.FAILED, error="x")
+    broken = evaluate_records(tmp_path / "c", identities=[user], sources=[*complete_sources({}), failed])
+    assert status_of(broken, "LC-009", user.uid) == "error"
+
+
+def test_a_need_scoped_to_users_leaves_roles_alone(tmp_path: Path) -> None:
+    role = identity("role")
+    findings = evaluate_records(
+        tmp_path, identities=[role], sources=_sources_without(Input.CREDENTIAL_REPORT, "111122223333")
+    )
+    assert status_of(findings, "MON-001", role.uid) == "pass"  # RoleLastUsed comes from IAM itself
+
+
+def test_a_failed_source_of_unknown_account_taints_every_account_of_its_provider() -> None:
+    now = datetime.now(UTC)
+    rows = [
+        Source("a", "credential_report", "aws", "111111111111", "a", now, now, SourceStatus.COMPLETE),
+        Source("b", "credential_report", "aws", "222222222222", "b", now, now, SourceStatus.COMPLETE),
+        Source("c", "credential_report", "aws", None, "c", now, now, SourceStatus.FAILED),
+    ]
+    frame = pd.DataFrame([{"kind": s.kind, "account": s.account, "status": s.status.value} for s in rows])
+    coverage = Coverage.of(frame)
+    assert not coverage.has(Input.CREDENTIAL_REPORT, "111111111111")
+    assert Coverage.of(frame.iloc[:2]).has(Input.CREDENTIAL_REPORT, "222222222222")
+
+
+def test_every_control_declares_its_needs_and_removing_each_turns_passes_into_error(tmp_path: Path) -> None:
+    """Registry-wide, on the demo snapshot: for every control and every input it needs, remove
+    that input's sources and no subject of that provider may still pass."""
+    config = load_config(pipeline.demo_paths()["config"])
+    catalog, _checks = checked_catalog(config)
+    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
+    paths = pipeline.demo_paths()
+    pipeline.collect(paths["source"], store, config, [paths["register"]], paths["roster"])
+    base = pipeline.check(store, config, AS_OF).context
+    tested = 0
+    for control in catalog.controls.values():
+        assert isinstance(control.needs, tuple)
+        for need in control.needs:
+            ctx = base
+            if need.input.provider is None:
+                ctx = _replace(base, people=base.people.iloc[0:0], register=base.register.iloc[0:0])
+            else:
+                sources = base.sources.copy()
+                sources.loc[sources["kind"] == need.input.value, "status"] = "failed"
+                ctx = _replace(base, sources=sources)
+            findings = evaluate(ctx, config).findings
+            mine = findings[findings["control_id"] == control.id]
+            if need.input.provider is not None:
+                mine = mine[mine["provider"] == need.input.provider]
+            if need.subjects is not None:
+                ids, creds = base.identities, base.credentials
+                scoped = set(ids.loc[ids["kind"].isin(need.subjects), "uid"])
+                scoped |= set(creds.loc[creds["type"].isin(need.subjects), "uid"])
+                mine = mine[mine["subject_uid"].isin(scoped)]
+            assert not (mine["status"] == "pass").any(), f"{control.id} still passes without {need.describe()}"
+            tested += 1
+    assert tested >= 15
+
+
+def _replace(ctx, **changes):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(ctx, **changes)
+
+
+def test_result_refuses_a_misspelled_status_naming_the_control(tmp_path: Path) -> None:
+    with pytest.raises(InvalidStatusError, match="passed"):
+        result(["a"], ["passed"], [{}])
+    frame = result(["a", "b"], [Status.PASS, Status.ERROR], [{}, {}])
+    assert frame["status"].tolist() == ["pass", "error"]
+    assert all(type(s) is str for s in frame["status"])
+
+
+def test_evolve_refuses_unknown_fields() -> None:
+    base = identity("r")
+    with pytest.raises(TypeError, match="owner_business"):
+        evolve(base, owner_business="x")
+    assert evolve(base, name="n").name == "n"
+
+
+def test_null_tag_values_stay_empty_never_the_text_none() -> None:
+    tags = aws_tags([{"Key": "owner", "Value": None}, {"Key": "team", "Value": "ops"}, {"Key": None, "Value": "x"}])
+    assert tags == {"owner": "", "team": "ops"}
+    assert aws_tags({"owner": None}) == {"owner": ""}
+
+
+def _write(path: Path, payload: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload))
+
+
+def _role(account: str, name: str) -> dict[str, object]:
+    arn = f"arn:aws:iam::{account}:role/{name}"
+    return {
+        "RoleName": name,
+        "RoleId": "AROA" + name.upper(),
+        "Arn": arn,
+        "Path": "/",
+        "CreateDate": "2025-01-01T00:00:00Z",
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+        "RolePolicyList": [],
+        "AttachedManagedPolicies": [],
+        "Tags": [],
+    }
+
+
+def test_a_secret_links_to_the_same_named_role_in_its_own_account_only(tmp_path: Path) -> None:
+    """Was: the last identity with the name won, across accounts."""
+    for account in ("111111111111", "222222222222"):
+        _write(
+            tmp_path / account / "iam.json",
+            {"RoleDetailList": [_role(account, "worker")], "UserDetailList": [], "GroupDetailList": [], "Policies": []},
+        )
+    secret = {
+        "ARN": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:db-AbCdEf",
+        "Name": "db",
+        "Tags": [{"Key": "agent-identity", "Value": "worker"}],
+    }
+    _write(tmp_path / "111111111111" / "secrets.json", {"SecretList": [secret]})
+    lonely = {**secret, "ARN": "arn:aws:secretsmanager:eu-west-1:333333333333:secret:x-AbCdEf", "Name": "x"}
+    _write(tmp_path / "333333333333" / "secrets.json", {"SecretList": [lonely]})
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    pipeline.collect(tmp_path, store, load_config(None))
+    snapshot = store.latest_snapshot_id()
+    assert snapshot is not None
+    creds = store.read_table("credentials", snapshot)
+    linked = dict(zip(creds["name"], creds["identity_uid"], strict=True))
+    assert linked["db"] == "aws:111111111111:arn:aws:iam::111111111111:role/worker"
+    assert linked["x"] is None  # no "worker" in account 333333333333: not linked to another account's role
+
+
+def test_an_azure_file_without_a_tenant_folder_takes_no_other_folders_tenant(tmp_path: Path) -> None:
+    tenant = "7d3c1e52-9a4b-4c1f-8e2d-5b6a7c8d9e01"
+    sp = {
+        "id": "00000000-0000-0000-0000-000000000001",
+        "appId": "a1",
+        "displayName": "svc",
+        "servicePrincipalType": "Application",
+        "appOwnerOrganizationId": tenant,
+    }
+    _write(tmp_path / tenant / "sp.json", [sp])
+    vault = [{"id": "https://v.vault.azure.net/secrets/s1", "attributes": {"enabled": True}}]
+    _write(tmp_path / "elsewhere" / "kv.json", vault)
+    collected = read_exports(tmp_path)
+    by_name = {s.name: s for s in collected.sources}
+    assert by_name[str(Path("elsewhere") / "kv.json")].status is SourceStatus.FAILED
+    assert "folder named by the tenant id" in str(by_name[str(Path("elsewhere") / "kv.json")].error)
+    assert by_name[str(Path("elsewhere") / "kv.json")].provider == "azure"
+
+
+def test_every_shape_declares_a_provider_and_an_input_kind_of_that_provider() -> None:
+    sniff([])  # loads the parser modules
+    assert len(SHAPES) >= 13
+    for shape in SHAPES.values():
+        assert shape.provides.provider in (None, shape.provider), shape.name
+
+
+def test_stages_import_downward_only() -> None:
+    """controls never import collectors; model imports nothing above it; collectors nothing of
+    controls/output; nothing below the CLI imports it."""
+    forbidden = {
+        "controls": ("agentaudit.collectors", "agentaudit.output", "agentaudit.pipeline", "agentaudit.cli"),
+        "model": (
+            "agentaudit.collectors",
+            "agentaudit.controls",
+            "agentaudit.output",
+            "agentaudit.pipeline",
+            "agentaudit.cli",
+            "agentaudit.config",
+        ),
+        "collectors": ("agentaudit.controls", "agentaudit.output", "agentaudit.pipeline", "agentaudit.cli"),
+        "output": ("agentaudit.collectors", "agentaudit.pipeline", "agentaudit.cli"),
+    }
+    problems = []
+    for stage, banned in forbidden.items():
+        for path in sorted((ROOT / "agentaudit" / stage).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                problems += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.startswith(banned)]
+    assert problems == []
