@@ -255,10 +255,7 @@ def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int
 
 def _known_frameworks(cfg: Config, frameworks: list[str] | None) -> None:
     """Refuse an unknown --framework before any collection work starts."""
-    known = checked_catalog(cfg)[0].frameworks
-    unknown = sorted(set(frameworks or []) - set(known))
-    if unknown:
-        raise AgentAuditError(f"--framework: unknown {', '.join(unknown)}; known: {', '.join(known)}")
+    pipeline.framework_view(checked_catalog(cfg)[0].frameworks, frameworks)
 
 
 def _check_and_pack(
@@ -364,20 +361,20 @@ def run(
 
     def body() -> int:
         aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
-        src, reg, ros, when = source, register, roster, _parse_as_of(as_of)
-        store_url = store
+        src, reg, ros, when, cfg_path, store_url = source, register, roster, _parse_as_of(as_of), config, store
         if demo:
-            paths = pipeline.demo_paths()
-            src = src or paths["source"]
-            reg = reg or [paths["register"]]
-            ros = ros or paths["roster"]
-            when = when or pipeline.DEMO_AS_OF
-            out_dir = out or Path("output")
-            store_url = store_url or f"sqlite:///{(out_dir / 'agentaudit-demo.db').resolve()}"
-            out_dir.mkdir(parents=True, exist_ok=True)
+            sample = pipeline.demo_inputs(out or Path("output"), src, reg, ros, config, when, store)
+            src, reg, ros, when, cfg_path, store_url = (
+                sample.source,
+                sample.register,
+                sample.roster,
+                sample.as_of,
+                sample.config,
+                sample.store,
+            )
         if src is None and aws_options is None:
             raise AgentAuditError("run needs --source DIR, --aws, or --demo for the bundled sample estate")
-        cfg = _config(config or (pipeline.demo_paths()["config"] if demo else None), store_url, out)
+        cfg = _config(cfg_path, store_url, out)
         threshold = _severity(fail_on)
         _known_frameworks(cfg, framework)
         db = Store(cfg.store)

@@ -46,6 +46,51 @@ def demo_paths() -> dict[str, Path]:
     }
 
 
+@dataclass(frozen=True)
+class DemoInputs:
+    """What `run --demo` reads and where it keeps its store, unless the user said otherwise."""
+
+    source: Path
+    register: list[Path]
+    roster: Path
+    config: Path
+    as_of: datetime
+    store: str
+
+
+def demo_inputs(
+    out: Path,
+    source: Path | None = None,
+    register: list[Path] | None = None,
+    roster: Path | None = None,
+    config: Path | None = None,
+    as_of: datetime | None = None,
+    store: str | None = None,
+) -> DemoInputs:
+    """The bundled sample estate, register, roster and policy, each overridable; the demo store
+    lives beside the pack (created here so its folder exists)."""
+    paths = demo_paths()
+    out.mkdir(parents=True, exist_ok=True)
+    return DemoInputs(
+        source=source or paths["source"],
+        register=register or [paths["register"]],
+        roster=roster or paths["roster"],
+        config=config or paths["config"],
+        as_of=as_of or DEMO_AS_OF,
+        store=store or f"sqlite:///{(out / 'agentaudit-demo.db').resolve()}",
+    )
+
+
+def framework_view(catalog_frameworks: dict[str, str], requested: list[str] | None) -> list[str]:
+    """The frameworks the pack's framework view shows: those requested (each must be a catalog
+    key) or all of them. One place for the rule, used before collection and when packing."""
+    unknown = sorted(set(requested or []) - set(catalog_frameworks))
+    if unknown:
+        known = ", ".join(catalog_frameworks)
+        raise InputError(f"--framework: unknown {', '.join(unknown)}; known: {known}")
+    return list(requested) if requested else list(catalog_frameworks)
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Bulk loading allocates millions of acyclic objects; the cyclic collector would rescan the
@@ -226,10 +271,7 @@ def write_pack(
     """The signed review pack in `<out>/<period>/run-<id>/`; returns that folder. `frameworks`
     narrows the framework view to those catalog keys (default: all)."""
     evaluation = result.evaluation
-    unknown = sorted(set(frameworks or []) - set(evaluation.catalog.frameworks))
-    if unknown:
-        known = ", ".join(evaluation.catalog.frameworks)
-        raise InputError(f"--framework: unknown {', '.join(unknown)}; known: {known}")
+    shown = framework_view(evaluation.catalog.frameworks, frameworks)
     period = period or period_of(evaluation.as_of)
     info = store.snapshot_info(result.snapshot_id)
     signing = config.signing
@@ -250,7 +292,7 @@ def write_pack(
         "signer": f"{cert.subject.rfc4514_string()} (SHA-256 {fingerprint(cert)})",
         "demo": identity.demo or is_demo(cert),
         "trend": evaluation.trend,
-        "frameworks": frameworks or list(evaluation.catalog.frameworks),
+        "frameworks": shown,
         "ocsf_include_passes": config.data["pack"]["ocsf_include_passes"],
         "xlsx_include_passes": config.data["pack"]["xlsx_include_passes"],
         "audit_manager": config.data["pack"]["audit_manager"],

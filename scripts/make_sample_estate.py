@@ -290,6 +290,7 @@ def write_aws(acc: dict, account: str) -> None:
     # Production records S3 and DynamoDB data events; development records management events only.
     audit = b.trail(account, "org-audit" if account == PROD else "dev-mgmt", "eu-west-1")
     b.write(folder / "cloudtrail" / "describe-trails.json", {"trailList": [audit]})
+    b.write(folder / "cloudtrail" / "trail-status" / f"{audit['Name']}.json", b.trail_status(logging=True))
     data_types = ["AWS::S3::Object", "AWS::DynamoDB::Table"] if account == PROD else []
     b.write(folder / "cloudtrail" / "get-event-selectors.json", b.event_selectors(audit["TrailARN"], data_types))
     if account == PROD:

@@ -232,3 +232,28 @@ def test_stages_import_downward_only() -> None:
                     names = [node.module]
                 problems += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.startswith(banned)]
     assert problems == []
+
+
+@pytest.mark.parametrize(("saved", "expected"), [(True, "pass"), (False, "fail"), (None, "manual")])
+def test_saved_trail_status_decides_data_access_logging(tmp_path: Path, saved: bool | None, expected: str) -> None:
+    """describe-trails has no IsLogging; get-trail-status (saved as trail-status/NAME.json, the
+    documented response shape) supplies it. Without it the verdict is manual, never pass."""
+    account = tmp_path / "exports" / "111122223333"
+    role = _role("111122223333", "worker")
+    _write(
+        account / "iam.json", {"RoleDetailList": [role], "UserDetailList": [], "GroupDetailList": [], "Policies": []}
+    )
+    arn = "arn:aws:cloudtrail:eu-west-1:111122223333:trail/audit"
+    _write(account / "trails.json", {"trailList": [{"Name": "audit", "TrailARN": arn, "HomeRegion": "eu-west-1"}]})
+    selectors = {
+        "TrailARN": arn,
+        "EventSelectors": [{"DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]}],
+    }
+    _write(account / "selectors.json", selectors)
+    if saved is not None:
+        status = json.loads((ROOT / "tests" / "data" / "aws" / "get-trail-status.json").read_text())
+        _write(account / "trail-status" / "audit.json", {**status, "IsLogging": saved})
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    pipeline.collect(tmp_path / "exports", store, load_config(None))
+    findings = pipeline.check(store, load_config(None), AS_OF).evaluation.findings
+    assert status_of(findings, "MON-002", "aws-account:111122223333") == expected

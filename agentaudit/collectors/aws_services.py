@@ -226,11 +226,21 @@ def parse_event_selectors(payload: dict[str, Any], path: str | None = None) -> t
     return str(arn), {"management_events": management, "data_events": bool(data), "data_resources": tuple(sorted(data))}
 
 
-def with_selectors(trails: list[Trail], selectors: dict[str, dict[str, Any]]) -> list[Trail]:
-    """Join each trail with its event selectors; a trail without them has unknown coverage."""
+def with_selectors(
+    trails: list[Trail],
+    selectors: dict[str, dict[str, Any]],
+    logging: dict[tuple[str | None, str], bool] | None = None,
+) -> list[Trail]:
+    """Join each trail with its event selectors and saved logging state (by account and name);
+    a trail without them has unknown coverage or logging state."""
+    logging = logging or {}
     joined = []
     for trail in trails:
-        found = selectors.get(trail.uid)
+        found = dict(selectors.get(trail.uid) or {})
+        if trail.logging is None and found.get("logging") is None:
+            state = logging.get((trail.account, trail.name), logging.get((None, trail.name)))
+            if state is not None:
+                found["logging"] = state
         joined.append(replace(trail, **found) if found else trail)
     return joined
 
@@ -355,3 +365,16 @@ def read_event_selectors(state: ReadState, export: Export) -> tuple[int, str | N
     arn, selectors = parse_event_selectors(export.payload, str(export.path))
     state.out.trail_selectors[arn] = selectors
     return 1, account_from_arn(arn) or None
+
+
+def _is_trail_status(payload: Any) -> bool:
+    return isinstance(payload, dict) and isinstance(payload.get("IsLogging"), bool) and "trailList" not in payload
+
+
+@shape("cloudtrail_status", provider="aws", provides=Input.CLOUDTRAIL_STATUS, detect=_is_trail_status, priority=51)
+def read_trail_status(state: ReadState, export: Export) -> tuple[int, str | None]:
+    """`aws cloudtrail get-trail-status --name NAME` does not name its trail: the file is named by
+    it (`trail-status/NAME.json`), inside the account's folder when several accounts share a name."""
+    account = state.aws_account_from_path(export.path)
+    state.out.trail_logging[(account, export.path.stem)] = bool(export.payload["IsLogging"])
+    return 1, account

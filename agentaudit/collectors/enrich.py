@@ -127,7 +127,7 @@ def enrich(
         credentials=credentials,
         grants=collected.grants,
         tools=collected.tools,
-        trails=aws_services.with_selectors(collected.trails, collected.trail_selectors),
+        trails=aws_services.with_selectors(collected.trails, collected.trail_selectors, collected.trail_logging),
         people=people,
         profiles=profiles,
         register=entries,

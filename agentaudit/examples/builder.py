@@ -475,6 +475,16 @@ def trail(
     }
 
 
+def trail_status(logging: bool, started: str = "2026-01-05T09:00:00Z") -> dict[str, Any]:
+    """`aws cloudtrail get-trail-status --name NAME`: the response does not name its trail."""
+    return {
+        "IsLogging": logging,
+        "StartLoggingTime": started,
+        "LatestDeliveryAttemptSucceeded": "2026-11-20T09:55:00Z",
+        "TimeLoggingStarted": started,
+    }
+
+
 def event_selectors(trail_arn: str, data_types: list[str]) -> dict[str, Any]:
     """`aws cloudtrail get-event-selectors` with basic selectors."""
     resources = [
