@@ -1,4 +1,7 @@
-"""Charts for the pack, drawn with matplotlib to SVG (vector, so the PDF stays sharp)."""
+"""Charts for the pack, drawn with matplotlib to SVG (vector, so the PDF stays sharp).
+
+Labels are estate text (tag values such as a business unit), so matplotlib's math-text parser is
+switched off: `Ops $_$` is drawn as written, never interpreted."""
 
 from __future__ import annotations
 
@@ -13,7 +16,14 @@ matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt
 
 PASS, FAIL, OTHER = "#3b7d4f", "#b8402f", "#b9b2a5"
-FONT: Any = {"font.family": "DejaVu Sans", "font.size": 8, "svg.fonttype": "none", "svg.hashsalt": "agentaudit"}
+FONT: Any = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "agentaudit",
+    "text.parse_math": False,  # estate text is data: `$…$` must not become math text
+    "text.usetex": False,
+}
 
 
 def _svg_data_uri(figure: plt.Figure) -> str:
