@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -138,6 +139,13 @@ def _collect_from(
         raise AgentAuditError("give either --source DIR (saved exports) or --aws (live), not both or neither")
     with _progress("collect") as tick:
         if aws is not None:
+            limits = cfg.data["aws"]
+            aws = replace(
+                aws,
+                connect_timeout=limits["connect_timeout_seconds"],
+                read_timeout=limits["read_timeout_seconds"],
+                source_deadline=limits["source_deadline_seconds"],
+            )
             result = pipeline.collect_aws(aws, db, cfg, register, roster, tick)
             calls = sum(result.api_calls.values())
             err.print(f"AWS: {calls} API calls ({calls / max(1, result.counts['identities']):.3f} per identity)")
@@ -191,7 +199,23 @@ def _progress(label: str) -> Iterator[Callable[[str], None]]:
         yield tick
 
 
-def _guard(func: Callable[[], int]) -> None:
+@dataclass
+class _Stored:
+    """What this command has written to the evidence store so far, so that an interruption is
+    reported truthfully (a run interrupted while packing has already stored its snapshot)."""
+
+    items: list[str] = field(default_factory=list)
+
+    def add(self, item: str) -> None:
+        self.items.append(item)
+
+    def interrupted(self) -> str:
+        if not self.items:
+            return "interrupted; the evidence store is unchanged"
+        return f"interrupted; already kept in the evidence store: {', '.join(self.items)}; nothing else was written"
+
+
+def _guard(func: Callable[[], int], stored: _Stored | None = None) -> None:
     try:
         code = func()
     except ExportIncompleteError as exc:
@@ -205,7 +229,7 @@ def _guard(func: Callable[[], int]) -> None:
         err.print(f"[red]error:[/red] {where}: {exc.strerror or exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
     except KeyboardInterrupt:
-        err.print("interrupted; the evidence store is unchanged")
+        err.print((stored or _Stored()).interrupted(), highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     raise typer.Exit(code)
 
@@ -267,15 +291,18 @@ def _check_and_pack(
     period: str | None,
     frameworks: list[str] | None = None,
     then: Callable[[Path], object] | None = None,
+    stored: _Stored | None = None,
 ) -> int:
     """Evaluate, report, write the signed pack and print its folder as the last line of stdout;
-    `then` (the export) runs on the written pack."""
+    `then` (the export) runs on the written pack; `stored` hears what reached the evidence store."""
+    stored = stored or _Stored()
     with _progress("check") as tick:
         result = pipeline.check(db, cfg, when, snapshot, tick)
+    stored.add(f"check run {result.run_id}")
     code = _report_check(result, threshold)
     with _progress("pack") as tick:
         tick("rendering PDF, XLSX, JSON; signing")
-        folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period, frameworks)
+        folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period, frameworks, on_stored=stored.add)
     print(folder.resolve())
     if then is not None:
         then(folder)
@@ -300,14 +327,17 @@ def collect(
 ) -> None:
     """Read saved exports (--source) or live AWS (--aws) into a new snapshot (one transaction)."""
 
+    stored = _Stored()
+
     def body() -> int:
         aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
         cfg = _config(config, store, None)
         result = _collect_from(source, aws_options, Store(cfg.store), cfg, register, roster)
+        stored.add(f"snapshot {result.snapshot_id}")
         _report_collect(result, strict)
         return EXIT_OK
 
-    _guard(body)
+    _guard(body, stored)
 
 
 @app.command()
@@ -320,6 +350,7 @@ def check(
     fail_on: FailOnOpt = None,
 ) -> None:
     """Evaluate the controls over a snapshot; write findings.json/csv; print the result folder."""
+    stored = _Stored()
 
     def body() -> int:
         cfg = _config(config, store, out)
@@ -327,12 +358,13 @@ def check(
         db = Store(cfg.store)
         with _progress("check") as tick:
             result = pipeline.check(db, cfg, _parse_as_of(as_of), snapshot, tick)
+        stored.add(f"check run {result.run_id}")
         code = _report_check(result, threshold)
         folder = pipeline.write_results(result, db, Path(cfg.output))
         print(folder.resolve())
         return code
 
-    _guard(body)
+    _guard(body, stored)
 
 
 @app.command()
@@ -358,6 +390,7 @@ def run(
     export_to: ExportToOpt = None,
 ) -> None:
     """Collect, check and write the signed pack in one go; prints the pack folder as the last line."""
+    stored = _Stored()
 
     def body() -> int:
         aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
@@ -381,10 +414,11 @@ def run(
         destination = export_to or str(cfg.data["export"]["to"])
         then = (lambda folder: _export(folder, destination, cfg, None, None, None)) if destination else None
         collected = _collect_from(src, aws_options, db, cfg, reg, ros)
+        stored.add(f"snapshot {collected.snapshot_id}")
         _report_collect(collected, strict)
-        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None, framework, then)
+        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None, framework, then, stored=stored)
 
-    _guard(body)
+    _guard(body, stored)
 
 
 @app.command()
@@ -401,6 +435,7 @@ def pack(
     framework: FrameworkOpt = None,
 ) -> None:
     """Render the signed review pack for the latest snapshot; print the pack folder."""
+    stored = _Stored()
 
     def body() -> int:
         cfg = _config(config, store, out)
@@ -410,9 +445,9 @@ def pack(
             when = min(datetime.now(UTC), period_end(period))
         _known_frameworks(cfg, framework)
         db = Store(cfg.store)
-        return _check_and_pack(db, cfg, when, snapshot, threshold, period, framework)
+        return _check_and_pack(db, cfg, when, snapshot, threshold, period, framework, stored=stored)
 
-    _guard(body)
+    _guard(body, stored)
 
 
 @app.command()
@@ -571,6 +606,8 @@ def attest_import(
     Each file is checked on its own: the good ones are imported, each bad one is named with the
     sheet, row and column at fault, and the exit code is 2 if any was refused."""
 
+    stored = _Stored()
+
     def body() -> int:
         cfg = _config(config, store, None)
         db = Store(cfg.store)
@@ -582,6 +619,8 @@ def attest_import(
                 refused += 1
                 err.print(f"[red]refused:[/red] {exc}", highlight=False, soft_wrap=True)
                 continue
+            if not outcome.already:
+                stored.add(f"the decisions of {path}")
             decided = ", ".join(f"{n} {d}" for d, n in outcome.decisions.items() if n) or "no decisions"
             state = "already imported (same SHA-256), not stored again" if outcome.already else "imported"
             print(
@@ -590,7 +629,7 @@ def attest_import(
             )
         return EXIT_INPUT if refused else EXIT_OK
 
-    _guard(body)
+    _guard(body, stored)
 
 
 @app.command()

@@ -66,6 +66,10 @@ export:                                # copies of each signed pack (`export`, `
 environments:                          # ACC-009 (OWASP NHI8): which AWS accounts / Azure subscriptions are
   production: []                       # production and which are not (ids); both empty = not evaluated
   non_production: []
+aws:                                   # live collection (--aws)
+  connect_timeout_seconds: 10          # per connection attempt
+  read_timeout_seconds: 60             # per response; a hung endpoint fails the call after this
+  source_deadline_seconds: 900         # per source (account x service x region), retries included; past it, a gap
 attestation:
   workbooks: true                      # write attestation/<owner>.xlsx into every pack
   max_file_mb: 20                      # returned workbooks larger than this are refused on import

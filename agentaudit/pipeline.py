@@ -267,9 +267,11 @@ def write_pack(
     out: Path,
     period: str | None = None,
     frameworks: list[str] | None = None,
+    on_stored: Callable[[str], None] | None = None,
 ) -> Path:
     """The signed review pack in `<out>/<period>/run-<id>/`; returns that folder. `frameworks`
-    narrows the framework view to those catalog keys (default: all)."""
+    narrows the framework view to those catalog keys (default: all); `on_stored` hears of what is
+    written to the evidence store (the attestation campaign) before the pack is finished."""
     evaluation = result.evaluation
     shown = framework_view(evaluation.catalog.frameworks, frameworks)
     period = period or period_of(evaluation.as_of)
@@ -300,6 +302,8 @@ def write_pack(
     review = None
     if config.data["attestation"]["workbooks"]:
         campaign = store.create_campaign(period, result.run_id, result.snapshot_id)
+        if on_stored is not None:
+            on_stored(f"attestation campaign {campaign.id}")
         review = attestation_out.Review(result.context, evaluation.findings, campaign)
         meta["attestation"] = attestation_out.issue_summary(attestation_out.row_owners(result.context), campaign)
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)

@@ -6,18 +6,21 @@ in bulk (get_account_authorization_details + the credential report: no per-role 
 calls). Secret values are never read: the collector has no code path that calls GetSecretValue.
 
 Each (account, service, region) is a Source with its API call count; AccessDenied or any other
-failure makes that source failed — a collection gap in the pack — and the rest goes on.
+failure makes that source failed — a collection gap in the pack — and the rest goes on. Every call
+has connect/read timeouts, and every source a deadline checked before each attempt (retries
+included), so a hung endpoint costs one source, not the run. Worker threads are daemons: Ctrl-C
+ends the run at once (nothing is written to the store before collection finishes).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +29,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from agentaudit.collectors import aws_iam, aws_services
 from agentaudit.collectors.shapes import Collected
@@ -47,6 +50,36 @@ def _refuse_secret_read(model: Any, **_: Any) -> None:
     raise SecretReadRefusedError(f"agentaudit never reads secret values; refused {model.name}")
 
 
+class SourceDeadlineError(BotoCoreError):
+    """A source ran past its deadline (a hung or throttling endpoint): it becomes a collection gap."""
+
+    fmt = "no complete answer within the source deadline of {seconds:g} s (source_deadline_seconds)"
+
+
+class CollectionCancelledError(BotoCoreError):
+    """The run was interrupted: worker threads stop at their next API attempt."""
+
+    fmt = "collection interrupted"
+
+
+RETRY_MODES = ("legacy", "standard", "adaptive")
+
+
+def _env_attempts() -> int:
+    """AWS_MAX_ATTEMPTS as botocore reads it, refused in one line when it is not a number."""
+    text = os.environ.get("AWS_MAX_ATTEMPTS", "").strip() or "8"
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"AWS_MAX_ATTEMPTS={text!r}: must be a whole number of at least 1")
+    return int(text)
+
+
+def _env_retry_mode() -> str:
+    mode = os.environ.get("AWS_RETRY_MODE", "").strip() or "adaptive"
+    if mode not in RETRY_MODES:
+        raise InputError(f"AWS_RETRY_MODE={mode!r}: must be one of {', '.join(RETRY_MODES)}")
+    return mode
+
+
 @dataclass
 class AwsOptions:
     profiles: list[str] = field(default_factory=list)
@@ -56,29 +89,41 @@ class AwsOptions:
     regions: list[str] = field(default_factory=list)  # empty: every enabled region
     max_workers: int = 4
     # botocore's own variables win, as users of the AWS CLI expect.
-    max_attempts: int = field(default_factory=lambda: int(os.environ.get("AWS_MAX_ATTEMPTS", "8")))
-    retry_mode: str = field(default_factory=lambda: os.environ.get("AWS_RETRY_MODE", "adaptive"))
+    max_attempts: int = field(default_factory=_env_attempts)
+    retry_mode: str = field(default_factory=_env_retry_mode)
     report_poll_seconds: float = 2.0
+    connect_timeout: float = 10.0  # config aws.connect_timeout_seconds
+    read_timeout: float = 60.0  # config aws.read_timeout_seconds
+    source_deadline: float = 900.0  # config aws.source_deadline_seconds
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "source_deadline"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"aws.{name}_seconds must be more than 0")
 
 
 class ApiCounter:
-    """Counts API calls (and attempts, retries included) per source, across worker threads."""
+    """Counts API calls (and attempts, retries included) per source, across worker threads, and
+    stops a source's attempts once its deadline has passed or the run was cancelled."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline_seconds: float = 900.0) -> None:
         self.calls: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()
         self.operations: Counter[str] = Counter()
+        self.deadline_seconds = deadline_seconds
+        self.cancelled = threading.Event()
         self._lock = threading.Lock()
         self._local = threading.local()
 
     @contextmanager
     def source(self, name: str) -> Iterator[None]:
-        previous = getattr(self._local, "name", None)
+        previous = getattr(self._local, "name", None), getattr(self._local, "deadline", None)
         self._local.name = name
+        self._local.deadline = time.monotonic() + self.deadline_seconds
         try:
             yield
         finally:
-            self._local.name = previous
+            self._local.name, self._local.deadline = previous
 
     def _current(self) -> str:
         return getattr(self._local, "name", None) or "(outside a source)"
@@ -89,6 +134,11 @@ class ApiCounter:
             self.operations[f"{model.service_model.service_name}:{model.name}"] += 1
 
     def on_send(self, **_: Any) -> None:
+        if self.cancelled.is_set():
+            raise CollectionCancelledError()
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is not None and time.monotonic() > deadline:
+            raise SourceDeadlineError(seconds=self.deadline_seconds)
         with self._lock:
             self.attempts[self._current()] += 1
 
@@ -104,6 +154,15 @@ def _one_line(text: str, limit: int = 240) -> str:
     """Error bodies can be whole HTML pages; keep one readable line."""
     text = " ".join(re.sub(r"<[^>]+>", " ", text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _describe(error: Exception) -> str:
+    """One line for a botocore failure: the service's code and message, or the client-side error."""
+    if isinstance(error, ClientError):
+        err = error.response.get("Error", {})
+        text = _one_line(str(err.get("Message", "")))
+        return f"{err.get('Code', 'Error')}: {text} ({error.operation_name})"
+    return f"{type(error).__name__}: {_one_line(str(error))}"
 
 
 @dataclass
@@ -123,12 +182,19 @@ class AwsCollector:
         self.options = options
         self.progress = progress or (lambda _msg: None)
         self.session_factory = session_factory
-        self.counter = ApiCounter()
+        self.counter = ApiCounter(options.source_deadline)
         self.out = Collected()
         self._lock = threading.Lock()
         self.boto_config = BotoConfig(
-            retries={"mode": options.retry_mode, "max_attempts": options.max_attempts},
+            # total_max_attempts counts the first try, as AWS_MAX_ATTEMPTS does (max_attempts would not)
+            retries={"mode": options.retry_mode, "total_max_attempts": options.max_attempts},
             user_agent_extra="agentaudit",
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.read_timeout,
+        )
+        # Who am I: a dead endpoint or missing credentials should fail in seconds, not minutes.
+        self.startup_config = self.boto_config.merge(
+            BotoConfig(retries={"mode": "standard", "total_max_attempts": min(3, options.max_attempts)})
         )
 
     # -- sessions -------------------------------------------------------------------------
@@ -137,13 +203,38 @@ class AwsCollector:
         self.counter.attach(session)
         return session
 
-    def _client(self, session: boto3.Session, service: str, region: str | None = None) -> Any:
+    def _client(
+        self, session: boto3.Session, service: str, region: str | None = None, config: BotoConfig | None = None
+    ) -> Any:
         return session.client(
-            service, region_name=region or session.region_name or "us-east-1", config=self.boto_config
+            service, region_name=region or session.region_name or "us-east-1", config=config or self.boto_config
         )
 
     def _caller(self, session: boto3.Session) -> str:
-        return str(self._client(session, "sts").get_caller_identity()["Account"])
+        return str(self._client(session, "sts", config=self.startup_config).get_caller_identity()["Account"])
+
+    def _bases(self) -> list[tuple[boto3.Session, str]]:
+        """One session per profile (or the default chain) and its account id; a start-up failure
+        (unknown profile, no credentials, unreachable endpoint) is one line, not a traceback."""
+        found = []
+        profiles: list[str | None] = list(self.options.profiles) or [None]
+        for profile in profiles:
+            label = f"profile {profile!r}" if profile else "the default credential chain"
+            try:
+                base = self._session(profile_name=profile) if profile else self._session()
+                with self.counter.source("sts:GetCallerIdentity"):
+                    found.append((base, self._caller(base)))
+            except ProfileNotFound:
+                raise InputError(f"--profiles: no AWS profile named {profile!r} in the AWS config files") from None
+            except NoCredentialsError:
+                raise InputError(
+                    f"AWS: no credentials found for {label} (set AWS_PROFILE, run `aws configure` or `aws sso login`)"
+                ) from None
+            except (BotoCoreError, ClientError) as exc:
+                raise InputError(
+                    f"AWS: cannot identify the caller with {label} (sts:GetCallerIdentity): {_describe(exc)}"
+                ) from None
+        return found
 
     def _assume(self, base: boto3.Session, account_id: str) -> boto3.Session:
         arn = f"arn:aws:iam::{account_id}:role/{self.options.role_name}"
@@ -158,12 +249,10 @@ class AwsCollector:
     def accounts(self) -> list[_Account]:
         """The accounts to read: profiles, the caller, organisation members, explicit ids."""
         found: dict[str, _Account] = {}
-        bases = [self._session(profile_name=p) for p in self.options.profiles] or [self._session()]
-        for base in bases:
-            with self.counter.source("sts:GetCallerIdentity"):
-                account_id = self._caller(base)
+        bases = self._bases()
+        for base, account_id in bases:
             found.setdefault(account_id, _Account(account_id, base, account_id))
-        base = bases[0]
+        base = bases[0][0]
         members: list[str] = list(self.options.accounts)
         if self.options.org:
             members += self._organisation_accounts(base)
@@ -203,13 +292,7 @@ class AwsCollector:
         error: Exception | None = None,
     ) -> None:
         status = SourceStatus.COMPLETE if error is None else SourceStatus.FAILED
-        message = None
-        if isinstance(error, ClientError):
-            err = error.response.get("Error", {})
-            text = _one_line(str(err.get("Message", "")))
-            message = f"{err.get('Code', 'Error')}: {text} ({error.operation_name})"
-        elif error is not None:
-            message = f"{type(error).__name__}: {_one_line(str(error))}"
+        message = _describe(error) if error is not None else None
         source = Source(
             name=name,
             kind=kind.value,
@@ -241,15 +324,39 @@ class AwsCollector:
 
     # -- per-account work ------------------------------------------------------------------
     def collect(self) -> Collected:
+        """Accounts in parallel on daemon threads: on Ctrl-C the main thread stops waiting at once
+        and the workers stop at their next attempt (or die with the process if a read hangs)."""
+        pending: queue.SimpleQueue[_Account] = queue.SimpleQueue()
         accounts = self.accounts()
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.max_workers), thread_name_prefix="agentaudit-aws")
+        for account in accounts:
+            pending.put(account)
+        failures: list[BaseException] = []
+
+        def work() -> None:
+            while not self.counter.cancelled.is_set():
+                try:
+                    account = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    self._collect_account(account)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller after the others stop
+                    failures.append(exc)
+                    self.counter.cancelled.set()
+
+        workers = min(max(1, self.options.max_workers), max(1, len(accounts)))
+        threads = [threading.Thread(target=work, name=f"agentaudit-aws-{n}", daemon=True) for n in range(workers)]
+        for thread in threads:
+            thread.start()
         try:
-            for future in [pool.submit(self._collect_account, a) for a in accounts]:
-                future.result()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)  # short waits: KeyboardInterrupt reaches the main thread at once
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: stop queued accounts now
+            self.counter.cancelled.set()
             raise
-        pool.shutdown()
+        if failures:
+            raise failures[0]
         return self.out
 
     def _regions(self, account: _Account) -> list[str]:

@@ -1,0 +1,368 @@
+"""Dead, hung, killed and throttling AWS endpoints, bad start-up settings and Ctrl-C.
+
+Real parts: moto's standalone server for the endpoints that answer, real TCP sockets for the
+ones that do not (a listener that never replies, a relay to moto that is killed mid-collection),
+the CLI as a subprocess for Ctrl-C (a real SIGINT). "Nothing lost" is asserted by counting the
+store's snapshots, check runs and decisions before and after each fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from agentaudit import pipeline
+from agentaudit.cli import app
+from agentaudit.collectors.aws_live import AwsOptions
+from agentaudit.config import load_config
+from agentaudit.model.records import Attestation, Decision
+from agentaudit.model.store import ImportRecord, Store
+from tests.test_aws_live import MGMT, REGION, moto, seed_account
+
+__all__ = ["moto"]  # the fixture, imported for this module's tests
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _counts(store_url: str) -> dict[str, int]:
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        tables = ("snapshots", "check_runs", "attestation_campaigns", "attestations")
+        found = {t: conn.execute(sa.text(f"select count(*) from {t}")).scalar_one() for t in tables}
+    engine.dispose()
+    return found
+
+
+def _store_with_history(tmp_path: Path) -> tuple[Store, str]:
+    """A store holding one earlier snapshot, check run, campaign and two imported decisions."""
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    store = Store(url)
+    config = load_config()
+    collected = pipeline.collect(ROOT / "tests" / "data" / "aws", store, config)
+    run = pipeline.check(store, config, None, collected.snapshot_id)
+    campaign = store.create_campaign("2026-Q4", run.run_id, run.snapshot_id)
+    now = datetime.now(UTC)
+    decisions = [
+        Attestation(campaign.id, "2026-Q4", "pat@example.com", f"row-{n}", "identity", f"uid-{n}", f"uid-{n}", None,
+                    f"label {n}", Decision.KEEP, None, now, "pat.xlsx", "0" * 64)
+        for n in range(2)
+    ]  # fmt: skip
+    store.write_attestations(ImportRecord(campaign.id, "pat@example.com", "pat.xlsx", "0" * 64, now, 2, 0), decisions)
+    return store, url
+
+
+@pytest.fixture
+def hung_endpoint() -> Iterator[tuple[str, threading.Event]]:
+    """A TCP endpoint that accepts connections and never answers (a hung load balancer)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted = threading.Event()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+            accepted.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+class Relay:
+    """A TCP relay to moto that can be killed: listening socket and open connections closed."""
+
+    def __init__(self, target: str):
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.conns: list[socket.socket] = []
+        self.dead = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if self.dead:
+                client.close()
+                return
+            upstream = socket.create_connection(self.target)
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        src.close()
+        dst.close()
+
+    def kill(self) -> None:
+        if self.dead:
+            return
+        self.dead = True
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread; close alone would not
+        self.server.close()
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+
+# -- start-up errors: one line, exit 2, store untouched -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "needle"),
+    [
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, [], "EndpointConnectionError"),
+        ({"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, [], "no credentials found"),
+        ({}, ["--profiles", "nosuchprofile"], "no AWS profile named 'nosuchprofile'"),
+        ({"AWS_MAX_ATTEMPTS": "abc"}, [], "AWS_MAX_ATTEMPTS='abc'"),
+        ({"AWS_RETRY_MODE": "eager"}, [], "AWS_RETRY_MODE='eager'"),
+    ],
+    ids=["closed-endpoint", "no-credentials", "unknown-profile", "bad-max-attempts", "bad-retry-mode"],
+)
+def test_live_aws_start_up_errors_are_one_line_and_exit_2(
+    moto: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str | None],
+    args: list[str],
+    needle: str,
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for key, value in env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    _, url = _store_with_history(tmp_path)
+    before = _counts(url)
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["collect", "--aws", "--regions", REGION, "--store", url, *args])
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], result.output
+    assert _counts(url) == before
+
+
+# -- faults during collection: a recorded gap, the rest goes on, nothing lost -------------------------
+
+
+def test_hung_endpoint_is_a_gap_within_the_source_deadline(
+    moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hung_endpoint: tuple[str, threading.Event]
+) -> None:
+    seed_account(boto3.Session(region_name=REGION), "h", agent=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", hung_endpoint[0])  # botocore's per-service endpoint
+    store, url = _store_with_history(tmp_path)
+    before = _counts(url)
+    options = AwsOptions(
+        regions=[REGION], connect_timeout=1, read_timeout=4, max_attempts=2, source_deadline=60, report_poll_seconds=0.1
+    )
+    started = time.monotonic()
+    result = pipeline.collect_aws(options, store, load_config())
+    elapsed = time.monotonic() - started
+    assert elapsed < 60, elapsed  # without timeouts a hung call holds the run ~9 minutes
+    sources = pipeline.load_context(store, result.snapshot_id, load_config(), datetime.now(UTC)).sources
+    failed = sources[sources["status"] == "failed"]
+    assert list(failed["name"]) == [f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"], list(failed["error"])
+    assert failed.iloc[0]["error"].startswith("ReadTimeoutError")
+    assert set(sources[sources["status"] == "complete"]["kind"]) >= {"iam_authorization_details", "credential_report"}
+    after = _counts(url)
+    assert after == {**before, "snapshots": before["snapshots"] + 1}
+
+
+def test_deadline_stops_a_source_that_keeps_being_retried(
+    moto: str, monkeypatch: pytest.MonkeyPatch, hung_endpoint: tuple[str, threading.Event]
+) -> None:
+    """Read timeouts are retried by botocore; the source deadline ends the retries."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", hung_endpoint[0])
+    from agentaudit.collectors.aws_live import AwsCollector
+
+    options = AwsOptions(regions=[REGION], read_timeout=2, source_deadline=5, max_attempts=50, retry_mode="standard")
+    collector = AwsCollector(options)
+    started = time.monotonic()
+    collector.collect()
+    assert time.monotonic() - started < 60
+    name = f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"
+    source = next(s for s in collector.out.sources if s.name == name)
+    assert source.status == "failed" and "source deadline of 5 s" in (source.error or "")
+    assert 1 < collector.counter.attempts[name] < 50
+
+
+def test_killed_endpoint_mid_collection_is_a_gap_and_nothing_is_lost(
+    moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_account(boto3.Session(region_name=REGION), "k", agent=False)
+    relay = Relay(moto)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", relay.url)  # everything through the relay ...
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    store, url = _store_with_history(tmp_path)
+    before = _counts(url)
+
+    def kill_at_secrets(session: boto3.Session) -> None:  # ... which dies when Secrets Manager is reached
+        session.events.register("before-call.secretsmanager.ListSecrets", lambda **_: relay.kill())
+
+    from agentaudit.collectors.aws_live import AwsCollector
+
+    def factory(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        kill_at_secrets(session)
+        return session
+
+    collector = AwsCollector(AwsOptions(regions=[REGION], connect_timeout=1, read_timeout=2), session_factory=factory)
+    collected = collector.collect()
+    assert relay.dead
+    by_name = {s.name: s for s in collected.sources}
+    assert by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"].status == "complete"
+    assert by_name[f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"].status == "failed"
+    assert "EndpointConnectionError" in (by_name[f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"].error or "")
+    assert {i.name for i in collected.identities} >= {"k-role-0", "k-svc"}
+    from agentaudit.collectors.enrich import enrich
+
+    data, _ = enrich(collected, [], [], [], load_config(), "aws")
+    snapshot = store.write_snapshot(data)
+    assert store.snapshot_info(snapshot)["status"] == "partial"
+    assert _counts(url) == {**before, "snapshots": before["snapshots"] + 1}
+
+
+def test_throttling_past_every_retry_is_a_gap_and_nothing_is_lost(
+    moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_account(boto3.Session(region_name=REGION), "t", agent=False)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    store, url = _store_with_history(tmp_path)
+    before = _counts(url)
+    from botocore.awsrequest import AWSResponse
+
+    from agentaudit.collectors.aws_live import AwsCollector
+    from tests.test_aws_live import _Raw
+
+    def throttle(request: Any, **_: Any) -> Any:
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+        return AWSResponse(request.url, 400, {"x-amzn-errortype": "ThrottlingException"}, _Raw(body))
+
+    def factory(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        session.events.register("before-send.secrets-manager.ListSecrets", throttle)
+        return session
+
+    collector = AwsCollector(AwsOptions(regions=[REGION], retry_mode="standard"), session_factory=factory)
+    collected = collector.collect()
+    name = f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"
+    source = next(s for s in collected.sources if s.name == name)
+    assert source.status == "failed" and (source.error or "").startswith("ThrottlingException")
+    assert collector.counter.attempts[name] == 3
+    from agentaudit.collectors.enrich import enrich
+
+    data, _ = enrich(collected, [], [], [], load_config(), "aws")
+    store.write_snapshot(data)
+    assert _counts(url) == {**before, "snapshots": before["snapshots"] + 1}
+
+
+# -- Ctrl-C: ends in seconds, exit 130, and says truthfully what was kept -----------------------------
+
+
+def _agentaudit(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentaudit", *args],
+        cwd=ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _interrupt(process: subprocess.Popen[str]) -> tuple[int, str, float]:
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = process.communicate(timeout=30)
+    return process.returncode, stderr, time.monotonic() - started
+
+
+def test_ctrl_c_during_a_hung_live_collection_ends_at_once_and_the_store_is_unchanged(
+    moto: str, tmp_path: Path, hung_endpoint: tuple[str, threading.Event]
+) -> None:
+    _, url = _store_with_history(tmp_path)
+    before = _counts(url)
+    config = tmp_path / "policy.yaml"
+    config.write_text("aws:\n  read_timeout_seconds: 600\n  source_deadline_seconds: 3600\n")
+    env = {"AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_IAM": hung_endpoint[0]}
+    process = _agentaudit(["collect", "--aws", "--regions", REGION, "--store", url, "--config", str(config)], env)
+    assert hung_endpoint[1].wait(60), "the collector never reached the hung endpoint"
+    time.sleep(0.5)
+    code, stderr, took = _interrupt(process)
+    assert code == 130, stderr
+    assert took < 5, took
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted; the evidence store is unchanged"
+    assert _counts(url) == before
+
+
+def test_ctrl_c_while_packing_says_what_was_already_stored(tmp_path: Path) -> None:
+    """The signing key is a FIFO nobody writes to: the run blocks after storing its snapshot and
+    check run, exactly where an interrupted `run` used to claim the store was unchanged."""
+    _, url = _store_with_history(tmp_path)
+    before = _counts(url)
+    key = tmp_path / "key.pem"
+    os.mkfifo(key)
+    config = tmp_path / "policy.yaml"
+    config.write_text(f"signing:\n  key: {key}\n  cert: {key}\n")
+    args = ["run", "--source", str(ROOT / "tests" / "data" / "aws"), "--store", url, "--config", str(config)]
+    process = _agentaudit([*args, "--out", str(tmp_path / "out")], {})
+    deadline = time.monotonic() + 90
+    while _counts(url)["check_runs"] == before["check_runs"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    code, stderr, took = _interrupt(process)
+    assert code == 130, stderr
+    assert took < 5
+    after = _counts(url)
+    assert after == {**before, "snapshots": before["snapshots"] + 1, "check_runs": before["check_runs"] + 1}
+    last = stderr.strip().splitlines()[-1]
+    assert "unchanged" not in last
+    assert f"snapshot {before['snapshots'] + 1}" in last and f"check run {before['check_runs'] + 1}" in last
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("manifest.json"))
