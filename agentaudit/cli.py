@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,7 +25,7 @@ from agentaudit import __version__, pipeline
 from agentaudit.collectors.aws_live import AwsOptions
 from agentaudit.config import DEFAULTS_YAML, Config, load_config
 from agentaudit.controls.engine import checked_catalog
-from agentaudit.errors import AgentAuditError
+from agentaudit.errors import AgentAuditError, redact_urls
 from agentaudit.model.periods import period_end
 from agentaudit.model.records import Severity, Status
 from agentaudit.model.store import Store
@@ -222,14 +223,18 @@ def _guard(func: Callable[[], int], stored: _Stored | None = None) -> None:
         err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_EXPORT) from None
     except AgentAuditError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(redact_urls(str(exc)))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
     except OSError as exc:  # a folder or file the OS refused: name it, no traceback
         where = exc.filename or ""
-        err.print(f"[red]error:[/red] {where}: {exc.strerror or exc}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]error:[/red] {escape(redact_urls(f'{where}: {exc.strerror or exc}'))}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(EXIT_INPUT) from None
     except KeyboardInterrupt:
-        err.print((stored or _Stored()).interrupted(), highlight=False, soft_wrap=True)
+        err.print(escape((stored or _Stored()).interrupted()), highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     raise typer.Exit(code)
 
@@ -240,7 +245,7 @@ def _config(config: Path | None, store: str | None, out: Path | None) -> Config:
 
 def _report_collect(result: pipeline.CollectResult, strict: bool) -> None:
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(redact_urls(warning))}", highlight=False, soft_wrap=True)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
     err.print(f"snapshot {result.snapshot_id} ({result.status}): {counts}", highlight=False)
     if strict and (result.warnings or result.status != "complete"):
@@ -300,6 +305,8 @@ def _check_and_pack(
         result = pipeline.check(db, cfg, when, snapshot, tick)
     stored.add(f"check run {result.run_id}")
     code = _report_check(result, threshold)
+    for warning in pipeline.signing_warnings(cfg):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     with _progress("pack") as tick:
         tick("rendering PDF, XLSX, JSON; signing")
         folder = pipeline.write_pack(result, db, cfg, Path(cfg.output), period, frameworks, on_stored=stored.add)
@@ -617,7 +624,7 @@ def attest_import(
                 outcome = pipeline.import_attestation(path, db, cfg)
             except AgentAuditError as exc:
                 refused += 1
-                err.print(f"[red]refused:[/red] {exc}", highlight=False, soft_wrap=True)
+                err.print(f"[red]refused:[/red] {escape(redact_urls(str(exc)))}", highlight=False, soft_wrap=True)
                 continue
             if not outcome.already:
                 stored.add(f"the decisions of {path}")

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+# scheme://user:password@host → scheme://user:***@host; also ?password=… in query strings.
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]*:)[^@\s'\"]*@")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|sig|token)=)[^&\s'\"]+")
+
+
+def redact_urls(text: str) -> str:
+    """Mask credentials in every URL in `text`: error lines end up in cron logs and CI output."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
 class AgentAuditError(Exception):
@@ -25,4 +35,8 @@ class InputError(AgentAuditError):
 
 
 class StoreError(AgentAuditError):
-    """The evidence store cannot be read or written."""
+    """The evidence store cannot be read or written. Its message never carries the store URL's
+    password (the URL is named in it, and it is printed)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact_urls(message))

@@ -29,7 +29,7 @@ from agentaudit.model.store import RECORD_TABLES, ImportRecord, PreviousRun, Sto
 from agentaudit.output import attestation as attestation_out
 from agentaudit.output import pack, packdata
 from agentaudit.output.results import atomic_folder, write_findings_csv, write_findings_json, write_json
-from agentaudit.output.signing import configured_identity, fingerprint, is_demo
+from agentaudit.output.signing import configured_identity, exposed_key_warning, fingerprint, is_demo
 
 Progress = Callable[[str], None]
 # The sample estate was exported on this date; the demo evaluates as of it so results never drift.
@@ -314,6 +314,13 @@ def write_pack(
     return pack.write_pack(
         final, data, evaluation.findings, result.context.identities, summary, identity, evaluation.as_of, review
     )
+
+
+def signing_warnings(config: Config) -> list[str]:
+    """Problems with the configured signing key that do not stop a pack (a key others can read)."""
+    key = config.signing["key"]
+    warning = exposed_key_warning(Path(key)) if key else None
+    return [warning] if warning else []
 
 
 @dataclass

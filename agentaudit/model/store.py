@@ -7,11 +7,12 @@ schema cannot drift from the model; `SCHEMA_VERSION` plus `MIGRATIONS` is the up
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import types
 import typing
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import Enum
@@ -249,6 +250,7 @@ class Store:
             parsed = sa.engine.make_url(url)
             if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(parsed.database))
             self.engine: Engine = sa.create_engine(url)
         except (sa.exc.ArgumentError, ValueError, OSError, ImportError) as exc:
             raise StoreError(f"cannot open evidence store {url!r}: {exc}") from exc
@@ -436,6 +438,12 @@ class Store:
         with self._begin() as conn:
             frame = _read_columns(conn, columns, attestations_table.c.period.in_(periods))
         return frame.sort_values(["import_id", "row_id"], kind="stable").reset_index(drop=True)
+
+
+def _create_private(path: Path) -> None:
+    """A new SQLite store file is created 0600: it holds the campaigns' HMAC secrets."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _new_id(result: sa.CursorResult[Any]) -> int:

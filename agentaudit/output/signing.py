@@ -51,6 +51,17 @@ class SigningIdentity:
         return key
 
 
+def exposed_key_warning(path: Path) -> str | None:
+    """A signing key others can read lets them sign packs in your name: say so (not fatal)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None  # loading the key reports a missing file
+    if mode & 0o077:
+        return f"signing key {path} is accessible to group/others (mode {mode:04o}); run `chmod 600 {path}`"
+    return None
+
+
 def load_certificate(path: Path) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
