@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from agentaudit import safeyaml
 from agentaudit.errors import InputError
 
 DEFAULTS_YAML = """\
@@ -153,11 +154,9 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if p.stat().st_size > MAX_CONFIG_BYTES:
             raise InputError(f"config file is larger than {MAX_CONFIG_BYTES} bytes", p)
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            loaded = safeyaml.load(p.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark else None
-            raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", p, where) from None
+            raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", p, safeyaml.error_line(exc)) from None
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text", p) from None
         if not isinstance(loaded, dict):

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from agentaudit import safeyaml
 from agentaudit.collectors.aws_iam import aws_uid
 from agentaudit.collectors.common import account_from_arn, aws_tags, parse_time
 from agentaudit.collectors.shapes import Export, ReadState, has_keys, shape
@@ -122,9 +123,10 @@ def _openapi_operations(payload: str, path: str | None, where: str) -> list[tupl
         schema = json.loads(payload)
     except json.JSONDecodeError:
         try:
-            schema = yaml.safe_load(payload)
-        except yaml.YAMLError:
-            raise InputError("apiSchema.payload is neither JSON nor YAML", path, where) from None
+            schema = safeyaml.load(payload)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "not parseable"
+            raise InputError(f"apiSchema.payload is neither JSON nor YAML: {problem}", path, where) from None
     operations = []
     for route, methods in ((schema or {}).get("paths") or {}).items():
         for method, op in (methods or {}).items():

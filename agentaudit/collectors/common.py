@@ -96,6 +96,35 @@ def account_from_arn(arn: str) -> str:
     return parts[4] if len(parts) > 5 and parts[4] else ""
 
 
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+class NotANumberError(ValueError):
+    def __init__(self, constant: str):
+        super().__init__(constant)
+        self.constant = constant
+
+
+def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a repeated key is refused (json would silently keep the last value)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+def _refuse_constant(constant: str) -> Any:
+    """NaN and Infinity are not JSON (Python's json accepts them); no CLI prints them."""
+    raise NotANumberError(constant)
+
+
 def load_json(path: Path) -> Any:
     """Load one export file; every failure is an InputError naming the file and position."""
     try:
@@ -106,9 +135,15 @@ def load_json(path: Path) -> Any:
         raise InputError(f"file is larger than the {MAX_EXPORT_BYTES // 2**20} MiB limit", path)
     try:
         with path.open("rb") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=_strict_object, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"malformed JSON: {exc.msg}", path, f"line {exc.lineno}, column {exc.colno}") from None
+    except DuplicateKeyError as exc:
+        raise InputError(f"duplicate key {exc.key!r} in one object (JSON would keep only the last)", path) from None
+    except NotANumberError as exc:
+        raise InputError(f"{exc.constant} is not a JSON number", path) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to be a CLI export", path) from None
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", path) from None
     except OSError as exc:

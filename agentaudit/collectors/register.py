@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agentaudit import safeyaml
 from agentaudit.errors import InputError
 from agentaudit.model.records import Person, Profile, RegisterEntry
 
@@ -116,13 +118,10 @@ def _entry(item: dict[str, Any], path: Path, where: str) -> RegisterEntry:
 
 def _yaml_register(path: Path, text: str) -> tuple[list[RegisterEntry], list[Profile]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
+        node = safeyaml.compose(text)
+        data = safeyaml.load(text) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}", path, f"line {mark.line + 1}" if mark else None
-        ) from None
+        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path, safeyaml.error_line(exc)) from None
     if not isinstance(data, dict) or set(data) - {"agents", "profiles"}:
         raise InputError("register YAML must be a mapping with 'agents' and/or 'profiles'", path)
     lines: list[int] = []
@@ -151,6 +150,15 @@ def _yaml_register(path: Path, text: str) -> tuple[list[RegisterEntry], list[Pro
     return entries, profiles
 
 
+def _unique_columns(header: Sequence[str], path: Path) -> None:
+    """csv.DictReader keeps the last of two same-named columns; refuse instead of guessing."""
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise InputError(f"column {name!r} appears twice", path, "header")
+        seen.add(name)
+
+
 def load_register(paths: list[Path]) -> tuple[list[RegisterEntry], list[Profile]]:
     entries: list[RegisterEntry] = []
     profiles: dict[str, Profile] = {}
@@ -158,6 +166,7 @@ def load_register(paths: list[Path]) -> tuple[list[RegisterEntry], list[Profile]
         text = _read_text(path)
         if path.suffix.lower() == ".csv":
             reader = csv.DictReader(io.StringIO(text))
+            _unique_columns(reader.fieldnames or [], path)
             if "identity" not in (reader.fieldnames or []):
                 raise InputError("register CSV needs an 'identity' column", path, "header")
             for line, row in enumerate(reader, start=2):
@@ -177,6 +186,7 @@ def load_roster(path: Path) -> list[Person]:
     """HR export: one person per email; duplicates are refused, since they make status ambiguous."""
     reader = csv.DictReader(io.StringIO(_read_text(path)))
     header = [h.strip().lower() for h in reader.fieldnames or []]
+    _unique_columns(header, path)
     missing = [f for f in ROSTER_FIELDS if f not in header]
     if missing:
         raise InputError(f"roster lacks column(s) {', '.join(missing)}", path, "header")

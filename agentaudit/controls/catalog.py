@@ -7,8 +7,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from agentaudit import safeyaml
 from agentaudit.errors import InputError
 from agentaudit.model.kinds import Input, parse_input
 from agentaudit.model.records import Severity
@@ -148,4 +147,4 @@ def _bundled_text() -> str:
 
 
 def load_catalog(thresholds: set[str]) -> Catalog:
-    return parse_catalog(yaml.safe_load(_bundled_text()), "agentaudit/controls/catalog.yaml", thresholds)
+    return parse_catalog(safeyaml.load(_bundled_text()), "agentaudit/controls/catalog.yaml", thresholds)
