@@ -101,6 +101,8 @@ def _meta(path: Path, book: Any) -> dict[str, str]:
         key, value = (_text(v) for v in [*row, None, None][:2])
         if key and value:
             pairs[key] = value
+    if "reviewer" in pairs:
+        pairs["reviewer"] = fmt.from_cell(pairs["reviewer"])  # as issued: the owner exactly
     if pairs.get("format") != fmt.FORMAT:
         raise InputError(f"sheet {fmt.META_SHEET!r}: format is {pairs.get('format')!r}, expected {fmt.FORMAT}", path)
     for key in ("campaign", "reviewer", "rows", "code"):
@@ -168,15 +170,19 @@ def read_returned(path: Path, lookup: Callable[[int], Campaign | None], max_byte
     try:
         meta = _meta(path, book)
         campaign = _campaign(path, meta, lookup)
-        decisions, undecided = _rows(path, book[fmt.REVIEW_SHEET], campaign, meta["reviewer"], digest, now)
+        sheet = book[fmt.REVIEW_SHEET]
+        decisions, undecided = _rows(path, sheet, campaign, meta["reviewer"], digest, now, int(meta["rows"]))
     finally:
         book.close()
     return Returned(campaign, meta["reviewer"], path.name, digest, decisions, undecided)
 
 
 def _rows(
-    path: Path, sheet: Any, campaign: Campaign, reviewer: str, digest: str, now: datetime
+    path: Path, sheet: Any, campaign: Campaign, reviewer: str, digest: str, now: datetime, issued: int
 ) -> tuple[list[Attestation], int]:
+    # Read-only openpyxl trusts the sheet's <dimension ref>, which any writer may get wrong (one
+    # that understated it made 47 of 53 decisions vanish): forget it and read every row there is.
+    sheet.reset_dimensions()
     rows = sheet.iter_rows(values_only=True)
     try:
         header_number, columns = _header(rows)
@@ -241,6 +247,12 @@ def _rows(
                 file_name=path.name,
                 file_sha256=digest,
             )
+        )
+    if len(seen) != issued:
+        problems.add(
+            f"sheet {fmt.REVIEW_SHEET!r}",
+            f"holds {len(seen)} of the {issued} rows issued; rows may not be removed "
+            "(leave a Decision empty to decide later)",
         )
     problems.raise_if_any()
     return decisions, undecided

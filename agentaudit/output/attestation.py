@@ -233,9 +233,24 @@ def write_review(review: Review, meta: dict[str, Any], folder: Path) -> Issued:
     return write_workbooks(review_rows(review.context, review.findings), review.campaign, meta, folder)
 
 
+def _showable(rows: pd.DataFrame) -> pd.DataFrame:
+    """Control characters in estate text shown as \\xHH (XlsxWriter would write _x000D_ escapes
+    that openpyxl and Excel read back differently); only the few affected cells are touched."""
+    rows = rows.copy()
+    for column in _READ_ONLY:
+        values = rows[column]
+        if values.dtype != object:
+            continue
+        affected = values.str.contains(fmt.UNSHOWABLE, regex=True, na=False)
+        if affected.any():
+            rows.loc[affected, column] = values[affected].map(fmt.display_text)
+    return rows
+
+
 def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any], folder: Path) -> Issued:
     target = folder / FOLDER
     target.mkdir()
+    rows = _showable(rows)
     owners = sorted(rows["owner"].unique())
     names = file_names(owners)
     issued: dict[str, tuple[str, int]] = {}
@@ -258,7 +273,8 @@ def _cells(group: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
     return group[[*_READ_ONLY, "row_id"]].itertuples(index=False, name=None)
 
 
-def _write_one(path: Path, reviewer: str, group: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]) -> None:
+def _write_one(path: Path, owner: str, group: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]) -> None:
+    reviewer = fmt.id_key(owner)  # what the integrity codes sign and the import stores
     book = Book(path)
     wb = book.book
     unlocked = wb.add_format({"locked": False, "bg_color": "#FFF8DC", "border": 1})
@@ -269,7 +285,7 @@ def _write_one(path: Path, reviewer: str, group: pd.DataFrame, campaign: Campaig
         sheet.set_column(index, index, width)
     count = len(group)
     last_col = len(fmt.COLUMNS) - 1
-    title = f"Access review: {reviewer} ({meta['organisation']}, {campaign.period})"
+    title = fmt.display_text(f"Access review: {reviewer} ({meta['organisation']}, {campaign.period})")
     sheet.merge_range(0, 0, 0, last_col, title, book.bold)
     sheet.set_row(1, 30)  # the instructions span the sheet's width, wrapped over two lines
     sheet.merge_range(
@@ -329,7 +345,7 @@ def _write_meta(book: Book, reviewer: str, count: int, campaign: Campaign, meta:
         ("format", fmt.FORMAT),
         ("campaign", str(campaign.id)),
         ("period", campaign.period),
-        ("reviewer", reviewer),
+        ("reviewer", fmt.to_cell(reviewer)),
         ("rows", str(count)),
         ("organisation", str(meta["organisation"])),
         ("run", str(meta["run_id"])),

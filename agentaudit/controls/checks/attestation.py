@@ -10,6 +10,7 @@ import pandas as pd
 from agentaudit.controls.checks._util import FAIL, PASS, evidence, pass_fail
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
+from agentaudit.model import attestation as fmt
 
 NOT_DUE = "not_applicable"
 
@@ -21,13 +22,16 @@ def attested_this_period(ctx: Context) -> pd.DataFrame:
     if not decided.empty:
         decided = decided[(decided["kind"] == "identity") & (decided["period"] == ctx.period)]
     by_uid = decided.set_index("subject_uid") if not decided.empty else pd.DataFrame()
-    has = frame["uid"].isin(by_uid.index) if not by_uid.empty else pd.Series(False, index=frame.index)
+    keys = frame["uid"].copy()  # as Row IDs name them: an over-long uid by its digest
+    long = keys.str.len() > fmt.MAX_KEY
+    keys[long] = keys[long].map(fmt.id_key)
+    has = keys.isin(by_uid.index) if not by_uid.empty else pd.Series(False, index=frame.index)
 
     def pick(column: str) -> list[Any]:
         if by_uid.empty:
             return [None] * len(frame)
         values = by_uid[column]
-        return [values.get(u) if h else None for u, h in zip(frame["uid"], has, strict=True)]
+        return [values.get(u) if h else None for u, h in zip(keys, has, strict=True)]
 
     note = [None if h else f"no Keep/Revoke/Modify decision imported for this identity in {ctx.period}" for h in has]
     return result(
@@ -44,10 +48,23 @@ def attested_this_period(ctx: Context) -> pd.DataFrame:
     )
 
 
+def _keys(uids: pd.Series) -> set[str]:
+    """The uids as decisions name them: an over-long uid by its `id_key` digest (and as itself)."""
+    found = set(uids)
+    long = uids[uids.str.len() > fmt.MAX_KEY]
+    return found | {fmt.id_key(u) for u in long}
+
+
 def _still_present(ctx: Context, decisions: pd.DataFrame) -> list[bool]:
-    live_ids = set(ctx.identities.loc[ctx.identities["enabled"].astype(bool), "uid"])
-    live_creds = set(ctx.credentials.loc[ctx.credentials["enabled"].astype(bool), "uid"])
+    live_ids = _keys(ctx.identities.loc[ctx.identities["enabled"].astype(bool), "uid"])
+    live_creds = _keys(ctx.credentials.loc[ctx.credentials["enabled"].astype(bool), "uid"])
     grants = set(zip(ctx.grants["identity_uid"], ctx.grants["source"], strict=True))
+    long = (ctx.grants["identity_uid"].str.len() > fmt.MAX_KEY) | (ctx.grants["source"].str.len() > fmt.MAX_KEY)
+    if long.any():
+        grants |= {
+            (fmt.id_key(u), fmt.id_key(s))
+            for u, s in ctx.grants.loc[long, ["identity_uid", "source"]].itertuples(index=False)
+        }
     present = []
     for kind, subject, entitlement in zip(
         decisions["kind"], decisions["subject_uid"], decisions["entitlement"], strict=True
