@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -122,21 +124,48 @@ def verify_pack(folder: Path, expected_fingerprint: str | None = None) -> Verifi
     return result
 
 
+def _tree(folder: Path) -> tuple[set[str], set[str], list[str]]:
+    """(regular files, folders, problems) under `folder`, links never followed: a pack holds only
+    regular files and the folders that contain them, so a link, FIFO or device is a failure."""
+    files: set[str] = set()
+    folders: set[str] = set()
+    problems: list[str] = []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        base = Path(top)
+        for name in [*dirs, *names]:
+            path = base / name
+            relative = path.relative_to(folder).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                problems.append(f"{relative}: a symbolic link (a pack holds only regular files)")
+            elif stat.S_ISDIR(mode):
+                folders.add(relative)
+            elif stat.S_ISREG(mode):
+                files.add(relative)
+            else:
+                problems.append(f"{relative}: not a regular file (FIFO, socket or device)")
+        dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
+    return files, folders, problems
+
+
 def _check_files(folder: Path, entries: dict[str, Any], result: Verification) -> None:
     if CERTIFICATE not in entries:
         result.failures.append(f"{CERTIFICATE}: not listed in the signed manifest")
+    present, folders, problems = _tree(folder)
+    result.failures += problems
     for name, entry in sorted(entries.items()):
         relative = _safe_relative(name)
         if relative is None:
             result.failures.append(f"{name}: unsafe path in manifest")
             continue
-        path = folder / relative
-        if not path.is_file():
+        if relative.as_posix() not in present:  # a link or FIFO in its place is not the file
             result.failures.append(f"{name}: listed in the manifest but missing")
-        elif sha256_file(path) != entry.get("sha256"):
+        elif sha256_file(folder / relative) != entry.get("sha256"):
             result.failures.append(f"{name}: SHA-256 differs from the manifest (file changed)")
         else:
             result.checked.append(f"{name}: SHA-256 matches")
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     for extra in sorted(present - set(entries) - {MANIFEST, SIGNATURE}):
         result.failures.append(f"{extra}: not listed in the manifest (file added)")
+    needed = {parent.as_posix() for name in entries for parent in PurePosixPath(name).parents if parent.parts}
+    for extra in sorted(folders - needed):
+        result.failures.append(f"{extra}/: a folder the manifest does not account for (folder added)")

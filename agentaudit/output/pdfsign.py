@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
@@ -38,12 +41,30 @@ def sign_pdf(source: Path, dest: Path, identity: SigningIdentity, reason: str) -
         raise SigningError(f"{source}: PDF signing failed: {exc}") from None
 
 
+@contextmanager
+def _quiet_pyhanko() -> Iterator[None]:
+    """pyHanko logs a full traceback for a damaged PDF before raising; the failure is reported
+    as one line by the caller, so its records stop at a null handler while validating."""
+    loggers = [logging.getLogger(name) for name in ("pyhanko", "pyhanko_certvalidator")]
+    sink = logging.NullHandler()
+    previous = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(sink)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, propagate in zip(loggers, previous, strict=True):
+            logger.removeHandler(sink)
+            logger.propagate = propagate
+
+
 def verify_pdf(path: Path, cert: x509.Certificate) -> str:
     """Return a one-line summary, or raise SigningError. The signature must be intact, valid,
     made by `cert`, trusted with `cert` as the only root, and cover the entire file."""
     root = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
     try:
-        with path.open("rb") as handle:
+        with _quiet_pyhanko(), path.open("rb") as handle:
             reader = PdfFileReader(handle)
             signatures = reader.embedded_signatures
             if len(signatures) != 1:
@@ -54,7 +75,8 @@ def verify_pdf(path: Path, cert: x509.Certificate) -> str:
     except SigningError:
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure on a tampered file fails closed
-        raise SigningError(f"{path.name}: cannot validate the PDF signature: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SigningError(f"{path.name}: cannot validate the PDF signature: {first}") from None
     problems = []
     if not status.intact:
         problems.append("signed bytes were changed")

@@ -1,0 +1,84 @@
+"""`verify` accounts for every entry of the pack folder: anything the signed manifest does not
+list — a file, a folder, a symbolic link (even a dangling one), a FIFO — fails verification, and
+a damaged PDF is one FAIL line, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agentaudit.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def pack(demo_run: dict[str, Any], tmp_path: Path) -> Path:
+    copy = tmp_path / "pack"
+    shutil.copytree(demo_run["folder"], copy)
+    return copy
+
+
+def _verify(folder: Path) -> Any:
+    return CliRunner().invoke(app, ["verify", str(folder)])
+
+
+def test_untouched_copy_verifies(pack: Path) -> None:
+    result = _verify(pack)
+    assert result.exit_code == 0, result.output
+
+
+TAMPER: dict[str, Callable[[Path], str]] = {
+    "empty-folder": lambda p: (p / "extra").mkdir() or "extra/: a folder the manifest does not account for",
+    "folder-symlink": lambda p: (p / "more").symlink_to(p.parent, target_is_directory=True) or "more: a symbolic link",
+    "dangling-symlink": lambda p: (p / "gone.json").symlink_to(p / "nowhere") or "gone.json: a symbolic link",
+    "fifo": lambda p: os.mkfifo(p / "pipe") or "pipe: not a regular file",
+    "listed-file-as-symlink": lambda p: _swap_for_link(p, "findings.json"),
+    "nested-empty-folder": lambda p: (
+        (p / "attestation" / "x").mkdir() or "attestation/x/: a folder the manifest does not account for"
+    ),
+}
+
+
+def _swap_for_link(pack: Path, name: str) -> str:
+    """The listed file replaced by a link to an identical copy outside: same bytes, not the file."""
+    outside = pack.parent / f"outside-{name}"
+    shutil.copy(pack / name, outside)
+    (pack / name).unlink()
+    (pack / name).symlink_to(outside)
+    return f"{name}: a symbolic link"
+
+
+@pytest.mark.parametrize("kind", sorted(TAMPER))
+def test_any_entry_not_in_the_manifest_fails(pack: Path, kind: str) -> None:
+    needle = TAMPER[kind](pack)
+    result = _verify(pack)
+    assert result.exit_code == 1, result.output
+    assert "NOT VERIFIED" in result.output
+    assert any(line.startswith("FAIL") and needle in line for line in result.output.splitlines()), result.output
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.999], ids=["half", "last-bytes"])
+def test_truncated_pdf_is_one_fail_line_and_nothing_on_stderr(pack: Path, cut: float) -> None:
+    pdf = pack / "review-pack.pdf"
+    data = pdf.read_bytes()
+    pdf.write_bytes(data[: int(len(data) * cut)])
+    done = subprocess.run(
+        [sys.executable, "-m", "agentaudit", "verify", str(pack)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == ""
+    fails = [line for line in done.stdout.splitlines() if line.startswith("FAIL  review-pack.pdf")]
+    assert fails and all("Traceback" not in line for line in fails)
