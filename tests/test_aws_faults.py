@@ -251,7 +251,7 @@ def test_killed_endpoint_mid_collection_is_a_gap_and_nothing_is_lost(
         kill_at_secrets(session)
         return session
 
-    collector = AwsCollector(AwsOptions(regions=[REGION], connect_timeout=1, read_timeout=2), session_factory=factory)
+    collector = AwsCollector(AwsOptions(regions=[REGION], connect_timeout=2, read_timeout=60), session_factory=factory)
     collected = collector.collect()
     assert relay.dead
     by_name = {s.name: s for s in collected.sources}

@@ -284,10 +284,11 @@ def test_pack_shows_what_was_resolved_since_the_previous_run(tmp_path: Path, pla
         paths["register"]
         .read_text()
         .replace(
-            '"identity": "retired-chatbot"',
-            '"identity": "route-planner", "business_owner": "ana.silva@halcyon.example"',
+            '"identity": "retired-chatbot",\n      "business_owner": "gus.departed@halcyon.example"',
+            '"identity": "route-planner",\n      "business_owner": "ana.silva@halcyon.example"',
         )
     )
+    assert "route-planner" in text  # (a repeated key would now be refused, rightly)
     register.write_text(text)
     second = runner.invoke(app, ["run", "--source", str(paths["source"]), "--register", str(register), *common])
     assert second.exit_code == 0, second.output
