@@ -255,7 +255,8 @@ def test_killed_endpoint_mid_collection_is_a_gap_and_nothing_is_lost(
     collected = collector.collect()
     assert relay.dead
     by_name = {s.name: s for s in collected.sources}
-    assert by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"].status == "complete"
+    errors = {n: s.error for n, s in by_name.items() if s.error}
+    assert by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"].status == "complete", errors
     assert by_name[f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"].status == "failed"
     assert "EndpointConnectionError" in (by_name[f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"].error or "")
     assert {i.name for i in collected.identities} >= {"k-role-0", "k-svc"}
