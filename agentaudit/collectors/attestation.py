@@ -12,7 +12,7 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,88 @@ def read_returned(path: Path, lookup: Callable[[int], Campaign | None], max_byte
     return Returned(campaign, meta["reviewer"], path.name, digest, decisions, undecided)
 
 
+@dataclass
+class _ReviewSheet:
+    """One returned review sheet: finds cells by header, checks each row, builds decisions."""
+
+    path: Path
+    columns: dict[str, int]
+    campaign: Campaign
+    reviewer: str
+    problems: _Problems
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def cell(self, row: tuple[Any, ...], name: str) -> Any:
+        index = self.columns.get(name)
+        return row[index] if index is not None and index < len(row) else None
+
+    def decided(self, number: int, row: tuple[Any, ...]) -> tuple[str, Decision, str | None] | bool:
+        """(Row ID, decision, comment) for a decided row; True for an issued row left undecided;
+        False for a row that is skipped or has a problem (recorded)."""
+        where = f"sheet {fmt.REVIEW_SHEET!r} row {number}"
+        row_id, (decision, problem) = _text(self.cell(row, fmt.ROW_ID)), _decision(self.cell(row, fmt.DECISION))
+        comment = _text(self.cell(row, fmt.COMMENT))
+        if row_id is None:
+            if decision is not None or problem is not None:
+                self.problems.add(
+                    where, "a decision on a row without a Row ID (rows typed in by hand cannot be imported)"
+                )
+            return False
+        if not self._genuine(where, row_id, row, number):
+            return False
+        if problem is not None:
+            self.problems.add(
+                f"{where} column {get_column_letter(self.columns[fmt.DECISION] + 1)}", f"Decision {problem}"
+            )
+            return False
+        if decision is None:
+            return True
+        if decision is Decision.MODIFY and not comment:
+            self.problems.add(where, "Modify needs a comment saying what to change")
+            return False
+        if comment and len(comment) > MAX_COMMENT:
+            self.problems.add(where, f"comment is {len(comment):,} characters; at most {MAX_COMMENT:,}")
+            return False
+        return row_id, decision, comment
+
+    def _genuine(self, where: str, row_id: str, row: tuple[Any, ...], number: int) -> bool:
+        """The row was issued to this reviewer in this campaign, and appears once."""
+        code = fmt.row_code(self.campaign.secret, self.campaign.id, self.reviewer, row_id)
+        if not fmt.codes_match(code, _text(self.cell(row, fmt.CODE)) or ""):
+            self.problems.add(
+                where, f"Row ID {row_id!r} does not match its integrity code (edited, or from another workbook)"
+            )
+            return False
+        if row_id in self.seen:
+            self.problems.add(where, f"Row ID {row_id!r} appears again (first on row {self.seen[row_id]})")
+            return False
+        self.seen[row_id] = number
+        return True
+
+    def attestation(
+        self, decided: tuple[str, Decision, str | None], row: tuple[Any, ...], now: datetime, digest: str
+    ) -> Attestation:
+        row_id, decision, comment = decided
+        kind, subject, entitlement = fmt.parse_row_id(row_id)
+        label = " / ".join(t for t in (_text(self.cell(row, fmt.IDENTITY)), _text(self.cell(row, fmt.ITEM))) if t)
+        return Attestation(
+            campaign_id=self.campaign.id,
+            period=self.campaign.period,
+            reviewer=self.reviewer,
+            row_id=row_id,
+            kind=kind,
+            subject_uid=subject,
+            identity_uid=subject if kind != "credential" else None,
+            entitlement=entitlement,
+            label=label[:500],
+            decision=decision,
+            comment=comment,
+            decided_at=now,
+            file_name=self.path.name,
+            file_sha256=digest,
+        )
+
+
 def _rows(
     path: Path, sheet: Any, campaign: Campaign, reviewer: str, digest: str, now: datetime, issued: int
 ) -> tuple[list[Attestation], int]:
@@ -188,71 +270,20 @@ def _rows(
         header_number, columns = _header(rows)
     except ValueError as exc:
         raise InputError(f"sheet {fmt.REVIEW_SHEET!r}: {exc}", path) from None
-    problems = _Problems(path)
-    seen: dict[str, int] = {}
+    review = _ReviewSheet(path, columns, campaign, reviewer, _Problems(path))
     decisions: list[Attestation] = []
     undecided = 0
-
-    def cell(row: tuple[Any, ...], name: str) -> Any:
-        index = columns.get(name)
-        return row[index] if index is not None and index < len(row) else None
-
     for number, row in enumerate(rows, start=header_number + 1):
-        where = f"sheet {fmt.REVIEW_SHEET!r} row {number}"
-        row_id, (decision, problem) = _text(cell(row, fmt.ROW_ID)), _decision(cell(row, fmt.DECISION))
-        comment = _text(cell(row, fmt.COMMENT))
-        if row_id is None:
-            if decision is not None or problem is not None:
-                problems.add(where, "a decision on a row without a Row ID (rows typed in by hand cannot be imported)")
-            continue
-        if not fmt.codes_match(
-            fmt.row_code(campaign.secret, campaign.id, reviewer, row_id), _text(cell(row, fmt.CODE)) or ""
-        ):
-            problems.add(
-                where, f"Row ID {row_id!r} does not match its integrity code (edited, or from another workbook)"
-            )
-            continue
-        if row_id in seen:
-            problems.add(where, f"Row ID {row_id!r} appears again (first on row {seen[row_id]})")
-            continue
-        seen[row_id] = number
-        if problem is not None:
-            problems.add(f"{where} column {get_column_letter(columns[fmt.DECISION] + 1)}", f"Decision {problem}")
-            continue
-        if decision is None:
+        decided = review.decided(number, row)
+        if isinstance(decided, tuple):
+            decisions.append(review.attestation(decided, row, now, digest))
+        elif decided:
             undecided += 1
-            continue
-        if decision is Decision.MODIFY and not comment:
-            problems.add(where, "Modify needs a comment saying what to change")
-            continue
-        if comment and len(comment) > MAX_COMMENT:
-            problems.add(where, f"comment is {len(comment):,} characters; at most {MAX_COMMENT:,}")
-            continue
-        kind, subject, entitlement = fmt.parse_row_id(row_id)
-        label = " / ".join(t for t in (_text(cell(row, fmt.IDENTITY)), _text(cell(row, fmt.ITEM))) if t)
-        decisions.append(
-            Attestation(
-                campaign_id=campaign.id,
-                period=campaign.period,
-                reviewer=reviewer,
-                row_id=row_id,
-                kind=kind,
-                subject_uid=subject,
-                identity_uid=subject if kind != "credential" else None,
-                entitlement=entitlement,
-                label=label[:500],
-                decision=decision,
-                comment=comment,
-                decided_at=now,
-                file_name=path.name,
-                file_sha256=digest,
-            )
-        )
-    if len(seen) != issued:
-        problems.add(
+    if len(review.seen) != issued:
+        review.problems.add(
             f"sheet {fmt.REVIEW_SHEET!r}",
-            f"holds {len(seen)} of the {issued} rows issued; rows may not be removed "
+            f"holds {len(review.seen)} of the {issued} rows issued; rows may not be removed "
             "(leave a Decision empty to decide later)",
         )
-    problems.raise_if_any()
+    review.problems.raise_if_any()
     return decisions, undecided
