@@ -135,6 +135,28 @@ def _collect_from(
     cfg: Config,
     register: list[Path] | None,
     roster: Path | None,
+    strict: bool = False,
+) -> pipeline.CollectResult:
+    try:
+        return _collect_one(source, aws, db, cfg, register, roster, strict)
+    except pipeline.StrictRefusalError as refusal:
+        _print_warnings(refusal.warnings)
+        raise
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(redact_urls(warning))}", highlight=False, soft_wrap=True)
+
+
+def _collect_one(
+    source: Path | None,
+    aws: AwsOptions | None,
+    db: Store,
+    cfg: Config,
+    register: list[Path] | None,
+    roster: Path | None,
+    strict: bool,
 ) -> pipeline.CollectResult:
     if (source is None) == (aws is None):
         raise AgentAuditError("give either --source DIR (saved exports) or --aws (live), not both or neither")
@@ -147,12 +169,12 @@ def _collect_from(
                 read_timeout=limits["read_timeout_seconds"],
                 source_deadline=limits["source_deadline_seconds"],
             )
-            result = pipeline.collect_aws(aws, db, cfg, register, roster, tick)
+            result = pipeline.collect_aws(aws, db, cfg, register, roster, tick, strict)
             calls = sum(result.api_calls.values())
             err.print(f"AWS: {calls} API calls ({calls / max(1, result.counts['identities']):.3f} per identity)")
             return result
         assert source is not None
-        return pipeline.collect(source, db, cfg, register, roster, tick)
+        return pipeline.collect(source, db, cfg, register, roster, tick, strict)
 
 
 def _parse_as_of(text: str | None) -> datetime | None:
@@ -243,15 +265,10 @@ def _config(config: Path | None, store: str | None, out: Path | None) -> Config:
     return load_config(config, {"store": store, "output": str(out) if out else None})
 
 
-def _report_collect(result: pipeline.CollectResult, strict: bool) -> None:
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(redact_urls(warning))}", highlight=False, soft_wrap=True)
+def _report_collect(result: pipeline.CollectResult) -> None:
+    _print_warnings(result.warnings)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
     err.print(f"snapshot {result.snapshot_id} ({result.status}): {counts}", highlight=False)
-    if strict and (result.warnings or result.status != "complete"):
-        raise AgentAuditError(
-            f"--strict: {len(result.warnings)} collection warning(s); snapshot {result.snapshot_id} kept for inspection"
-        )
 
 
 def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int:
@@ -339,9 +356,9 @@ def collect(
     def body() -> int:
         aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
         cfg = _config(config, store, None)
-        result = _collect_from(source, aws_options, Store(cfg.store), cfg, register, roster)
+        result = _collect_from(source, aws_options, Store(cfg.store), cfg, register, roster, strict)
         stored.add(f"snapshot {result.snapshot_id}")
-        _report_collect(result, strict)
+        _report_collect(result)
         return EXIT_OK
 
     _guard(body, stored)
@@ -420,9 +437,9 @@ def run(
         db = Store(cfg.store)
         destination = export_to or str(cfg.data["export"]["to"])
         then = (lambda folder: _export(folder, destination, cfg, None, None, None)) if destination else None
-        collected = _collect_from(src, aws_options, db, cfg, reg, ros)
+        collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict)
         stored.add(f"snapshot {collected.snapshot_id}")
-        _report_collect(collected, strict)
+        _report_collect(collected)
         return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None, framework, then, stored=stored)
 
     _guard(body, stored)

@@ -24,7 +24,7 @@ from agentaudit.controls.context import Context
 from agentaudit.controls.engine import OPEN_STATUSES, Evaluation, evaluate
 from agentaudit.errors import InputError, StoreError
 from agentaudit.model.periods import period_of, previous_period
-from agentaudit.model.records import Decision
+from agentaudit.model.records import Decision, SourceStatus
 from agentaudit.model.store import RECORD_TABLES, ImportRecord, PreviousRun, Store, findings_table
 from agentaudit.output import attestation as attestation_out
 from agentaudit.output import pack, packdata
@@ -104,6 +104,14 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+class StrictRefusalError(InputError):
+    """--strict and the collection had gaps or warnings: nothing was stored."""
+
+    def __init__(self, warnings: list[str]):
+        self.warnings = warnings
+        super().__init__(f"--strict: {len(warnings)} collection gap(s) or warning(s); nothing was stored")
+
+
 @dataclass
 class CollectResult:
     snapshot_id: int
@@ -129,9 +137,11 @@ def collect(
     register: list[Path] | None = None,
     roster: Path | None = None,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> CollectResult:
-    """Read everything first; write the snapshot in one transaction only when all parsing is done."""
-    return _collect(lambda: read_exports(source, progress), str(source), store, config, register, roster)
+    """Read everything first; write the snapshot in one transaction only when all parsing is done.
+    `strict`: any gap or warning stores nothing and raises StrictRefusalError."""
+    return _collect(lambda: read_exports(source, progress), str(source), store, config, register, roster, strict)
 
 
 def collect_aws(
@@ -141,10 +151,11 @@ def collect_aws(
     register: list[Path] | None = None,
     roster: Path | None = None,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> CollectResult:
     """Read AWS live (the standard credential chain; AWS_ENDPOINT_URL honoured by boto3)."""
     collector = AwsCollector(options, progress)
-    result = _collect(collector.collect, "aws:live", store, config, register, roster)
+    result = _collect(collector.collect, "aws:live", store, config, register, roster, strict)
     result.api_calls = dict(collector.counter.calls)
     result.operations = dict(collector.counter.operations)
     return result
@@ -157,6 +168,7 @@ def _collect(
     config: Config,
     register: list[Path] | None,
     roster: Path | None,
+    strict: bool = False,
 ) -> CollectResult:
     # Register and roster first: a typo there should fail before minutes of collection.
     entries, profiles = load_register(register or [])
@@ -164,6 +176,8 @@ def _collect(
     with _gc_paused():
         collected = read()
         data, warnings = enrich(collected, entries, profiles, people, config, origin=origin)
+        if strict and (warnings or data.status() != SourceStatus.COMPLETE):
+            raise StrictRefusalError(warnings)
         snapshot_id = store.write_snapshot(data)
     return CollectResult(snapshot_id, data.status().value, data.counts(), warnings)
 

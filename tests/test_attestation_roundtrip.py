@@ -161,3 +161,24 @@ def test_a_sheet_with_rows_removed_is_refused_with_the_count(tmp_path: Path, cam
         pipeline.import_attestation(cut, store, load_config())
     assert store.read_attestations(["2026-Q4"]).empty
     shutil.rmtree(tmp_path / "attestation")
+
+
+def test_password_protected_and_macro_workbooks_are_named_as_such(
+    tmp_path: Path, campaign_store: tuple[Store, Any]
+) -> None:
+    store, campaign = campaign_store
+    # An Office-encrypted workbook is a Compound File holding an EncryptedPackage stream.
+    encrypted = tmp_path / "encrypted.xlsx"
+    encrypted.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504 + "EncryptedPackage".encode("utf-16-le"))
+    with pytest.raises(InputError, match="password-protected"):
+        pipeline.import_attestation(encrypted, store, load_config())
+    # A macro-enabled workbook renamed .xlsx: the issued file with a VBA project part added.
+    issued = _issue(tmp_path, campaign, _rows("ana@example.com", 2))
+    macro = tmp_path / "macro.xlsx"
+    with zipfile.ZipFile(issued) as src, zipfile.ZipFile(macro, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr("xl/vbaProject.bin", b"\0" * 64)
+    with pytest.raises(InputError, match=r"contains macros \(xl/vbaProject.bin\)"):
+        pipeline.import_attestation(macro, store, load_config())
+    assert store.read_attestations(["2026-Q4"]).empty

@@ -82,3 +82,57 @@ def test_truncated_pdf_is_one_fail_line_and_nothing_on_stderr(pack: Path, cut: f
     assert done.stderr == ""
     fails = [line for line in done.stdout.splitlines() if line.startswith("FAIL  review-pack.pdf")]
     assert fails and all("Traceback" not in line for line in fails)
+
+
+def _expired_identity(folder: Path) -> Any:
+    """A signing key whose certificate was valid in 2020 only (emailProtection, as configured keys need)."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from agentaudit.output.signing import SigningIdentity
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired pack signer")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2020, 12, 31, tzinfo=UTC))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = folder / "key.pem", folder / "signing-cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return SigningIdentity(key_path, cert_path, None, demo=False)
+
+
+def test_readme_openssl_command_with_attime_verifies_after_the_certificate_expired(tmp_path: Path) -> None:
+    import json
+
+    from agentaudit.output.signing import sign_detached
+
+    identity = _expired_identity(tmp_path)
+    manifest = (json.dumps({"created": "2020-06-01T12:00:00+00:00", "files": []}) + "\n").encode()
+    (tmp_path / "manifest.json").write_bytes(manifest)
+    (tmp_path / "manifest.json.p7s").write_bytes(sign_detached(manifest, identity))
+    plain = (
+        "openssl cms -verify -binary -inform DER -in manifest.json.p7s -content manifest.json "
+        "-CAfile signing-cert.pem -out /dev/null"
+    )
+    attime = plain + ' -attime "$(date -d "$(jq -r .created manifest.json)" +%s)"'  # as the README prints it
+    expired = subprocess.run(["bash", "-c", plain], cwd=tmp_path, capture_output=True, text=True)
+    assert expired.returncode != 0 and "certificate has expired" in expired.stderr
+    then = subprocess.run(["bash", "-c", attime], cwd=tmp_path, capture_output=True, text=True)
+    assert then.returncode == 0, then.stderr
+    assert "Verification successful" in then.stderr

@@ -65,12 +65,30 @@ class _Problems:
             )
 
 
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File: Office encryption, or an old .xls
+MACRO_PARTS = ("xl/vbaproject.bin", "xl/vbaprojectsignature.bin", "xl/macrosheets/")
+
+
 def _check_container(path: Path, data: bytes, max_bytes: int) -> None:
+    if data.startswith(OLE_MAGIC):
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            raise InputError(
+                "the workbook is password-protected; remove the password (File > Info) and send it again", path
+            )
+        raise InputError("an old-format .xls workbook; save it as an Excel .xlsx file and send it again", path)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise InputError("not an .xlsx workbook (save it as an Excel .xlsx file and send it again)", path) from None
     members = archive.infolist()
+    macros = [m.filename for m in members if m.filename.lower().startswith(MACRO_PARTS)]
+    types = next((m for m in members if m.filename == "[Content_Types].xml"), None)
+    if types is not None and types.file_size < 1_000_000 and b"macroEnabled" in archive.read(types):
+        macros.append("[Content_Types].xml: macro-enabled workbook")
+    if macros:
+        raise InputError(
+            f"the workbook contains macros ({macros[0]}); save it as a plain .xlsx and send it again", path
+        )
     if len(members) > MAX_ZIP_MEMBERS:
         raise InputError(f"the workbook holds {len(members)} parts; at most {MAX_ZIP_MEMBERS} are accepted", path)
     if any(m.flag_bits & 0x1 for m in members):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentaudit.collectors.aws_policy import grants_from_document, trust_entries, unresolved_managed
-from agentaudit.collectors.common import account_from_arn, aws_tags, parse_time
+from agentaudit.collectors.common import account_from_arn, aws_tags, csv_errors, parse_time
 from agentaudit.collectors.shapes import Export, ReadState, has_keys, item_has_keys, shape
 from agentaudit.errors import InputError
 from agentaudit.model.identity import make_uid
@@ -182,6 +182,13 @@ def parse_credential_report(
 ) -> tuple[list[Credential], dict[str, dict[str, Any]]]:
     """Access keys as credentials, plus per-user console and last-use facts keyed by ARN."""
     reader = csv.DictReader(io.StringIO(text))
+    with csv_errors(reader, path):
+        return _credential_rows(reader, source, path)
+
+
+def _credential_rows(
+    reader: csv.DictReader[str], source: str, path: str | None
+) -> tuple[list[Credential], dict[str, dict[str, Any]]]:
     missing = [c for c in CREDENTIAL_REPORT_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise InputError(f"credential report lacks columns {', '.join(missing)}", path, "header")

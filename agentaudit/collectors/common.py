@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,10 @@ def parse_time(value: Any, where: str = "", path: str | None = None) -> datetime
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), tz=UTC)
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, ValueError, OSError):  # NaN, 1e20: no time a CLI prints
+            raise InputError(f"{value!r} is not a time", path, where or None) from None
     text = str(value).strip()
     if text.lower() in _EMPTY_TIMES:
         return None
@@ -39,7 +45,7 @@ def parse_time(value: Any, where: str = "", path: str | None = None) -> datetime
     except ValueError:
         try:
             return datetime.fromtimestamp(float(text), tz=UTC)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             raise InputError(f"not a date/time: {value!r}", path, where or None) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -156,3 +162,14 @@ def as_list(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
     return [value]
+
+
+@contextmanager
+def csv_errors(reader: csv.DictReader[str], path: str | Path | None) -> Iterator[None]:
+    """A CSV the csv module cannot read (a field past its 131,072-character limit, a NUL byte) is
+    one line naming the file and line, not a traceback."""
+    try:
+        yield
+    except csv.Error as exc:
+        line = reader.line_num + 1  # line_num counts the lines read before the one that failed
+        raise InputError(f"not readable as CSV: {exc}", path, f"line {line}") from None

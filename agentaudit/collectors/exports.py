@@ -15,6 +15,7 @@ from typing import Any
 
 from agentaudit.collectors.common import load_json
 from agentaudit.collectors.shapes import GUID, Collected, Export, ReadState, Shape, sniff
+from agentaudit.collectors.validate import ShapeError, check_shape
 from agentaudit.errors import InputError
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import Source, SourceStatus
@@ -33,9 +34,32 @@ def _load(path: Path) -> Any:
         except UnicodeDecodeError:
             raise InputError("not UTF-8 text", path) from None
     payload = load_json(path)
+    try:
+        check_shape(payload)
+    except ShapeError as exc:
+        raise InputError(exc.message, path, exc.where or None) from None
     if isinstance(payload, dict) and isinstance(payload.get("value"), list) and "@odata.context" in payload:
         return payload["value"]  # a raw Graph page
     return payload
+
+
+class _Mark:
+    """How far the records had got before one file was parsed, to drop that file's records if it fails."""
+
+    LISTS = ("identities", "credentials", "grants", "tools", "trails")
+    MAPS = ("trail_selectors", "trail_logging", "user_facts")
+
+    def __init__(self, out: Collected):
+        self.lengths = {name: len(getattr(out, name)) for name in self.LISTS}
+        self.keys = {name: set(getattr(out, name)) for name in self.MAPS}
+
+    def roll_back(self, out: Collected) -> None:
+        for name, length in self.lengths.items():
+            del getattr(out, name)[length:]
+        for name, keys in self.keys.items():
+            mapping = getattr(out, name)
+            for key in set(mapping) - keys:
+                del mapping[key]
 
 
 class ExportReader:
@@ -90,10 +114,21 @@ class ExportReader:
 
     def _read_one(self, export: Export) -> None:
         self.progress(export.name)
+        mark = _Mark(self.out)
         try:
             count, account = export.shape.read(self.state, export)
         except InputError as exc:
+            mark.roll_back(self.out)
             self._fail(export.path, export.shape, export.started, exc)
+            return
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError) as exc:
+            # The shape check lets through what it does not know about; a parser that still trips
+            # makes this one file a gap (its partial records removed), never a traceback.
+            mark.roll_back(self.out)
+            problem = InputError(
+                f"cannot read this {export.shape.name} export: {type(exc).__name__}: {exc}", export.path
+            )
+            self._fail(export.path, export.shape, export.started, problem)
             return
         self._record(export.path, export.shape.provides, export.shape.provider, account, export.started, count)
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from agentaudit import safeyaml
+from agentaudit.collectors.common import csv_errors
 from agentaudit.errors import InputError
 from agentaudit.model.records import Person, Profile, RegisterEntry
 
@@ -97,6 +98,10 @@ def _entry(item: dict[str, Any], path: Path, where: str) -> RegisterEntry:
     unknown = sorted(set(item) - set(REGISTER_FIELDS) - {"risk_acceptances"})
     if unknown:
         raise InputError(f"unknown field(s) {', '.join(unknown)}", path, where)
+    for name in SCALAR_FIELDS:
+        if isinstance(item.get(name), list | dict):
+            kind = "a list" if isinstance(item[name], list) else "a mapping"
+            raise InputError(f"{name!r} must be a single value, not {kind}", path, where)
     match = _text(item.get("identity"))
     if not match:
         raise InputError("register entry without 'identity' (ARN, object id, uid or name)", path, where)
@@ -114,6 +119,12 @@ def _entry(item: dict[str, Any], path: Path, where: str) -> RegisterEntry:
         approval_required_tools=_names(item.get("approval_required_tools"), path, where, "approval_required_tools"),
         risk_acceptances=_acceptances(item.get("risk_acceptances"), path, where),
     )
+
+
+SCALAR_FIELDS = (
+    "identity", "provider", "account", "business_owner", "identity_owner", "control_owner", "purpose",
+    "approved_profile",
+)  # fmt: skip
 
 
 def _yaml_register(path: Path, text: str) -> tuple[list[RegisterEntry], list[Profile]]:
@@ -138,10 +149,15 @@ def _yaml_register(path: Path, text: str) -> tuple[list[RegisterEntry], list[Pro
         if not isinstance(item, dict):
             raise InputError("register entry must be a mapping", path, where)
         entries.append(_entry(item, path, where))
+    found_profiles = data.get("profiles") or {}
+    if not isinstance(found_profiles, dict):
+        raise InputError("'profiles' must be a mapping of profile name to its 'allow' list", path)
     profiles = []
-    for name, spec in (data.get("profiles") or {}).items():
+    for name, spec in found_profiles.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("allow"), list):
             raise InputError("profile needs an 'allow' list of action patterns", path, f"profiles.{name}")
+        if not all(isinstance(a, str) for a in spec["allow"]):
+            raise InputError("'allow' must list action patterns as text", path, f"profiles.{name}")
         profiles.append(
             Profile(
                 name=str(name), allow=tuple(str(a) for a in spec["allow"]), description=_text(spec.get("description"))
@@ -166,12 +182,13 @@ def load_register(paths: list[Path]) -> tuple[list[RegisterEntry], list[Profile]
         text = _read_text(path)
         if path.suffix.lower() == ".csv":
             reader = csv.DictReader(io.StringIO(text))
-            _unique_columns(reader.fieldnames or [], path)
-            if "identity" not in (reader.fieldnames or []):
-                raise InputError("register CSV needs an 'identity' column", path, "header")
-            for line, row in enumerate(reader, start=2):
-                clean = {k: v for k, v in row.items() if k and v not in (None, "")}
-                entries.append(_entry(clean, path, f"row {line}"))
+            with csv_errors(reader, path):
+                _unique_columns(reader.fieldnames or [], path)
+                if "identity" not in (reader.fieldnames or []):
+                    raise InputError("register CSV needs an 'identity' column", path, "header")
+                for line, row in enumerate(reader, start=2):
+                    clean = {k: v for k, v in row.items() if k and v not in (None, "")}
+                    entries.append(_entry(clean, path, f"row {line}"))
             continue
         more, found = _yaml_register(path, text)
         entries += more
@@ -185,6 +202,11 @@ def load_register(paths: list[Path]) -> tuple[list[RegisterEntry], list[Profile]
 def load_roster(path: Path) -> list[Person]:
     """HR export: one person per email; duplicates are refused, since they make status ambiguous."""
     reader = csv.DictReader(io.StringIO(_read_text(path)))
+    with csv_errors(reader, path):
+        return _roster_rows(reader, path)
+
+
+def _roster_rows(reader: csv.DictReader[str], path: Path) -> list[Person]:
     header = [h.strip().lower() for h in reader.fieldnames or []]
     _unique_columns(header, path)
     missing = [f for f in ROSTER_FIELDS if f not in header]
@@ -193,6 +215,8 @@ def load_roster(path: Path) -> list[Person]:
     people: list[Person] = []
     seen: dict[str, int] = {}
     for line, raw in enumerate(reader, start=2):
+        if None in raw:  # DictReader's key for cells past the header
+            raise InputError(f"row has more cells than the header's {len(header)} columns", path, f"row {line}")
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
         email = _email(row.get("email"))
         if not email or "@" not in email:

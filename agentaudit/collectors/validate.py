@@ -1,0 +1,153 @@
+"""The shape check every saved export passes before its parser sees it.
+
+CLI and API outputs name their fields consistently across services, so the types agentaudit
+relies on are declared here by field name: a list of records must be a list of objects, a record
+that is an object must be one, an action list holds strings, a tag list holds Key/Value objects.
+A payload that breaks one is a collection gap naming the file and the record path
+(`RoleDetailList[3].RoleLastUsed`), never a traceback and never a silently dropped field.
+Unknown fields are not checked (new fields appear in CLI outputs all the time).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+MAX_DEPTH = 64  # deepest real export: a policy condition, about 12 levels
+MAX_TEXT = 1_000_000  # characters in one field: beyond any CLI output, a crafted file
+
+# Fields whose value is a list of objects (records, or structured entries).
+LIST_OF_OBJECTS = frozenset(
+    {
+        "UserDetailList", "GroupDetailList", "RoleDetailList", "Policies", "PolicyVersionList",
+        "UserPolicyList", "GroupPolicyList", "RolePolicyList", "AttachedManagedPolicies", "InstanceProfileList",
+        "SecretList", "CertificateSummaryList", "trailList", "EventSelectors", "AdvancedEventSelectors",
+        "DataResources", "FieldSelectors", "agentSummaries", "actionGroupSummaries", "functions",
+        "passwordCredentials", "keyCredentials", "sponsors", "owners", "value",
+    }
+)  # fmt: skip
+# Fields whose value is one object.
+OBJECTS = frozenset(
+    {
+        "RoleLastUsed", "RotationRules", "Certificate", "agent", "agentActionGroup", "functionSchema",
+        "apiSchema", "actionGroupExecutor", "attributes", "properties", "PermissionsBoundary", "Principal",
+    }
+)  # fmt: skip
+# Fields holding a string or a list of strings (IAM's "one or many").
+STRING_OR_STRINGS = frozenset({"Action", "NotAction", "Resource", "NotResource", "Values", "GroupList", "InUseBy"})
+# Fields holding text.
+STRINGS = frozenset(
+    {
+        "Arn", "ARN", "RoleName", "UserName", "GroupName", "PolicyName", "PolicyArn", "Name", "Effect",
+        "TrailARN", "HomeRegion", "CertificateArn", "DomainName", "agentId", "agentName", "actionGroupId",
+        "actionGroupName", "id", "appId", "displayName", "servicePrincipalType", "principalId", "principalType",
+        "roleDefinitionName", "roleDefinitionId", "scope", "kid", "userPrincipalName",
+    }
+)  # fmt: skip
+# Time stamps: ISO text or epoch seconds; never NaN, infinite, or past the year 9999.
+TIMES = frozenset(
+    {
+        "CreateDate", "CreatedDate", "LastUsedDate", "LastRotatedDate", "LastAccessedDate", "LastChangedDate",
+        "DeletedDate", "NotBefore", "NotAfter", "IssuedAt", "ImportedAt", "CreatedAt", "createdAt", "updatedAt",
+        "createdDateTime", "startDateTime", "endDateTime", "created", "updated", "expires", "nbf", "exp",
+    }
+)  # fmt: skip
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
+# Objects whose keys are chosen by people (tag keys, tool parameter names, condition keys): their
+# children are not field names, so they are not checked by name.
+FREE_FORM = frozenset({"Tags", "tags", "parameters", "Condition", "condition", "customSecurityAttributes"})
+
+
+class ShapeError(ValueError):
+    """A field of an export whose type no parser can use; `where` is its record path."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+        self.message = message
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _check_field(key: str, value: Any, where: str) -> None:
+    if value is None:
+        return
+    if key in LIST_OF_OBJECTS:
+        if not isinstance(value, list):
+            raise ShapeError(where, f"must be a list of objects, found {_kind(value)}")
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ShapeError(f"{where}[{index}]", f"must be an object, found {_kind(item)}")
+    elif key in OBJECTS:
+        if not isinstance(value, dict):
+            raise ShapeError(where, f"must be an object, found {_kind(value)}")
+    elif key in STRING_OR_STRINGS:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not isinstance(item, str):
+                raise ShapeError(where, f"must be text or a list of text, found {_kind(item)}")
+    elif key in STRINGS:
+        if not isinstance(value, str):
+            raise ShapeError(where, f"must be text, found {_kind(value)}")
+    elif key in TIMES:
+        _check_time(value, where)
+    elif key in ("Tags", "tags"):
+        _check_tags(value, where)
+
+
+def _check_time(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ShapeError(where, f"must be a time (ISO 8601 text or epoch seconds), found {_kind(value)}")
+    if isinstance(value, int | float) and (not math.isfinite(value) or abs(value) > MAX_EPOCH):
+        raise ShapeError(where, f"{value!r} is not a time agentaudit can read")
+
+
+def _check_tags(value: Any, where: str) -> None:
+    """AWS: [{"Key", "Value"}]; Entra: ["key:value", ...]; ARM: {"key": "value"}."""
+    if isinstance(value, dict):
+        return
+    if not isinstance(value, list):
+        raise ShapeError(where, f"tags must be a list or an object, found {_kind(value)}")
+    for index, item in enumerate(value):
+        if isinstance(item, dict):
+            if not isinstance(item.get("Key"), str):
+                raise ShapeError(f"{where}[{index}]", "a tag needs a text 'Key'")
+        elif not isinstance(item, str):
+            raise ShapeError(f"{where}[{index}]", f"a tag must be an object or text, found {_kind(item)}")
+
+
+def check_shape(payload: Any) -> None:
+    """Raise ShapeError for the first field of `payload` whose type agentaudit cannot use."""
+    if isinstance(payload, list):
+        for index, item in enumerate(payload):
+            if not isinstance(item, dict | list):
+                raise ShapeError(f"[{index}]", f"must be an object, found {_kind(item)}")
+    stack: list[tuple[Any, str, int]] = [(payload, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ShapeError(path, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                where = _join(path, key)
+                _check_field(key, item, where)
+                if key in FREE_FORM:
+                    continue
+                if isinstance(item, dict | list):
+                    stack.append((item, where, depth + 1))
+                elif isinstance(item, str) and len(item) > MAX_TEXT:
+                    raise ShapeError(where, f"{len(item):,} characters of text: more than any CLI output holds")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict | list):
+                    stack.append((item, _join(path, index), depth + 1))
