@@ -367,3 +367,26 @@ def test_ctrl_c_while_packing_says_what_was_already_stored(tmp_path: Path) -> No
     assert "unchanged" not in last
     assert f"snapshot {before['snapshots'] + 1}" in last and f"check run {before['check_runs'] + 1}" in last
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("manifest.json"))
+
+
+def test_access_denied_is_a_gap_and_nothing_is_lost(moto: str, tmp_path: Path) -> None:
+    from agentaudit.collectors.aws_live import AwsCollector
+    from agentaudit.collectors.enrich import enrich
+    from tests.test_aws_live import _deny
+
+    seed_account(boto3.Session(region_name=REGION), "d", agent=False)
+    store, url = _store_with_history(tmp_path)
+    before = _counts(url)
+
+    def factory(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        _deny("iam", "GetCredentialReport")(session)
+        return session
+
+    collected = AwsCollector(AwsOptions(regions=[REGION]), session_factory=factory).collect()
+    failed = [s for s in collected.sources if s.status == "failed"]
+    assert [s.name for s in failed] == [f"aws/{MGMT}/iam:CredentialReport"]
+    assert (failed[0].error or "").startswith("AccessDeniedException")
+    data, _ = enrich(collected, [], [], [], load_config(), "aws")
+    store.write_snapshot(data)
+    assert _counts(url) == {**before, "snapshots": before["snapshots"] + 1}

@@ -80,7 +80,7 @@ def test_wrong_shape_is_a_gap_naming_file_and_record_path(
     assert not collected.identities and not collected.credentials and not collected.grants
 
 
-def test_a_wrong_shape_collects_the_rest_and_fails_col001(tmp_path: Path) -> None:
+def test_a_wrong_shape_is_a_warning_and_the_rest_is_collected(tmp_path: Path) -> None:
     """Through the CLI: exit 0, one warning naming file and path, the other files read."""
     from typer.testing import CliRunner
 
