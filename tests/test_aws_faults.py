@@ -390,3 +390,24 @@ def test_access_denied_is_a_gap_and_nothing_is_lost(moto: str, tmp_path: Path) -
     data, _ = enrich(collected, [], [], [], load_config(), "aws")
     store.write_snapshot(data)
     assert _counts(url) == {**before, "snapshots": before["snapshots"] + 1}
+
+
+def test_a_live_response_in_an_unexpected_shape_is_a_gap_not_a_traceback(moto: str) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    from agentaudit.collectors.aws_live import AwsCollector
+
+    seed_account(boto3.Session(region_name=REGION), "u", agent=False)
+
+    def factory(**kwargs: Any) -> boto3.Session:
+        session = boto3.Session(**kwargs)
+        reply = (AWSResponse("https://secretsmanager", 200, {}, None), {"SecretList": [5]})  # type: ignore[arg-type]
+        session.events.register("before-call.secretsmanager.ListSecrets", lambda **_: reply)
+        return session
+
+    collected = AwsCollector(AwsOptions(regions=[REGION]), session_factory=factory).collect()
+    by_name = {s.name: s for s in collected.sources}
+    source = by_name[f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"]
+    assert source.status == "failed" and "unexpected response shape" in (source.error or ""), source.error
+    assert by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"].status == "complete"
+    assert not collected.credentials or all(c.store != "secretsmanager" for c in collected.credentials)

@@ -320,6 +320,11 @@ class AwsCollector:
         except (ClientError, BotoCoreError, InputError) as exc:  # InputError: a response we cannot parse
             self._record(name, kind, account, started, 0, exc)
             return
+        except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+            # A response in a shape no parser expects (records are only added once a source is
+            # parsed whole, so nothing partial is kept): a gap, never a traceback.
+            self._record(name, kind, account, started, 0, InputError(f"unexpected response shape: {exc!r}"))
+            return
         self._record(name, kind, account, started, records)
 
     # -- per-account work ------------------------------------------------------------------
