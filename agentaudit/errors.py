@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# scheme://user:password@host → scheme://user:***@host; also ?password=… in query strings.
+# scheme://user:password@host → scheme://user:***@host; also ?password=… / sig=… in query strings
+# and AccountKey=… in Azure connection strings.
 _URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]*:)[^@\s'\"]*@")
-_QUERY_PASSWORD = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|sig|token)=)[^&\s'\"]+")
+_QUERY_PASSWORD = re.compile(
+    r"(?i)((?:[?&;]|\b)(?:password|passwd|pwd|secret|sig|token|AccountKey|SharedAccessSignature)=)[^&;\s'\"]+"
+)
 
 
 def redact_urls(text: str) -> str:

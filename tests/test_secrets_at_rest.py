@@ -73,3 +73,10 @@ def test_signing_key_readable_by_others_is_warned(tmp_path: Path) -> None:
     (warning,) = pipeline.signing_warnings(load_config(config))
     assert str(identity.key_path) in warning and "0644" in warning and "chmod 600" in warning
     assert pipeline.signing_warnings(load_config()) == []  # the demo key is generated 0600
+
+
+def test_redact_urls_masks_azure_connection_string_keys() -> None:
+    text = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=QUJDRA==;EndpointSuffix=core.windows.net"
+    assert redact_urls(text) == (
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=***;EndpointSuffix=core.windows.net"
+    )
