@@ -235,7 +235,7 @@ class _Stored:
     def interrupted(self) -> str:
         if not self.items:
             return "interrupted; the evidence store is unchanged"
-        return f"interrupted; already kept in the evidence store: {', '.join(self.items)}; nothing else was written"
+        return f"interrupted; the evidence store keeps what this command had stored: {', '.join(self.items)}"
 
 
 def _guard(func: Callable[[], int], stored: _Stored | None = None) -> None:
