@@ -37,6 +37,7 @@ from tests.test_aws_live import MGMT, REGION, moto, seed_account
 
 __all__ = ["moto"]  # the fixture, imported for this module's tests
 ROOT = Path(__file__).resolve().parent.parent
+UID = "aws:210987654321:arn:aws:iam::210987654321:role/reviewed-"
 
 
 def _counts(store_url: str) -> dict[str, int]:
@@ -58,8 +59,8 @@ def _store_with_history(tmp_path: Path) -> tuple[Store, str]:
     campaign = store.create_campaign("2026-Q4", run.run_id, run.snapshot_id)
     now = datetime.now(UTC)
     decisions = [
-        Attestation(campaign.id, "2026-Q4", "pat@example.com", f"row-{n}", "identity", f"uid-{n}", f"uid-{n}", None,
-                    f"label {n}", Decision.KEEP, None, now, "pat.xlsx", "0" * 64)
+        Attestation(campaign.id, "2026-Q4", "pat@example.com", f"I|{UID}{n}", "identity", f"{UID}{n}",
+                    f"{UID}{n}", None, f"label {n}", Decision.KEEP, None, now, "pat.xlsx", "0" * 64)
         for n in range(2)
     ]  # fmt: skip
     store.write_attestations(ImportRecord(campaign.id, "pat@example.com", "pat.xlsx", "0" * 64, now, 2, 0), decisions)
@@ -337,7 +338,7 @@ def test_ctrl_c_during_a_hung_live_collection_ends_at_once_and_the_store_is_unch
     time.sleep(0.5)
     code, stderr, took = _interrupt(process)
     assert code == 130, stderr
-    assert took < 5, took
+    assert took < 10, took  # seconds, where a hung call used to hold the run ~9 minutes
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; the evidence store is unchanged"
     assert _counts(url) == before
@@ -360,7 +361,7 @@ def test_ctrl_c_while_packing_says_what_was_already_stored(tmp_path: Path) -> No
     time.sleep(0.5)
     code, stderr, took = _interrupt(process)
     assert code == 130, stderr
-    assert took < 5
+    assert took < 10
     after = _counts(url)
     assert after == {**before, "snapshots": before["snapshots"] + 1, "check_runs": before["check_runs"] + 1}
     last = stderr.strip().splitlines()[-1]
