@@ -126,28 +126,48 @@ def _check_tags(value: Any, where: str) -> None:
             raise ShapeError(f"{where}[{index}]", f"a tag must be an object or text, found {_kind(item)}")
 
 
+CHECKED = LIST_OF_OBJECTS | OBJECTS | STRING_OR_STRINGS | STRINGS | TIMES | {"Tags", "tags"}
+# A node of the walk: its value, its parent node and its key there (the path is spelt only on error).
+_Node = tuple[Any, "Any", "str | int | None", int]
+
+
+def _path(node: _Node | None) -> str:
+    keys: list[str | int] = []
+    while node is not None and node[2] is not None:
+        keys.append(node[2])
+        node = node[1]
+    path = ""
+    for key in reversed(keys):
+        path = _join(path, key)
+    return path
+
+
 def check_shape(payload: Any) -> None:
-    """Raise ShapeError for the first field of `payload` whose type agentaudit cannot use."""
+    """Raise ShapeError for the first field of `payload` whose type agentaudit cannot use.
+    Iterative (no recursion limit), and cheap on good data: paths are spelt only for an error."""
     if isinstance(payload, list):
         for index, item in enumerate(payload):
             if not isinstance(item, dict | list):
                 raise ShapeError(f"[{index}]", f"must be an object, found {_kind(item)}")
-    stack: list[tuple[Any, str, int]] = [(payload, "", 0)]
+    stack: list[_Node] = [(payload, None, None, 0)]
     while stack:
-        value, path, depth = stack.pop()
+        node = stack.pop()
+        value, _, _, depth = node
         if depth > MAX_DEPTH:
-            raise ShapeError(path, f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                where = _join(path, key)
-                _check_field(key, item, where)
+            raise ShapeError(_path(node), f"nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(value, dict | list):
+            continue  # a bare scalar payload: the shape detector reports it as unknown
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if key in CHECKED and isinstance(key, str):
+                try:
+                    _check_field(key, item, "")  # a relative place ("" or "[3]"), spelt out on error
+                except ShapeError as exc:
+                    raise ShapeError(_path((None, node, key, 0)) + exc.where, exc.message) from None
                 if key in FREE_FORM:
                     continue
-                if isinstance(item, dict | list):
-                    stack.append((item, where, depth + 1))
-                elif isinstance(item, str) and len(item) > MAX_TEXT:
-                    raise ShapeError(where, f"{len(item):,} characters of text: more than any CLI output holds")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                if isinstance(item, dict | list):
-                    stack.append((item, _join(path, index), depth + 1))
+            if isinstance(item, dict | list):
+                stack.append((item, node, key, depth + 1))
+            elif isinstance(item, str) and len(item) > MAX_TEXT:
+                where = _path((item, node, key, depth + 1))
+                raise ShapeError(where, f"{len(item):,} characters of text: more than any CLI output holds")
