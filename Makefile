@@ -25,6 +25,7 @@ system-deps:
 	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v pdfsig >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v jq >/dev/null 2>&1 || missing="$$missing jq"; \
 	ldconfig -p | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
 	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
