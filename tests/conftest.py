@@ -60,7 +60,7 @@ def identity(name: str, kind: str = "aws_iam_role", **changes: Any) -> Identity:
         name=name,
         kind=kind,
         source="test",
-        last_used_signal="iam:RoleLastUsed",
+        last_used_signal="iam:credential_report" if kind == "aws_iam_user" else "iam:RoleLastUsed",
         last_used=AS_OF,
         created=datetime(2025, 1, 1, tzinfo=UTC),
     )

@@ -257,3 +257,71 @@ def test_saved_trail_status_decides_data_access_logging(tmp_path: Path, saved: b
     pipeline.collect(tmp_path / "exports", store, load_config(None))
     findings = pipeline.check(store, load_config(None), AS_OF).evaluation.findings
     assert status_of(findings, "MON-002", "aws-account:111122223333") == expected
+
+
+def test_a_user_the_credential_report_does_not_list_gets_no_verdict_on_keys_or_console(tmp_path: Path) -> None:
+    """The report is cached for up to four hours: a newer user is missing from a complete report."""
+    listed = identity("old", kind="aws_iam_user", native_id="arn:aws:iam::111122223333:user/old",
+                      last_used_signal="iam:credential_report")  # fmt: skip
+    unlisted = identity("new", kind="aws_iam_user", native_id="arn:aws:iam::111122223333:user/new",
+                        last_used_signal=None, last_used=None)  # fmt: skip
+    findings = evaluate_records(tmp_path, identities=[listed, unlisted])
+    for control in ("LC-009", "ACC-007", "MON-001"):
+        assert status_of(findings, control, listed.uid) == "pass", control
+        assert status_of(findings, control, unlisted.uid) == "error", control
+
+
+def test_a_policy_whose_document_was_not_exported_is_manual_not_pass(tmp_path: Path) -> None:
+    from agentaudit.model.records import Grant
+
+    role = identity("role")
+    blind = Grant(role.uid, "Allow", (), (), "arn:aws:iam::111122223333:policy/Everything", "managed_policy",
+                  resolved=False)  # fmt: skip
+    findings = evaluate_records(tmp_path, identities=[role], grants=[blind])
+    for control in ("ACC-001", "ACC-003", "ACC-004"):
+        assert status_of(findings, control, role.uid) == "manual", control
+
+
+def test_failed_region_listing_leaves_every_regional_input_incomplete_for_that_account() -> None:
+    now = datetime.now(UTC)
+    rows = [
+        Source("s", "secretsmanager_secrets", "aws", "111111111111", "s", now, now, SourceStatus.COMPLETE),
+        Source("i", "iam_authorization_details", "aws", "111111111111", "i", now, now, SourceStatus.COMPLETE),
+        Source("r", "aws_regions", "aws", "111111111111", "r", now, now, SourceStatus.FAILED),
+    ]
+    frame = pd.DataFrame([{"kind": s.kind, "account": s.account, "status": s.status.value} for s in rows])
+    coverage = Coverage.of(frame)
+    assert not coverage.has(Input.SECRETS, "111111111111")
+    assert coverage.has(Input.IAM, "111111111111")
+
+
+def test_lookalike_outputs_are_not_taken_for_the_shapes_agentaudit_reads() -> None:
+    pem = {"Certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "CertificateChain": ""}
+    list_policies = {"Policies": [{"PolicyName": "p", "Arn": "arn:aws:iam::aws:policy/p", "DefaultVersionId": "v1"}]}
+    assert sniff(pem) is None  # `acm get-certificate`, not describe-certificate
+    assert sniff(list_policies) is None  # `iam list-policies`, not authorization details
+    details = {"Policies": [{"PolicyName": "p", "Arn": "arn", "PolicyVersionList": []}]}
+    assert (found := sniff(details)) is not None and found.name == "iam_authorization_details"
+
+
+def test_key_vault_file_beside_its_tenants_principals_is_read_whatever_the_names(tmp_path: Path) -> None:
+    tenant = "7d3c1e52-9a4b-4c1f-8e2d-5b6a7c8d9e01"
+    sp = {"id": "00000000-0000-0000-0000-000000000001", "appId": "a1", "displayName": "svc",
+          "servicePrincipalType": "Application", "appOwnerOrganizationId": tenant}  # fmt: skip
+    _write(tmp_path / "entra" / "sp.json", [sp])
+    _write(tmp_path / "entra" / "a-vault.json", [{"id": "https://v.vault.azure.net/secrets/s1", "attributes": {}}])
+    collected = read_exports(tmp_path)
+    vault = next(s for s in collected.sources if s.name.endswith("a-vault.json"))
+    assert vault.status is SourceStatus.COMPLETE and vault.account == tenant
+
+
+def test_an_arn_names_its_identity_in_any_account_a_name_only_in_its_own() -> None:
+    from agentaudit.model.identity import IdentityIndex
+
+    a, b = identity("worker", account="111111111111"), identity("worker", account="222222222222")
+    index = IdentityIndex.of([a, b])
+    assert index.resolve(b.native_id.upper(), "aws", "111111111111").uid == b.uid
+    assert index.resolve("Worker", "aws", "111111111111").uid == a.uid
+    unsure = index.resolve("worker")
+    assert unsure.uid is None and unsure.ambiguous and set(unsure.candidates) == {a.uid, b.uid}
+    assert index.resolve("worker", "aws", "333333333333").candidates == tuple(sorted([a.uid, b.uid]))

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentaudit.collectors.aws_policy import grants_from_document, trust_entries, unresolved_managed
 from agentaudit.collectors.common import account_from_arn, aws_tags, csv_errors, parse_time
-from agentaudit.collectors.shapes import Export, ReadState, has_keys, item_has_keys, shape
+from agentaudit.collectors.shapes import Export, ReadState, first_item, shape
 from agentaudit.errors import InputError
 from agentaudit.model.identity import make_uid
 from agentaudit.model.kinds import Input
@@ -238,7 +238,20 @@ def _credential_rows(
 
 
 def _is_authorization_details(payload: Any) -> bool:
-    return has_keys(*AUTH_DETAIL_KEYS)(payload) or item_has_keys(*AUTH_DETAIL_KEYS)(payload)
+    """A response (or saved pages) with a *DetailList; `Policies` alone only with policy versions
+    (`iam list-policies` and `organizations list-policies` also print a `Policies` list)."""
+    page = payload if isinstance(payload, dict) else first_item(payload)
+    if page is None:
+        return False
+    if any(k in page for k in AUTH_DETAIL_KEYS if k != "Policies"):
+        return True
+    policies = page.get("Policies")
+    return (
+        isinstance(policies, list)
+        and bool(policies)
+        and isinstance(policies[0], dict)
+        and "PolicyVersionList" in policies[0]
+    )
 
 
 @shape("iam_authorization_details", provider="aws", provides=Input.IAM, detect=_is_authorization_details, priority=10)

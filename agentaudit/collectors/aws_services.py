@@ -231,7 +231,7 @@ def parse_event_selectors(payload: dict[str, Any], path: str | None = None) -> t
 def with_selectors(
     trails: list[Trail],
     selectors: dict[str, dict[str, Any]],
-    logging: dict[tuple[str | None, str], bool] | None = None,
+    logging: dict[tuple[str, str], bool] | None = None,
 ) -> list[Trail]:
     """Join each trail with its event selectors and saved logging state (by account and name);
     a trail without them has unknown coverage or logging state."""
@@ -240,7 +240,7 @@ def with_selectors(
     for trail in trails:
         found = dict(selectors.get(trail.uid) or {})
         if trail.logging is None and found.get("logging") is None:
-            state = logging.get((trail.account, trail.name), logging.get((None, trail.name)))
+            state = logging.get((trail.account, trail.name))
             if state is not None:
                 found["logging"] = state
         joined.append(replace(trail, **found) if found else trail)
@@ -261,11 +261,19 @@ def read_secrets(state: ReadState, export: Export) -> tuple[int, str | None]:
     return len(credentials), _first_account(credentials) or state.aws_account_from_path(export.path)
 
 
+def _is_acm(payload: Any) -> bool:
+    """describe-certificate ({"Certificate": {...}}) or list-certificates; not get-certificate,
+    whose "Certificate" is the PEM text."""
+    if not isinstance(payload, dict):
+        return False
+    return isinstance(payload.get("Certificate"), dict) or isinstance(payload.get("CertificateSummaryList"), list)
+
+
 @shape(
     "acm_certificates",
     provider="aws",
     provides=Input.CERTIFICATES,
-    detect=has_keys("Certificate", "CertificateSummaryList"),
+    detect=_is_acm,
     priority=30,
 )
 def read_certificates(state: ReadState, export: Export) -> tuple[int, str | None]:
@@ -378,5 +386,7 @@ def read_trail_status(state: ReadState, export: Export) -> tuple[int, str | None
     """`aws cloudtrail get-trail-status --name NAME` does not name its trail: the file is named by
     it (`trail-status/NAME.json`), inside the account's folder when several accounts share a name."""
     account = state.aws_account_from_path(export.path)
+    if account is None:
+        raise InputError("get-trail-status output must sit under a folder named by the account id", export.path)
     state.out.trail_logging[(account, export.path.stem)] = bool(export.payload["IsLogging"])
     return 1, account

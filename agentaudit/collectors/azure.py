@@ -344,7 +344,14 @@ def read_role_assignments(state: ReadState, export: Export) -> tuple[int, str | 
     return len(grants), tenant
 
 
-@shape("azure_keyvault_items", provider="azure", provides=Input.KEYVAULT, detect=_is_keyvault, priority=63)
+@shape(
+    "azure_keyvault_items",
+    provider="azure",
+    provides=Input.KEYVAULT,
+    detect=_is_keyvault,
+    priority=63,
+    dependent=True,  # after the tenant's service principals, whatever the file names
+)
 def read_keyvault_items(state: ReadState, export: Export) -> tuple[int, str | None]:
     tenant = state.tenant(export.path)
     if tenant is None:

@@ -13,7 +13,8 @@ from agentaudit.collectors import aws_services
 from agentaudit.collectors.common import tag_value, truthy
 from agentaudit.collectors.shapes import Collected
 from agentaudit.config import Config
-from agentaudit.model.identity import IdentityIndex
+from agentaudit.model.identity import IdentityIndex, parse_uid
+from agentaudit.model.kinds import CREDENTIAL_REPORT_SIGNAL
 from agentaudit.model.records import Credential, Identity, Person, Profile, RegisterEntry, evolve
 from agentaudit.model.store import SnapshotData
 
@@ -27,6 +28,11 @@ def match_register(entries: list[RegisterEntry], identities: list[Identity]) -> 
     warnings: list[str] = []
     for entry in entries:
         found = index.resolve(entry.match, entry.provider, entry.account)
+        home = parse_uid(found.uid).account if found.uid else None
+        if home and entry.account and home.lower() != entry.account.lower():
+            warnings.append(f"{entry.location}: {entry.match!r} is in account/tenant {home}, not {entry.account}")
+            resolved.append(entry)
+            continue
         if found.uid:
             resolved.append(replace(entry, matched_uid=found.uid))
             continue
@@ -107,7 +113,7 @@ def enrich(
             changes.update(
                 console_access=facts["console_access"],
                 last_used=facts["last_used"],
-                last_used_signal="iam:credential_report",
+                last_used_signal=CREDENTIAL_REPORT_SIGNAL,
             )
         entry = entry_by_uid.get(identity.uid)
         if entry:

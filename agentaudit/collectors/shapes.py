@@ -33,8 +33,8 @@ class Collected:
     tools: list[Tool] = field(default_factory=list)
     trails: list[Trail] = field(default_factory=list)
     trail_selectors: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # get-trail-status saved per trail: (account or None, trail name) → IsLogging
-    trail_logging: dict[tuple[str | None, str], bool] = field(default_factory=dict)
+    # get-trail-status saved per trail: (account, trail name) → IsLogging
+    trail_logging: dict[tuple[str, str], bool] = field(default_factory=dict)
     user_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 

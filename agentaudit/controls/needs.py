@@ -18,6 +18,9 @@ from agentaudit.controls.context import Context
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import SourceStatus, Status
 
+# Inputs the live AWS collector reads region by region (IAM and the credential report are global).
+REGIONAL = (Input.SECRETS, Input.CERTIFICATES, Input.BEDROCK_AGENTS, Input.BEDROCK_TOOLS, Input.CLOUDTRAIL_TRAILS)
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -31,6 +34,10 @@ class Coverage:
         broken: dict[str, set[str]] = {}
         everywhere_broken: set[str] = set()
         for kind, account, status in zip(sources["kind"], sources["account"], sources["status"], strict=True):
+            if kind == Input.AWS_REGIONS.value and status != SourceStatus.COMPLETE.value and isinstance(account, str):
+                # The account's regions are unknown: every per-region input may have missed some.
+                for regional in REGIONAL:
+                    broken.setdefault(regional.value, set()).add(account)
             if status == SourceStatus.COMPLETE.value:
                 if isinstance(account, str):
                     complete.setdefault(kind, set()).add(account)

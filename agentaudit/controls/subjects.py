@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from agentaudit.controls.context import Context
-from agentaudit.model.identity import parse_uid
+from agentaudit.model.identity import Uid, parse_uid
 
 UNASSIGNED = "unassigned"
 SUBJECT_COLUMNS = ["subject_uid", "subject_type", "native_id", "identity_name", "provider", "account", "owner"]
@@ -140,7 +140,7 @@ def attestation_subjects(ctx: Context) -> pd.DataFrame:
     latest = ctx.decisions
     if latest.empty:
         return pd.DataFrame(columns=[*SUBJECT_COLUMNS, "subject_kind"])
-    parsed = [parse_uid(u) for u in latest["subject_uid"]]
+    parsed = [_uid_parts(u) for u in latest["subject_uid"]]
     return _frame(
         "attestation",
         subject_uid=latest["row_id"],
@@ -151,6 +151,15 @@ def attestation_subjects(ctx: Context) -> pd.DataFrame:
         account=[p.account for p in parsed],
         owner=latest["reviewer"],
     )
+
+
+def _uid_parts(uid: Any) -> Uid:
+    """A stored decision's subject; one that is not a uid keeps no provider/account (its needs
+    then cannot apply) rather than stopping the check."""
+    try:
+        return parse_uid(str(uid))
+    except ValueError:
+        return Uid("", "", str(uid))
 
 
 def subject_frames(ctx: Context, owner_tag_keys: list[str]) -> dict[str, pd.DataFrame]:

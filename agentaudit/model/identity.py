@@ -47,9 +47,10 @@ class Resolution:
 
 @dataclass
 class IdentityIndex:
-    """Resolve a name, ARN/object id or uid to one identity, case-insensitively."""
+    """Resolve a uid, ARN/object id/application id or a name to one identity, case-insensitively."""
 
-    _by_key: dict[str, list[Identity]] = field(default_factory=lambda: defaultdict(list))
+    _by_id: dict[str, list[Identity]] = field(default_factory=lambda: defaultdict(list))
+    _by_name: dict[str, list[Identity]] = field(default_factory=lambda: defaultdict(list))
 
     @classmethod
     def of(cls, identities: Iterable[Identity]) -> IdentityIndex:
@@ -59,20 +60,33 @@ class IdentityIndex:
         return index
 
     def add(self, identity: Identity) -> None:
-        for key in {identity.uid.lower(), identity.native_id.lower(), identity.name.lower()}:
-            self._by_key[key].append(identity)
+        ids = {identity.uid.lower(), identity.native_id.lower()}
+        ids |= {link.split(":", 1)[1].lower() for link in identity.links if link.startswith("azure-app:")}
+        for key in ids:
+            self._by_id[key].append(identity)
+        self._by_name[identity.name.lower()].append(identity)
 
     def resolve(self, reference: str, provider: str | None = None, account: str | None = None) -> Resolution:
-        """The one identity whose uid, native id or name is `reference`, within `provider` and
-        `account`/tenant when given (a name in another account is a different identity).
-        `candidates` lists every match when there is not exactly one, including those outside
-        the given account, so the caller can say why nothing was linked."""
-        matches = {i.uid: i for i in self._by_key.get(reference.strip().lower(), [])}
-        if provider is not None:
-            matches = {u: i for u, i in matches.items() if i.provider == provider.lower()}
-        inside = matches
-        if account is not None:
-            inside = {u: i for u, i in matches.items() if i.account.lower() == account.lower()}
+        """The one identity `reference` names. An id (uid, ARN, object id, application id) is
+        global and names its identity wherever it lives; a name is looked up within `provider`
+        and `account`/tenant when given (a name in another account is a different identity).
+        `candidates` lists the matches when there is not exactly one, including those outside
+        the account, so the caller can say why nothing was linked."""
+        key = reference.strip().lower()
+        by_id = self._within(self._by_id.get(key, []), provider, None)
+        if by_id:
+            return Resolution(next(iter(by_id))) if len(by_id) == 1 else Resolution(None, tuple(sorted(by_id)))
+        anywhere = self._within(self._by_name.get(key, []), provider, None)
+        inside = self._within(self._by_name.get(key, []), provider, account)
         if len(inside) == 1:
             return Resolution(next(iter(inside)))
-        return Resolution(None, tuple(sorted(inside or matches)))
+        return Resolution(None, tuple(sorted(inside or anywhere)))
+
+    @staticmethod
+    def _within(found: list[Identity], provider: str | None, account: str | None) -> dict[str, Identity]:
+        return {
+            i.uid: i
+            for i in found
+            if (provider is None or i.provider == provider.lower())
+            and (account is None or i.account.lower() == account.lower())
+        }

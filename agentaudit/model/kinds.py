@@ -45,10 +45,16 @@ class Input(StrEnum):
     UNKNOWN = "unknown", None
 
 
+# The last-use signal enrichment gives an IAM user the credential report lists: a user without it
+# was not in the report read (a report is cached for up to four hours), so nothing is known of its
+# keys or console password.
+CREDENTIAL_REPORT_SIGNAL = "iam:credential_report"
+
+
 def parse_input(value: str) -> Input:
     """An input kind by its value; ValueError names the known ones."""
     found = _BY_VALUE.get(value)
-    if found is None:
+    if found is None or found is Input.UNKNOWN:
         known = ", ".join(sorted(k.value for k in Input if k is not Input.UNKNOWN))
         raise ValueError(f"unknown input kind {value!r} (known: {known})")
     return found

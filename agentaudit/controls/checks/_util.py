@@ -7,11 +7,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agentaudit.model.kinds import CREDENTIAL_REPORT_SIGNAL
 from agentaudit.model.records import Status
 
 # Shorthands for the checks; `result()` accepts the members and rejects anything else.
 PASS, FAIL, MANUAL, ERROR = Status.PASS, Status.FAIL, Status.MANUAL, Status.ERROR
 NOT_APPLICABLE = Status.NOT_APPLICABLE
+
+
+NOT_IN_REPORT = "not in the credential report that was read (created after it was generated?): keys unknown"
+
+
+def in_credential_report(users: pd.DataFrame) -> list[bool]:
+    """Which IAM users the credential report that was read lists (its facts reached them)."""
+    return [s == CREDENTIAL_REPORT_SIGNAL for s in users["last_used_signal"]]
 
 
 def pass_fail(ok: Any) -> np.ndarray:

@@ -7,7 +7,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentaudit.controls.checks._util import FAIL, MANUAL, PASS, evidence, grouped_list, pass_fail
+from agentaudit.controls.checks._util import (
+    ERROR,
+    FAIL,
+    MANUAL,
+    NOT_IN_REPORT,
+    PASS,
+    evidence,
+    grouped_list,
+    in_credential_report,
+    pass_fail,
+)
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
 from agentaudit.model.iam_policy import action_matches
@@ -24,12 +34,20 @@ def _flag_check(ctx: Context, mask: pd.Series, what: str) -> pd.DataFrame:
     """Fail every accountable identity holding at least one grant selected by `mask`."""
     grants = ctx.grants[mask]
     sources = grouped_list(grants, "identity_uid", "source")
+    unread = ctx.grants[~ctx.grants["resolved"].astype(bool)]
+    unresolved = grouped_list(unread, "identity_uid", "source")
     frame = ctx.nhis[ctx.nhis["kind"] != "aws_bedrock_agent"]
     hits = [sorted(set(sources.get(uid, [])))[:MAX_LISTED] for uid in frame["uid"]]
+    blind = [sorted(set(unresolved.get(uid, [])))[:MAX_LISTED] for uid in frame["uid"]]
+    # A policy whose document was not exported could grant anything: no pass on it.
+    status = [FAIL if h else MANUAL if b else PASS for h, b in zip(hits, blind, strict=True)]
     return result(
         frame["uid"],
-        pass_fail([not h for h in hits]),
-        evidence(**{what: hits, "count": [len(sources.get(uid, [])) for uid in frame["uid"]]}),
+        status,
+        evidence(
+            **{what: hits, "count": [len(sources.get(uid, [])) for uid in frame["uid"]]},
+            unresolved_policies=blind,
+        ),
     )
 
 
@@ -146,8 +164,18 @@ def broad_trust(ctx: Context) -> pd.DataFrame:
 @check("ACC-007")
 def human_use(ctx: Context) -> pd.DataFrame:
     users = ctx.nhis[ctx.nhis["kind"] == "aws_iam_user"]
-    console = users["console_access"].fillna(False).astype(bool)
-    return result(users["uid"], pass_fail(~console), evidence(console_password=console, last_used=users["last_used"]))
+    console = users["console_access"].fillna(False).astype(bool).tolist()
+    listed = in_credential_report(users)
+    status = [FAIL if c else PASS if seen else ERROR for c, seen in zip(console, listed, strict=True)]
+    return result(
+        users["uid"],
+        status,
+        evidence(
+            console_password=console,
+            last_used=users["last_used"],
+            note=[None if s else NOT_IN_REPORT for s in listed],
+        ),
+    )
 
 
 @check("ACC-008")

@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import FAIL, PASS, evidence, pass_fail
+from agentaudit.controls.checks._util import FAIL, NOT_APPLICABLE, PASS, evidence, pass_fail
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
 from agentaudit.model import attestation as fmt
 
-NOT_DUE = "not_applicable"
+NOT_DUE = NOT_APPLICABLE
 
 
 @check("ATT-001")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import FAIL, PASS, evidence
+from agentaudit.controls.checks._util import FAIL, NOT_APPLICABLE, PASS, evidence
 from agentaudit.controls.context import Context, NotEvaluated, result
 from agentaudit.controls.registry import check
 
@@ -67,6 +67,6 @@ def environment_isolation(ctx: Context) -> pd.DataFrame:
         for acct, how in sorted(reached.items()):
             by_env[classes.get(acct, "unclassified")].append(f"{acct} ({', '.join(sorted(how))})")
         crossing = all(by_env.get(env) for env in ENVIRONMENTS)
-        statuses.append(FAIL if crossing else (PASS if set(by_env) - {"unclassified"} else "not_applicable"))
+        statuses.append(FAIL if crossing else (PASS if set(by_env) - {"unclassified"} else NOT_APPLICABLE))
         evidences.append(dict(by_env))
     return result(frame["uid"], statuses, evidence(environments=evidences))

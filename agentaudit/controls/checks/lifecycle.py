@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence, pass_fail
+from agentaudit.controls.checks._util import (
+    ERROR,
+    FAIL,
+    MANUAL,
+    NOT_IN_REPORT,
+    PASS,
+    evidence,
+    in_credential_report,
+    pass_fail,
+)
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
 
@@ -138,4 +147,8 @@ def static_keys(ctx: Context) -> pd.DataFrame:
     keys = ctx.credentials[(ctx.credentials["type"] == "access_key") & ctx.credentials["enabled"].astype(bool)]
     active = keys.groupby("identity_uid").size()
     counts = [int(active.get(uid, 0)) for uid in users["uid"]]
-    return result(users["uid"], pass_fail([c == 0 for c in counts]), evidence(active_access_keys=counts))
+    listed = in_credential_report(users)
+    status = [PASS if c == 0 and seen else FAIL if c else ERROR for c, seen in zip(counts, listed, strict=True)]
+    return result(
+        users["uid"], status, evidence(active_access_keys=counts, note=[None if s else NOT_IN_REPORT for s in listed])
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence, pass_fail
+from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, NOT_IN_REPORT, PASS, evidence, pass_fail
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
 from agentaudit.model.kinds import Input
@@ -14,11 +14,15 @@ from agentaudit.model.kinds import Input
 @check("MON-001")
 def last_use_signal(ctx: Context) -> pd.DataFrame:
     frame = ctx.nhis
-    has = frame["last_used_signal"].notna()
-    note = [None if h else "no last-use signal in the collected data for this kind" for h in has]
-    return result(
-        frame["uid"], pass_fail(has), evidence(signal=frame["last_used_signal"], kind=frame["kind"], note=note)
-    )
+    has = frame["last_used_signal"].notna().tolist()
+    user = (frame["kind"] == "aws_iam_user").tolist()
+    # An IAM user's signal is the credential report: without it, the report missed the user.
+    status = [PASS if h else ERROR if u else FAIL for h, u in zip(has, user, strict=True)]
+    note = [
+        None if h else NOT_IN_REPORT if u else "no last-use signal in the collected data for this kind"
+        for h, u in zip(has, user, strict=True)
+    ]
+    return result(frame["uid"], status, evidence(signal=frame["last_used_signal"], kind=frame["kind"], note=note))
 
 
 @check("COL-001")
@@ -89,8 +93,15 @@ def _account_logging(
     own = trails[trails["account"] == account]
     mine = covering[covering["account"] == account]
     org = covering[covering["organization"].astype(bool)]
-    if not mine.empty or not org.empty:
+    if not mine.empty or (read and not org.empty):
         return PASS, {"covered_by": _trail_summary(mine if not mine.empty else org), "trails": _trail_summary(own)}
+    if not org.empty:
+        return MANUAL, {
+            "covered_by": [],
+            "unknown": _trail_summary(org),
+            "note": "an organisation trail covers this account only if it is a member of that organisation; "
+            "this account's CloudTrail was not collected to show it is part of the same estate",
+        }
     if not read:
         return ERROR, {"note": "CloudTrail was not collected for this account (describe-trails)"}
     candidates = maybe[(maybe["account"] == account) | maybe["organization"].astype(bool)]
