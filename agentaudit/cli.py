@@ -47,7 +47,10 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Policy config YAML (see `agentaudit defaults`).")
 ]
 StoreOpt = Annotated[
-    str | None, typer.Option("--store", help="Evidence store URL; default from config (sqlite:///agentaudit.db).")
+    str | None,
+    typer.Option(
+        "--store", help="Evidence store: a SQLite file path or a URL; default from config (sqlite:///agentaudit.db)."
+    ),
 ]
 SourceOpt = Annotated[Path | None, typer.Option("--source", "-s", help="Folder of saved CLI exports (AWS and Azure).")]
 RegisterOpt = Annotated[

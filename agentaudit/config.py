@@ -20,7 +20,7 @@ from agentaudit.errors import InputError
 
 DEFAULTS_YAML = """\
 # agentaudit policy config. Every key is optional; these are the defaults.
-store: sqlite:///agentaudit.db        # evidence store URL (SQLite file or postgresql+psycopg://...)
+store: sqlite:///agentaudit.db        # evidence store: a SQLite file path or URL, or postgresql+psycopg://...
 output: output                         # folder for result and pack folders
 thresholds:
   key_max_age_days: 90                 # LC: access keys / client secrets rotated at least this often
@@ -95,7 +95,9 @@ class Config:
 
     @property
     def store(self) -> str:
-        return str(self.data["store"])
+        """The store URL; a plain path (no `scheme://`) means a SQLite file there."""
+        value = str(self.data["store"])
+        return value if "://" in value else f"sqlite:///{Path(value).expanduser().resolve()}"
 
     @property
     def output(self) -> str:

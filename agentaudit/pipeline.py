@@ -210,7 +210,8 @@ def check(
         ctx = load_context(store, snapshot_id, config, when)
         previous = store.previous_run(snapshot_id)
         evaluation = evaluate(ctx, config, previous.first_seen() if previous else None, progress)
-        evaluation.trend = trend(evaluation.findings, previous)
+        evaluated = {c["control_id"] for c in evaluation.controls if c["evaluated"]}
+        evaluation.trend = trend(evaluation.findings, previous, evaluated)
         summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id, "trend": evaluation.trend}
         frame = evaluation.findings
         columns = {name: _native_column(frame[name]) for name in _FINDING_COLUMNS if name in frame}
@@ -219,22 +220,34 @@ def check(
 
 
 MAX_TREND_ITEMS = 200
+UNDECIDED_STATUSES = ("error", "manual")  # a result that shows neither fixed nor failing
 
 
-def trend(findings: pd.DataFrame, previous: PreviousRun | None) -> dict[str, Any]:
-    """New, resolved and still-open failures against the previous check run."""
+def trend(findings: pd.DataFrame, previous: PreviousRun | None, evaluated: set[str] | None = None) -> dict[str, Any]:
+    """New, resolved and still-open failures against the previous check run. Only controls
+    evaluated in both runs are compared: a control that was not evaluated (its input missing)
+    in either run is neither new nor resolved, and a subject whose result is now error or
+    manual has not been shown fixed."""
     failing = findings[findings["status"].isin(OPEN_STATUSES)]  # an accepted risk is not resolved
     now = set(zip(failing["control_id"], failing["subject_uid"], strict=True))
     if previous is None:
         return {"previous_run": None, "new": len(now), "resolved": 0, "still_open": 0, "resolved_items": []}
-    before = set(previous.failing)
-    resolved = sorted(before - now)
+    current = set(findings["control_id"]) if evaluated is None else evaluated
+    before_controls = current if previous.evaluated is None else previous.evaluated
+    compared = current & set(before_controls)
+    undecided = findings[findings["status"].isin(UNDECIDED_STATUSES)]
+    unknown_now = set(zip(undecided["control_id"], undecided["subject_uid"], strict=True))
+    now = {key for key in now if key[0] in compared}
+    before = {key for key in previous.failing if key[0] in compared}
+    resolved = sorted(before - now - unknown_now)
     return {
         "previous_run": previous.run_id,
         "previous_as_of": previous.as_of.isoformat(),
         "new": len(now - before),
         "resolved": len(resolved),
         "still_open": len(now & before),
+        "not_compared": sorted((current | set(before_controls)) - compared),
+        "unknown_now": len((before - now) & unknown_now),
         "resolved_items": [
             {"control_id": c, "subject_uid": s, "identity_name": previous.failing[(c, s)][0]}
             for c, s in resolved[:MAX_TREND_ITEMS]

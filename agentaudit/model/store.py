@@ -206,6 +206,7 @@ class PreviousRun:
     run_id: int
     as_of: datetime
     failing: dict[tuple[str, str], tuple[str, datetime | None]]  # (control, subject) → (name, first seen)
+    evaluated: frozenset[str] | None = None  # controls that run evaluated (None: not recorded)
 
     def first_seen(self) -> dict[tuple[str, str], datetime]:
         return {key: seen for key, (_name, seen) in self.failing.items() if seen is not None}
@@ -241,20 +242,46 @@ def _utc(value: Any) -> Any:
     return value
 
 
+def _evaluated_controls(summary: Any) -> frozenset[str] | None:
+    """The controls a stored check run evaluated, from its summary's per-control counts."""
+    controls = summary.get("controls") if isinstance(summary, dict) else None
+    if not isinstance(controls, list):
+        return None
+    return frozenset(str(c["control_id"]) for c in controls if isinstance(c, dict) and c.get("evaluated"))
+
+
 class Store:
     """A handle on one evidence store URL."""
 
     def __init__(self, url: str):
         self.url = url
+        self._file: Path | None = None  # a SQLite file not created yet: made on the first write
         try:
             parsed = sa.engine.make_url(url)
             if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                _create_private(Path(parsed.database))
+                self._file = Path(parsed.database)
             self.engine: Engine = sa.create_engine(url)
         except (sa.exc.ArgumentError, ValueError, OSError, ImportError) as exc:
             raise StoreError(f"cannot open evidence store {url!r}: {exc}") from exc
-        self._migrate()
+        if self._file is None or self._file.exists():
+            self._file = None
+            self._migrate()
+
+    def _create(self) -> None:
+        """A command that fails before writing leaves no empty store behind, so the SQLite file
+        (and its folder) are created only when something is about to be stored or read from it."""
+        if self._file is not None:
+            try:
+                self._file.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(self._file)
+            except OSError as exc:
+                raise StoreError(f"cannot open evidence store {self.url!r}: {exc}") from exc
+            self._file = None
+            self._migrate()
+
+    @property
+    def exists(self) -> bool:
+        return self._file is None
 
     def _migrate(self) -> None:
         try:
@@ -283,6 +310,7 @@ class Store:
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
+        self._create()
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -307,6 +335,8 @@ class Store:
         return snapshot_id
 
     def latest_snapshot_id(self) -> int | None:
+        if not self.exists:
+            return None
         with self._begin() as conn:
             return conn.execute(sa.select(sa.func.max(snapshots.c.id))).scalar()
 
@@ -328,7 +358,7 @@ class Store:
         what first-seen is carried from, and what the trend is measured against."""
         with self._begin() as conn:
             run = conn.execute(
-                sa.select(check_runs.c.id, check_runs.c.as_of)
+                sa.select(check_runs.c.id, check_runs.c.as_of, check_runs.c.summary)
                 .where(check_runs.c.snapshot_id <= snapshot_id)
                 .order_by(check_runs.c.id.desc())
                 .limit(1)
@@ -350,6 +380,7 @@ class Store:
             run_id=int(run.id),
             as_of=_as_utc(run.as_of),
             failing={(c, s): (n, _as_utc(f) if f is not None else None) for c, s, n, f in rows},
+            evaluated=_evaluated_controls(run.summary),
         )
 
     def write_check_run(
@@ -384,6 +415,8 @@ class Store:
             return Campaign(_new_id(result), period, run_id, snapshot_id, created, secret)
 
     def campaign(self, campaign_id: int) -> Campaign | None:
+        if not self.exists:
+            return None
         with self._begin() as conn:
             row = conn.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)).first()
         if row is None:
