@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -244,6 +245,7 @@ def trend(findings: pd.DataFrame, previous: PreviousRun | None, evaluated: set[s
         "previous_run": previous.run_id,
         "previous_as_of": previous.as_of.isoformat(),
         "new": len(now - before),
+        "new_by_control": dict(sorted(Counter(c for c, _ in now - before).items())),
         "resolved": len(resolved),
         "still_open": len(now & before),
         "not_compared": sorted((current | set(before_controls)) - compared),

@@ -1,6 +1,6 @@
 """Write a signed review pack into one folder, atomically.
 
-Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, summary.json,
+Layout: review-pack.pdf (PAdES), review-pack.html (the same content, offline), review-pack.xlsx, findings.json, findings.csv, summary.json,
 inventory.json, findings.ocsf.json (OCSF 2003), detections.ocsf.json (OCSF 2004),
 oscal-assessment-results.json (OSCAL), signing-cert.pem,
 attestation/<owner>.xlsx (one review workbook per owner), audit-manager/ (when configured),
@@ -26,13 +26,14 @@ from agentaudit.output.interchange import write_oscal
 from agentaudit.output.manifest import PDF, write_signed_manifest
 from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
 from agentaudit.output.packdata import PackData
-from agentaudit.output.pdf import write_pdf
+from agentaudit.output.pdf import write_html, write_pdf
 from agentaudit.output.pdfsign import sign_pdf
 from agentaudit.output.results import atomic_folder, write_findings_csv, write_findings_json, write_json
 from agentaudit.output.signing import SigningIdentity
 from agentaudit.output.xlsx import write_xlsx
 
 XLSX = "review-pack.xlsx"
+HTML = "review-pack.html"
 OCSF = "findings.ocsf.json"
 OCSF_DETECTIONS = "detections.ocsf.json"
 OSCAL = "oscal-assessment-results.json"
@@ -120,6 +121,7 @@ def write_pack(
                 + "}\n",
                 encoding="utf-8",
             )
+            write_html(data, folder / HTML)
             unsigned = folder.parent / f".{final.name}.unsigned.pdf"
             try:
                 write_pdf(data, unsigned)

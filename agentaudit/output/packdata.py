@@ -1,11 +1,16 @@
-"""What the pack shows, computed once from the findings and the snapshot for PDF and XLSX alike.
+"""What the pack shows, computed once from the findings and the snapshot for PDF, HTML and XLSX.
 
-The PDF carries summaries and gaps with row caps (WeasyPrint lays out ~5 ms per row); the XLSX
-and JSON carry everything. Every capped table says how many rows were left out and where they are.
+The PDF carries an executive part (scope, conclusion per control family, top risks) and an
+evidence part (each listed finding with its evidence in words, grouped by owner and subject)
+with row caps (WeasyPrint lays out ~5 ms per row); the XLSX and JSON carry everything. Every
+capped table says how many rows were left out and where they are. Evidence is put into words
+only for the rows the PDF lists.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,20 +21,39 @@ from agentaudit.config import Config
 from agentaudit.controls.catalog import Catalog
 from agentaudit.controls.context import Context
 from agentaudit.output import charts
+from agentaudit.output.evidence import describe
 from agentaudit.output.results import is_missing
 
 OWNER_FAMILIES = ("OWN", "PUR")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+FAMILY_NAMES = {
+    "OWN": "Ownership", "PUR": "Purpose and approved access", "ACC": "Access and privilege",
+    "TOOL": "Agent tool autonomy", "LC": "Credential lifecycle", "MON": "Monitoring",
+    "ATT": "Owner attestation", "COL": "Collection completeness",
+}  # fmt: skip
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: Any) -> tuple[tuple[int, Any], ...]:
+    """Sort "A.5.9" before "A.5.18" and "CC6.10" after "CC6.2": digit runs compare as numbers."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(str(text)) if part)
+
+
+def natural_sorted(values: Iterable[Any]) -> list[Any]:
+    return sorted(values, key=natural_key)
 
 
 @dataclass
 class Table:
-    """Rows for one table plus how many were left out of the PDF."""
+    """Rows for one table plus how many were left out of the PDF. `headers` are the words shown;
+    `widths` (percent) follow the content; columns empty in every row are dropped."""
 
     columns: list[str]
     rows: list[list[Any]]
     total: int
     omitted: int = 0
+    headers: list[str] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -38,9 +62,12 @@ class PackData:
     totals: dict[str, Any]
     controls: list[dict[str, Any]]
     owner_gaps: Table
-    by_control: list[tuple[dict[str, Any], Table]]
-    by_owner: list[tuple[str, Table]]
+    by_control: list[dict[str, Any]]
+    by_owner: list[dict[str, Any]]
     owners_omitted: int
+    families: list[dict[str, Any]]
+    top_owners: Table
+    top_units: Table
     credentials: Table
     tools: Table
     sources: Table
@@ -63,11 +90,31 @@ def _fmt(value: Any) -> Any:
     return value
 
 
-def _table(frame: pd.DataFrame, columns: list[str], cap: int | None) -> Table:
+def _table(
+    frame: pd.DataFrame, columns: list[str], cap: int | None, headers: list[str] | None = None
+) -> Table:
     total = len(frame)
     shown = frame if cap is None else frame.head(cap)
     rows = [[_fmt(v) for v in row] for row in shown[columns].itertuples(index=False, name=None)]
-    return Table(columns=columns, rows=rows, total=total, omitted=total - len(rows))
+    labels = list(headers or columns)
+    keep = [i for i in range(len(columns)) if not rows or any(row[i] != "" for row in rows)]
+    if len(keep) < len(columns):  # a column that is empty on every row says nothing
+        columns, labels = [columns[i] for i in keep], [labels[i] for i in keep]
+        rows = [[row[i] for i in keep] for row in rows]
+    return Table(columns, rows, total, total - len(rows), labels, content_widths(labels, rows))
+
+
+def content_widths(headers: list[str], rows: list[list[Any]]) -> list[int]:
+    """Column widths in percent from what the columns hold: the longest header word, and the
+    length most cells stay within (so one long value wraps instead of widening the column)."""
+    measures = []
+    for index, header in enumerate(headers):
+        lengths = sorted(len(str(row[index])) for row in rows[:400])
+        typical = lengths[int(len(lengths) * 0.9)] if lengths else 0
+        longest_word = max((len(w) for w in str(header).split()), default=4) + 2
+        measures.append(min(max(typical, longest_word, 6), 48))
+    total = sum(measures) or 1
+    return [max(4, round(100 * m / total)) for m in measures]
 
 
 def _sorted_failing(findings: pd.DataFrame) -> pd.DataFrame:
@@ -110,27 +157,10 @@ def build(
 ) -> PackData:
     limits = config.data["pack"]
     failing = _sorted_failing(findings)
+    units = subject_units(ctx, config.tags["business_unit"])
     gap_frame = owner_gap_frame(findings, ctx, config.tags["business_unit"])
-    finding_cols = ["identity_name", "account", "owner", "native_id"]
-    by_control = []
-    for summary in controls:
-        rows = failing[failing["control_id"] == summary["control_id"]]
-        control = catalog.controls[summary["control_id"]]
-        info = {**summary, "mappings": control.mappings, "why": control.why, "remediation": control.remediation}
-        by_control.append((info, _table(rows, finding_cols, limits["pdf_rows_per_control"])))
-    owner_counts = failing["owner"].value_counts()
-    owners = list(owner_counts.index[: limits["pdf_owners"]])
-    by_owner = [
-        (
-            str(owner),
-            _table(
-                failing[failing["owner"] == owner],
-                ["control_id", "severity", "identity_name", "account"],
-                limits["pdf_rows_per_owner"],
-            ),
-        )
-        for owner in owners
-    ]
+    owners = owner_stats(failing)
+    by_owner = owner_sections(failing, owners.head(limits["pdf_owners"]), limits["pdf_rows_per_owner"])
     creds = credential_frame(findings, ctx)
     tools = tool_frame(findings, ctx)
     sources = ctx.sources.assign(error=ctx.sources["error"].fillna(""))
@@ -139,14 +169,27 @@ def build(
         totals=_totals(findings, ctx),
         controls=controls,
         owner_gaps=_table(
-            gap_frame, ["identity_name", "kind", "account", "unit", "gaps", "owner"], limits["pdf_owner_gap_rows"]
+            gap_frame,
+            ["identity_name", "kind", "account", "unit", "gaps", "owner"],
+            limits["pdf_owner_gap_rows"],
+            ["Identity", "Kind", "Account / tenant", "Business unit", "Failing", "Routed to"],
         ),
-        by_control=by_control,
+        by_control=control_sections(failing, controls, catalog, limits["pdf_rows_per_control"]),
         by_owner=by_owner,
-        owners_omitted=max(0, len(owner_counts) - len(owners)),
-        credentials=_table(creds[creds["failing"] != ""], CREDENTIAL_COLUMNS, limits["pdf_credential_rows"]),
-        tools=_table(tools, TOOL_COLUMNS, limits["pdf_tool_rows"]),
-        sources=_table(sources, ["name", "kind", "provider", "account", "status", "records", "error"], None),
+        owners_omitted=max(0, len(owners) - len(by_owner)),
+        families=family_conclusions(findings, controls, meta.get("trend") or {}),
+        top_owners=_table(owners, OWNER_COLUMNS, 10, OWNER_HEADERS),
+        top_units=_table(unit_stats(failing, units), UNIT_COLUMNS, 10, UNIT_HEADERS),
+        credentials=_table(
+            creds[creds["failing"] != ""], CREDENTIAL_COLUMNS, limits["pdf_credential_rows"], CREDENTIAL_HEADERS
+        ),
+        tools=_table(tools, TOOL_COLUMNS, limits["pdf_tool_rows"], TOOL_HEADERS),
+        sources=_table(
+            sources,
+            ["name", "kind", "provider", "account", "status", "records", "error"],
+            None,
+            ["Source", "Shape", "Provider", "Account / tenant", "Status", "Records", "Error"],
+        ),
         catalog=catalog,
         gap_frame=gap_frame,
         credential_frame=creds,
@@ -157,6 +200,186 @@ def build(
         data.attestation = attestation_table(meta["attestation"], ctx.decisions, limits["pdf_owners"])
     data.charts = _charts(findings, ctx, gap_frame, config)
     return data
+
+
+def control_sections(
+    failing: pd.DataFrame, controls: list[dict[str, Any]], catalog: Catalog, cap: int
+) -> list[dict[str, Any]]:
+    """Per failing control: what it asserts, why, what to do, where it maps, and whom it names."""
+    names = failing.groupby("control_id", sort=False)["identity_name"].agg(lambda s: list(dict.fromkeys(s)))
+    sections = []
+    for summary in controls:
+        if not summary.get("fail"):
+            continue
+        control = catalog.controls[summary["control_id"]]
+        failing_names = names.get(summary["control_id"], [])
+        sections.append(
+            {
+                **summary,
+                "why": control.why,
+                "remediation": control.remediation,
+                "mappings": [
+                    (catalog.frameworks.get(fw, fw), ", ".join(natural_sorted(ids)))
+                    for fw, ids in control.mappings.items()
+                    if ids
+                ],
+                "names": [str(n) for n in failing_names[:cap]],
+                "names_omitted": max(0, len(failing_names) - cap),
+            }
+        )
+    return sections
+
+
+OWNER_COLUMNS = ["owner", "subjects", "severe", "results", "controls"]
+OWNER_HEADERS = ["Routed to", "Failing subjects", "Critical / high results", "Failing results", "Most failed controls"]
+
+
+def owner_stats(failing: pd.DataFrame) -> pd.DataFrame:
+    """Per owner: subjects failing, how many of those results are critical or high, which controls."""
+    if failing.empty:
+        return pd.DataFrame(columns=OWNER_COLUMNS)
+    frame = failing.assign(_severe=failing["severity"].isin(["critical", "high"]))
+    stats = frame.groupby("owner", sort=False).agg(
+        subjects=("subject_uid", "nunique"),
+        severe=("_severe", "sum"),
+        results=("control_id", "size"),
+        controls=("control_id", _most_failed),
+    )
+    stats = stats.reset_index().sort_values(["severe", "subjects", "owner"], ascending=[False, False, True])
+    return stats.astype({"severe": int}).reset_index(drop=True)
+
+
+def _most_failed(controls: pd.Series, shown: int = 5) -> str:
+    """The controls an owner fails most often, e.g. "ATT-001 ×12, LC-001 ×4, … (+3 more)"."""
+    counts = controls.value_counts()
+    named = [f"{c} ×{n}" for c, n in counts.head(shown).items()]
+    return ", ".join(named) + (f", … (+{len(counts) - shown} more)" if len(counts) > shown else "")
+
+
+def owner_sections(failing: pd.DataFrame, owners: pd.DataFrame, cap: int) -> list[dict[str, Any]]:
+    """The evidence part: per owner, each failing subject once with every control it fails and
+    the evidence that decided each, most severe subjects first. Only these rows are put into words."""
+    if failing.empty or owners.empty:
+        return []
+    chosen = failing[failing["owner"].isin(set(owners["owner"]))]
+    ranked = (
+        chosen.groupby(["owner", "subject_uid"], sort=False)
+        .agg(worst=("_order", "min"), count=("control_id", "size"), name=("identity_name", "first"))
+        .reset_index()
+        .sort_values(["owner", "worst", "count", "name"], ascending=[True, True, False, True], kind="stable")
+    )
+    ranked["rank"] = ranked.groupby("owner").cumcount()
+    listed = ranked[ranked["rank"] < cap]
+    rows = chosen.merge(listed[["owner", "subject_uid", "rank"]], on=["owner", "subject_uid"])
+    rows = rows.sort_values(["rank", "_order", "control_id"], key=_natural_column, kind="stable")
+    subjects_per_owner = ranked.groupby("owner").size().to_dict()
+    blocks: dict[str, dict[str, dict[str, Any]]] = {str(o): {} for o in owners["owner"]}
+    columns = ["owner", "subject_uid", "identity_name", "subject_type", "account", "native_id", "control_id",
+               "severity", "title", "status", "evidence"]  # fmt: skip
+    for owner, uid, name, kind, account, native, control, severity, title, _status, evidence in zip(
+        *(rows[c].tolist() for c in columns), strict=True
+    ):
+        subject = blocks[str(owner)].setdefault(
+            uid, {"name": _fmt(name), "type": _fmt(kind), "account": _fmt(account), "native_id": _fmt(native),
+                  "rows": []},
+        )  # fmt: skip
+        subject["rows"].append([control, severity, title, describe(control, evidence)])
+    sections = []
+    for record in owners.to_dict("records"):
+        owner = str(record["owner"])
+        subjects = list(blocks[owner].values())
+        omitted = int(subjects_per_owner.get(record["owner"], 0)) - len(subjects)
+        sections.append({**record, "owner": owner, "subjects_listed": subjects, "subjects_omitted": omitted})
+    return sections
+
+
+def _natural_column(column: pd.Series) -> pd.Series:
+    return column.map(natural_key) if column.name == "control_id" else column
+
+
+UNIT_COLUMNS = ["unit", "subjects", "severe", "owner_gaps", "results"]
+UNIT_HEADERS = ["Business unit", "Failing subjects", "Critical / high results", "With an owner gap", "Failing results"]
+
+
+def subject_units(ctx: Context, keys: list[str]) -> dict[str, str]:
+    """Business unit per identity uid, from its tags; a credential or tool takes its identity's."""
+    units = {uid: _unit(tags, keys) for uid, tags in zip(ctx.identities["uid"], ctx.identities["tags"], strict=True)}
+    for uid, owner in zip(ctx.credentials["uid"], ctx.credentials["identity_uid"], strict=True):
+        if isinstance(owner, str) and owner in units:
+            units[uid] = units[owner]
+    for uid, agent in zip(ctx.tools["uid"], ctx.tools["agent_uid"], strict=True):
+        if agent in units:
+            units[uid] = units[agent]
+    return units
+
+
+def unit_stats(failing: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
+    if failing.empty:
+        return pd.DataFrame(columns=UNIT_COLUMNS)
+    frame = failing.assign(
+        unit=failing["subject_uid"].map(units).fillna("(no business unit tag)"),
+        _severe=failing["severity"].isin(["critical", "high"]),
+        _gap=failing["family"].isin(OWNER_FAMILIES),
+    )
+    gap_subjects = frame[frame["_gap"]].groupby("unit")["subject_uid"].nunique()
+    stats = frame.groupby("unit").agg(
+        subjects=("subject_uid", "nunique"), severe=("_severe", "sum"), results=("control_id", "size")
+    )
+    stats["owner_gaps"] = gap_subjects.reindex(stats.index).fillna(0).astype(int)
+    stats = stats.reset_index().sort_values(["severe", "subjects", "unit"], ascending=[False, False, True])
+    return stats.astype({"severe": int}).reset_index(drop=True)
+
+
+def family_conclusions(
+    findings: pd.DataFrame, controls: list[dict[str, Any]], trend: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The executive conclusion per control family: what was evaluated, what failed, what is new
+    since the previous run (per control, from the trend: only controls both runs evaluated)."""
+    compared = trend.get("previous_run") is not None
+    new_by_control = trend.get("new_by_control") or {}
+    failing = findings[findings["status"] == "fail"]
+    families: dict[str, list[dict[str, Any]]] = {}
+    for control in controls:
+        families.setdefault(control["family"], []).append(control)
+    rows = []
+    for family, members in families.items():
+        ids = [c["control_id"] for c in members]
+        evaluated = [c for c in members if c["evaluated"]]
+        in_family = findings[findings["control_id"].isin(ids)]
+        fails = failing[failing["control_id"].isin(ids)]
+        severe = fails[fails["severity"].isin(["critical", "high"])]
+        undecided = int(sum(int(c.get("manual", 0)) + int(c.get("error", 0)) for c in evaluated))
+        row = {
+            "family": family,
+            "name": FAMILY_NAMES.get(family, family),
+            "controls": len(members),
+            "evaluated": len(evaluated),
+            "subjects": int(in_family["subject_uid"].nunique()),
+            "failing": int(fails["subject_uid"].nunique()),
+            "severe": int(severe["subject_uid"].nunique()),
+            "new": sum(int(new_by_control.get(c, 0)) for c in ids) if compared else None,
+            "undecided": undecided,
+            "not_evaluated": [c["control_id"] for c in members if not c["evaluated"]],
+        }
+        row["conclusion"] = _conclusion(row)
+        rows.append(row)
+    return rows
+
+
+def _conclusion(row: dict[str, Any]) -> str:
+    if not row["evaluated"]:
+        return "Not evaluated: input missing"
+    parts = []
+    if row["failing"]:
+        parts.append(f"Exceptions: {row['failing']:,} of {row['subjects']:,} subjects fail")
+    else:
+        parts.append("No exceptions found")
+    if row["undecided"]:
+        one = row["undecided"] == 1
+        parts.append(f"{row['undecided']:,} result{'' if one else 's'} need{'s' if one else ''} input or a person's judgement")
+    if row["not_evaluated"]:
+        parts.append("not evaluated: " + ", ".join(row["not_evaluated"]))
+    return "; ".join(parts)
 
 
 ATTESTATION_COLUMNS = ["owner", "rows", "keep", "revoke", "modify", "imported"]
@@ -192,13 +415,16 @@ def framework_frame(findings: pd.DataFrame, catalog: Catalog, frameworks: list[s
             for requirement in control.mappings.get(framework, ()):
                 requirements.setdefault((framework, requirement), []).append(control.id)
     rows = []
-    for (framework, requirement), controls in sorted(requirements.items()):
+    order = {key: index for index, key in enumerate(frameworks)}
+    for (framework, requirement), controls in sorted(
+        requirements.items(), key=lambda item: (order[item[0][0]], natural_key(item[0][1]))
+    ):
         subjects: set[str] = set().union(*(fail_subjects.get(c, set()) for c in controls))
         rows.append(
             {
                 "framework": catalog.frameworks[framework],
                 "requirement": requirement,
-                "controls": ", ".join(controls),
+                "controls": ", ".join(natural_sorted(controls)),
                 "failing_subjects": len(subjects),
                 "failing_results": sum(int(fail_results.get(c, 0)) for c in controls),
                 "evaluated": sum(int(evaluated.get(c, 0)) for c in controls),
@@ -208,7 +434,9 @@ def framework_frame(findings: pd.DataFrame, catalog: Catalog, frameworks: list[s
 
 
 CREDENTIAL_COLUMNS = ["name", "type", "store", "identity", "last_rotated", "expires", "last_used", "failing"]
+CREDENTIAL_HEADERS = ["Credential", "Type", "Store", "Identity", "Last rotated", "Expires", "Last used", "Failing"]
 TOOL_COLUMNS = ["agent", "group", "tool", "human_approval", "register", "failing"]
+TOOL_HEADERS = ["Agent", "Action group", "Tool", "Human approval", "Register", "Failing"]
 
 
 def credential_frame(findings: pd.DataFrame, ctx: Context) -> pd.DataFrame:
@@ -274,7 +502,24 @@ def _totals(findings: pd.DataFrame, ctx: Context) -> dict[str, Any]:
         "status": {k: int(status.get(k, 0)) for k in ("pass", "fail", "accepted", "manual", "error")},
         "failing_by_severity": {k: int(severity.get(k, 0)) for k in SEVERITY_ORDER},
         "failing_subjects": int(failing["subject_uid"].nunique()),
+        "subjects": int(findings["subject_uid"].nunique()),
+        "controls": int(findings["control_id"].nunique()),
+        "failing_identities": int(failing.loc[failing["subject_type"] == "identity", "subject_uid"].nunique()),
+        "failing_identities_beyond_attestation": int(
+            failing.loc[(failing["subject_type"] == "identity") & (failing["family"] != "ATT"), "subject_uid"].nunique()
+        ),
+        "accounts": _scope(ctx.identities),
     }
+
+
+def _scope(identities: pd.DataFrame) -> str:
+    """ "2 AWS accounts and 1 Azure tenant": what the identities were collected from."""
+    names = {"aws": ("AWS account", "AWS accounts"), "azure": ("Azure tenant", "Azure tenants")}
+    parts = []
+    for provider, count in identities.groupby("provider")["account"].nunique().items():
+        one, many = names.get(str(provider), (f"{provider} account", f"{provider} accounts"))
+        parts.append(f"{count} {one if count == 1 else many}")
+    return " and ".join(parts) or "no account"
 
 
 def _charts(findings: pd.DataFrame, ctx: Context, gaps: pd.DataFrame, config: Config) -> dict[str, str]:

@@ -1,29 +1,60 @@
-"""Render the review-pack PDF: Jinja2 template → HTML → WeasyPrint."""
+"""Render the review pack: one Jinja2 template → HTML → WeasyPrint (PDF), or the same HTML as a
+self-contained interactive page (review-pack.html: inline CSS, script and SVG charts; no request
+leaves the file).
+
+Estate text (names, tags, evidence values) is only ever escaped: it passes `visible` (invisible
+controls shown as [U+XXXX]) or `breakable` (the same, plus break opportunities after / : . @ -).
+Only the catalog's own text (remediation, why) is rendered as Markdown, with raw HTML and images
+off, so a catalog or plug-in author cannot make the page fetch anything either.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from agentaudit.output.packdata import PackData
+from agentaudit.output.packdata import PackData, natural_sorted
 
 # Bidi overrides/isolates and other invisible controls can make a name display as another.
 _INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 MAX_CELL = 300
+# Where a long identifier may wrap: after a separator, but not inside a control id like OWN-001.
+# (A run too long for its column even then, such as a hash, wraps anywhere: CSS overflow-wrap.)
+_BREAK_AFTER = re.compile(r"(?<=[/:.@])(?=\S)|(?<=[a-z0-9_]-)(?![0-9]{3}\b)(?=\S)")
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    if len(text) > MAX_CELL:
+        text = text[:MAX_CELL] + f"… ({len(text):,} characters)"
+    return _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 
 def visible(value: Any) -> Markup:
     """Escape, show invisible controls as [U+XXXX], and shorten very long values."""
-    text = str(value)
-    if len(text) > MAX_CELL:
-        text = text[:MAX_CELL] + f"… ({len(text):,} characters)"
-    text = _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
-    return Markup(escape(text))
+    return Markup(escape(_shown(value)))
+
+
+def breakable(value: Any) -> Markup:
+    """`visible`, with line-break opportunities only where an identifier may break."""
+    return Markup(_BREAK_AFTER.sub("<wbr>", str(escape(_shown(value)))))
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False}).disable(["image"])
+
+
+def catalog_markdown(text: str) -> Markup:
+    """The catalog's remediation and rationale (our text, not the estate's) as inline Markdown."""
+    return Markup(_markdown().renderInline(str(text)))
 
 
 def _environment() -> Environment:
@@ -34,17 +65,31 @@ def _environment() -> Environment:
         trim_blocks=False,
     )
     env.filters["visible"] = visible
+    env.filters["breakable"] = breakable
+    env.filters["markdown"] = catalog_markdown
+    env.filters["count"] = lambda n: f"{int(n):,}"
+    env.filters["natural"] = natural_sorted
     return env
 
 
-def render_html(data: PackData) -> str:
-    css = resources.files("agentaudit.templates").joinpath("pack.css").read_text(encoding="utf-8")
+def _asset(name: str) -> Markup:
+    return Markup(resources.files("agentaudit.templates").joinpath(name).read_text(encoding="utf-8"))
+
+
+def render_html(data: PackData, view: str = "pdf") -> str:
+    """The pack as HTML; `view="html"` adds the screen style and the table sort/filter script."""
     template = _environment().get_template("pack.html.j2")
     context = {
-        "css": Markup(css),
+        "view": view,
+        "css": _asset("pack.css"),
+        "screen_css": _asset("screen.css") if view == "html" else "",
+        "script": _asset("tables.js") if view == "html" else "",
         "meta": data.meta,
         "totals": data.totals,
         "controls": data.controls,
+        "families": data.families,
+        "top_owners": data.top_owners,
+        "top_units": data.top_units,
         "owner_gaps": data.owner_gaps,
         "by_control": data.by_control,
         "by_owner": data.by_owner,
@@ -62,9 +107,15 @@ def render_html(data: PackData) -> str:
 
 
 def write_pdf(data: PackData, path: Path) -> None:
+    """A tagged PDF (PDF/UA-1: headings, tables and reading order for assistive technology)."""
     from weasyprint import HTML  # imported late: it loads Pango, which only the pack needs
 
-    HTML(string=render_html(data), base_url=str(path.parent)).write_pdf(path)
+    HTML(string=render_html(data), base_url=str(path.parent)).write_pdf(path, pdf_variant="pdf/ua-1")
 
 
-__all__ = ["render_html", "visible", "write_pdf"]
+def write_html(data: PackData, path: Path) -> None:
+    """review-pack.html: the same content, one file, readable offline in any browser."""
+    path.write_text(render_html(data, view="html"), encoding="utf-8")
+
+
+__all__ = ["breakable", "catalog_markdown", "render_html", "visible", "write_html", "write_pdf"]

@@ -2,7 +2,8 @@
 
 Written with XlsxWriter in constant-memory mode (rows stream to disk; about a quarter faster than
 openpyxl's write-only mode on a million-row findings sheet). Past Excel's row limit a table
-continues on a new sheet ("Findings (2)"). Text that a spreadsheet would run as a formula is
+continues on a new sheet ("Findings (2)"). Every sheet has worded headers, column widths, dates as
+dates, print titles and landscape fit-to-width. Text that a spreadsheet would run as a formula is
 written as a string cell with the quote-prefix style, so it shows, and stays, literal; control
 characters XML cannot carry are escaped by XlsxWriter (_xHHHH_) and read back unchanged.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData
-from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, is_missing, present
+from agentaudit.output.evidence import describe
+from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData, natural_sorted
+from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, present
 from agentaudit.output.safe import FORMULA_STARTS
 
 MAX_ROWS = 1_048_576 - 1  # data rows per sheet, under the header
@@ -40,13 +42,16 @@ class Book:
             },
         )
         self.bold = self.book.add_format({"bold": True})
+        self.header = self.book.add_format(
+            {"bold": True, "bg_color": "#1D1D1B", "font_color": "#FFFFFF", "text_wrap": True, "valign": "top"}
+        )
         self.quoted = self.book.add_format({"quote_prefix": True})
-        self.date = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+        self.date = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm", "align": "left"})
 
     def table(
         self, title: str, headers: Sequence[str], rows: Iterable[Iterable[Any]], widths: list[int] | None = None
     ) -> None:
-        """Write rows under a bold, frozen, filterable header; continue on new sheets past the limit."""
+        """Write rows under a frozen, filterable header; continue on new sheets past the limit."""
         part, count = 1, 0
         sheet = self._sheet(title, headers, widths)
         for row in rows:
@@ -78,7 +83,7 @@ class Book:
                 if value == value:  # NaN stays empty
                     sheet.write_number(index, column, value)
             elif isinstance(value, datetime):  # pandas Timestamps included; Excel has no zones: UTC
-                sheet.write_datetime(index, column, value.replace(tzinfo=None), self.date)
+                sheet.write_datetime(index, column, _utc_naive(value), self.date)
             elif isinstance(value, dict | list | tuple):
                 text = json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
                 self.row(sheet, index, [None] * column + [text])
@@ -92,8 +97,10 @@ class Book:
         sheet.freeze_panes(1, 0)
         for index, width in enumerate(widths or [18] * len(headers)):
             sheet.set_column(index, index, width)
+        sheet.set_row(0, 30)
         for column, name in enumerate(headers):
-            sheet.write_string(0, column, str(name), self.bold)
+            sheet.write_string(0, column, str(name), self.header)
+        print_setup(sheet, header_rows=1)
         return sheet
 
     @staticmethod
@@ -104,15 +111,45 @@ class Book:
         self.book.close()
 
 
+def print_setup(sheet: Worksheet, header_rows: int) -> None:
+    """Landscape A4, one page wide (as many pages tall as it takes), header rows on every page."""
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0, header_rows - 1)
+    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+
+
+def _utc_naive(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
+# The Findings sheet: one worded header per FINDING_FIELDS entry, the evidence read out beside its JSON.
+FINDING_HEADERS = {
+    "control_id": "Control", "title": "Title", "family": "Family", "status": "Status",
+    "severity": "Severity", "subject_uid": "Subject id", "subject_type": "Subject type",
+    "native_id": "Native id", "identity_name": "Subject", "provider": "Provider",
+    "account": "Account / tenant", "owner": "Routed to", "first_seen": "First seen",
+    "evidence": "Evidence (JSON)",
+}  # fmt: skip
+EVIDENCE_TEXT = "Evidence"
+FINDING_COLUMNS = [*(FINDING_HEADERS[f] for f in FINDING_FIELDS[:-1]), EVIDENCE_TEXT, FINDING_HEADERS["evidence"]]
+FINDING_WIDTHS = [9, 40, 8, 9, 9, 40, 11, 40, 30, 8, 30, 30, 16, 60, 50]
+
+
 def _finding_rows(findings: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
-    """Rows in FINDING_FIELDS order, converted column by column (a million rows at scale)."""
+    """Rows in FINDING_COLUMNS order, converted column by column (a million rows at scale)."""
     size = len(findings)
     columns: list[list[Any]] = []
     for name in FINDING_FIELDS:
         values = findings[name].tolist() if name in findings else [None] * size
         if name == "first_seen":
-            values = [_iso(v) for v in values]
+            values = [_when(v) for v in values]
         elif name == "evidence":
+            controls = findings["control_id"].tolist() if size else []
+            columns.append([describe(c, v) or None for c, v in zip(controls, values, strict=True)])
             values = [
                 None if v is None else json.dumps(v, default=str, ensure_ascii=False, sort_keys=True) for v in values
             ]
@@ -122,26 +159,29 @@ def _finding_rows(findings: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
     return zip(*columns, strict=True)
 
 
-def _iso(value: Any) -> str | None:
-    if is_missing(value):
+def _when(value: Any) -> datetime | None:
+    """A first-seen value as a datetime cell (the store gives datetimes; JSON round trips give text)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    stamp = pd.Timestamp(value)
+    return None if stamp is pd.NaT else stamp.to_pydatetime()
 
 
-def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
+def _listed(findings: pd.DataFrame, include_passes: bool) -> tuple[pd.DataFrame, str]:
     """The Findings sheet holds the results that need attention unless `xlsx_include_passes` is
     set: passes are most of a large estate's results (1.5 million at 100k identities, past
     Excel's row limit), counted per control on the Controls sheet and listed in findings.json/csv."""
-    book = Book(path)
-    meta = data.meta
-    listed = "every result"
-    if not meta.get("xlsx_include_passes", True):
-        quiet = findings["status"].isin(QUIET_STATUSES)
-        findings = findings[~quiet]
-        listed = (
-            f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.csv"
-        )
-    summary = [
+    if include_passes:
+        return findings, "every result"
+    quiet = findings["status"].isin(QUIET_STATUSES)
+    note = f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.csv"
+    return findings[~quiet], note
+
+
+def _summary(book: Book, data: PackData, listed: str) -> None:
+    meta, totals = data.meta, data.totals
+    trend = meta.get("trend") or {}
+    rows: list[tuple[str, Any]] = [
         ("Organisation", meta["organisation"]),
         ("Period", meta["period"]),
         ("Evaluated as of", meta["as_of"]),
@@ -149,94 +189,104 @@ def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
         ("Check run", meta["run_id"]),
         ("Signer", meta["signer"]),
         ("Demo key", "YES - not audit evidence" if meta["demo"] else "no"),
-        ("Identities", data.totals["identities"]),
-        ("AI agents", data.totals["agents"]),
-        ("Credentials", data.totals["credentials"]),
-        ("Tools", data.totals["tools"]),
-        ("Collection gaps", data.totals["sources_failed"]),
+        ("Identities", totals["identities"]),
+        ("AI agents", totals["agents"]),
+        ("Credentials", totals["credentials"]),
+        ("Tools", totals["tools"]),
+        ("Collection gaps", totals["sources_failed"]),
         ("Findings sheet", listed),
-        *((f"Results: {k}", v) for k, v in data.totals["status"].items()),
-        *(
+        *((f"Results: {k}", v) for k, v in totals["status"].items()),
+    ]
+    if trend.get("previous_run"):
+        rows += [
             (f"Since check run {trend['previous_run']}: {k.replace('_', ' ')}", trend[k])
-            for trend in [meta.get("trend") or {}]
-            if trend.get("previous_run")
             for k in ("new", "resolved", "still_open")
-        ),
-    ]
-    book.table("Summary", ["Item", "Value"], summary, [28, 60])
-    counts = ("subjects", "pass", "fail", "accepted", "manual", "error")
-    control_rows = [
-        [
-            c["control_id"],
-            c["title"],
-            c["family"],
-            c["severity"],
-            c["evaluated"],
-            *(c.get(k, 0) for k in counts),
-            c.get("reason"),
         ]
+        if trend.get("not_compared"):
+            rows.append(("Not compared (evaluated in one run only)", ", ".join(trend["not_compared"])))
+    book.table("Summary", ["Item", "Value"], rows, [40, 90])
+
+
+CONTROL_HEADERS = [
+    "Control", "Title", "Family", "Severity", "Evaluated", "Subjects", "Pass", "Fail", "Accepted",
+    "Manual", "Error", "Not evaluated because",
+]  # fmt: skip
+CONTROL_COUNTS = ("subjects", "pass", "fail", "accepted", "manual", "error")
+
+
+def _controls(book: Book, data: PackData) -> None:
+    rows = (
+        [c["control_id"], c["title"], c["family"], c["severity"], "yes" if c["evaluated"] else "no",
+         *(c.get(k, 0) for k in CONTROL_COUNTS), c.get("reason")]
         for c in data.controls
-    ]
-    book.table(
-        "Controls",
-        [
-            "Control",
-            "Title",
-            "Family",
-            "Severity",
-            "Evaluated",
-            "Subjects",
-            "Pass",
-            "Fail",
-            "Accepted",
-            "Manual",
-            "Error",
-            "Not evaluated because",
-        ],
-        control_rows,
-        [10, 60, 8, 10, 10, 10, 8, 8, 9, 8, 8, 40],
-    )
-    frameworks = data.framework_frame[FRAMEWORK_COLUMNS].itertuples(index=False, name=None)
-    book.table("Frameworks", FRAMEWORK_COLUMNS, frameworks, [50, 16, 30, 16, 16, 12])
-    gap_headers = ["identity_name", "kind", "provider", "account", "unit", "gaps", "owner"]
-    gaps = data.gap_frame[gap_headers].itertuples(index=False, name=None)
-    book.table("Owner gaps", gap_headers, gaps, [40, 22, 8, 38, 20, 30, 32])
-    book.table(
-        "Findings", FINDING_FIELDS, _finding_rows(findings), [10, 40, 8, 8, 9, 50, 12, 50, 34, 8, 38, 32, 22, 80]
-    )
-    cred_cols = [
-        "name",
-        "type",
-        "store",
-        "identity",
-        "account",
-        "created",
-        "last_rotated",
-        "expires",
-        "last_used",
-        "enabled",
-        "failing",
-    ]
-    credentials = data.credential_frame[cred_cols].itertuples(index=False, name=None)
-    book.table("Credentials", cred_cols, credentials, [40, 14, 14, 30, 38] + [20] * 6)
-    tools = data.tool_frame[TOOL_COLUMNS].itertuples(index=False, name=None)
-    book.table("Tools", TOOL_COLUMNS, tools, [30, 30, 30, 16, 20, 30])
-    book.table("Sources", data.sources.columns, data.sources.rows, [60, 24, 10, 38, 10, 10, 60])
-    catalog_rows = [
-        [
-            c.id,
-            c.title,
-            c.severity.value,
-            c.applies_to,
-            c.why,
-            c.remediation,
-            *(", ".join(c.mappings[f]) for f in data.catalog.frameworks),
-        ]
-        for c in data.catalog.controls.values()
-    ]
-    book.table(
-        "Catalog",
-        ["Control", "Title", "Severity", "Applies to", "Why", "Remediation", *data.catalog.frameworks],
-        catalog_rows,
-    )
+    )  # fmt: skip
+    book.table("Controls", CONTROL_HEADERS, rows, [9, 60, 8, 9, 10, 10, 8, 8, 9, 8, 8, 50])
+
+
+def _frameworks(book: Book, data: PackData) -> None:
+    headers = ["Framework", "Requirement", "Controls", "Failing subjects", "Failing results", "Results"]
+    rows = data.framework_frame[FRAMEWORK_COLUMNS].itertuples(index=False, name=None)
+    book.table("Frameworks", headers, rows, [50, 16, 40, 12, 12, 10])
+
+
+GAP_COLUMNS = ["identity_name", "kind", "provider", "account", "unit", "gaps", "owner"]
+
+
+def _owner_gaps(book: Book, data: PackData) -> None:
+    headers = ["Identity", "Kind", "Provider", "Account / tenant", "Business unit", "Failing controls", "Routed to"]
+    rows = data.gap_frame[GAP_COLUMNS].itertuples(index=False, name=None)
+    book.table("Owner gaps", headers, rows, [40, 22, 8, 38, 20, 30, 32])
+
+
+def _findings(book: Book, findings: pd.DataFrame) -> None:
+    book.table("Findings", FINDING_COLUMNS, _finding_rows(findings), FINDING_WIDTHS)
+
+
+CREDENTIAL_SHEET = {
+    "name": "Credential", "type": "Type", "store": "Store", "identity": "Identity",
+    "account": "Account / tenant", "created": "Created", "last_rotated": "Last rotated",
+    "expires": "Expires", "last_used": "Last used", "enabled": "Enabled", "failing": "Failing controls",
+}  # fmt: skip
+
+
+def _credentials(book: Book, data: PackData) -> None:
+    rows = data.credential_frame[list(CREDENTIAL_SHEET)].itertuples(index=False, name=None)
+    book.table("Credentials", list(CREDENTIAL_SHEET.values()), rows, [40, 14, 14, 30, 38, 17, 17, 17, 17, 9, 20])
+
+
+def _tools(book: Book, data: PackData) -> None:
+    headers = ["Agent", "Action group", "Tool", "Human approval", "Register", "Failing controls"]
+    rows = data.tool_frame[TOOL_COLUMNS].itertuples(index=False, name=None)
+    book.table("Tools", headers, rows, [30, 30, 30, 16, 20, 30])
+
+
+def _sources(book: Book, data: PackData) -> None:
+    book.table("Sources", data.sources.headers, data.sources.rows, [60, 24, 10, 38, 10, 10, 60][: len(data.sources.headers)])
+
+
+def _catalog(book: Book, data: PackData) -> None:
+    catalog = data.catalog
+    keys = list(catalog.frameworks)
+    rows = (
+        [c.id, c.title, c.severity.value, c.applies_to, c.why, c.remediation,
+         *(", ".join(natural_sorted(c.mappings.get(f, ()))) for f in keys)]
+        for c in catalog.controls.values()
+    )  # fmt: skip
+    headers = ["Control", "Title", "Severity", "Applies to", "Why", "Remediation", *(catalog.frameworks[k] for k in keys)]
+    book.table("Catalog", headers, rows, [9, 45, 9, 12, 60, 60, *([24] * len(keys))])
+
+
+def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
+    """Every table in full, one sheet each, in the order a reviewer reads them."""
+    book = Book(path)
+    findings, listed = _listed(findings, bool(data.meta.get("xlsx_include_passes", True)))
+    _summary(book, data, listed)
+    _controls(book, data)
+    _frameworks(book, data)
+    _owner_gaps(book, data)
+    _findings(book, findings)
+    _credentials(book, data)
+    _tools(book, data)
+    _sources(book, data)
+    _catalog(book, data)
     book.save()
