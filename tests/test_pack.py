@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,17 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from agentaudit.cli import app
+from agentaudit.output.evidence import describe
 from agentaudit.output.interchange import NAMESPACE
 from agentaudit.output.manifest import verify_pack
 from agentaudit.output.results import FINDING_FIELDS
+from agentaudit.output.xlsx import EVIDENCE_TEXT, FINDING_COLUMNS, FINDING_HEADERS
 from tests.conftest import demo_pack_with
 
 runner = CliRunner()
 PACK_FILES = {
     "review-pack.pdf",
+    "review-pack.html",
     "review-pack.xlsx",
     "findings.json",
     "findings.csv",
@@ -184,14 +188,18 @@ def test_xlsx_findings_sheet_equals_findings_json(demo_run: dict[str, Any]) -> N
         "Catalog",
     } <= set(book.sheetnames)
     rows = list(book["Findings"].iter_rows(values_only=True))
-    assert list(rows[0]) == FINDING_FIELDS
+    assert list(rows[0]) == FINDING_COLUMNS  # worded headers; the evidence in words beside its JSON
     findings = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
     assert len(rows) - 1 == len(findings) > 0  # passes only on request (pack.xlsx_include_passes)
     for row, finding in zip(rows[1:], findings, strict=True):
-        for name, value in zip(FINDING_FIELDS, row, strict=True):
-            expected = finding[name]
+        cells = dict(zip(FINDING_COLUMNS, row, strict=True))
+        for name in FINDING_FIELDS:
+            value, expected = cells[FINDING_HEADERS[name]], finding[name]
             if name == "evidence":
                 assert json.loads(value) == expected
+                assert cells[EVIDENCE_TEXT] == (describe(finding["control_id"], expected) or None)
+            elif name == "first_seen":
+                assert value == (datetime.fromisoformat(expected).replace(tzinfo=None) if expected else None)
             else:
                 assert value == expected, (name, value, expected)
 

@@ -53,12 +53,16 @@ def _own_current(ev: Evidence) -> str:
     status = ev.get("roster_status") or {}
     if not gone:
         return "every named owner is an active employee" if ev.get("owners") else "no owner named"
-    return "; ".join(f"{r.replace('_', ' ')} {who} is {status.get(r) or 'not in the roster'}" for r, who in gone.items())
+    return "; ".join(
+        f"{role.replace('_', ' ')} {who} is {status.get(role) or 'not in the roster'}" for role, who in gone.items()
+    )
 
 
 def _purpose(ev: Evidence) -> str:
     purpose = ev.get("purpose")
-    return f"purpose: {purpose} (from {_known(ev.get('source'), 'unknown source')})" if purpose else "no purpose documented"
+    if not purpose:
+        return "no purpose documented"
+    return f"purpose: {purpose} (from {_known(ev.get('source'), 'unknown source')})"
 
 
 def _profile(ev: Evidence) -> str:
@@ -143,7 +147,8 @@ def _rotation(ev: Evidence) -> str:
 
 
 def _expiry(ev: Evidence) -> str:
-    return f"expiry {_day(ev.get('expires')) if ev.get('expires') else 'not set'} ({_known(ev.get('store'), 'store unknown')})"
+    expiry = _day(ev.get("expires")) if ev.get("expires") else "not set"
+    return f"expiry {expiry} ({_known(ev.get('store'), 'store unknown')})"
 
 
 def _expired(ev: Evidence) -> str:
@@ -200,8 +205,8 @@ def _source(ev: Evidence) -> str:
 
 
 def _register(ev: Evidence) -> str:
-    matched = ev.get("matched_uid")
-    return f"register entry {ev.get('identity')} matches {matched}" if matched else f"register entry {ev.get('identity')} matches no identity"
+    matched = ev.get("matched_uid") or "no identity"
+    return f"register entry {ev.get('identity')} matches {matched}"
 
 
 PHRASES: dict[str, Callable[[Evidence], str]] = {
@@ -253,9 +258,7 @@ def _value(value: Any) -> str:
 
 def generic(evidence: Evidence) -> str:
     """Every field, humanised: for plug-ins and for evidence the engine writes (missing input)."""
-    return "; ".join(
-        f"{str(k).replace('_', ' ')}: {_value(v)}" for k, v in evidence.items() if k != "risk_acceptance"
-    )
+    return "; ".join(f"{str(k).replace('_', ' ')}: {_value(v)}" for k, v in evidence.items() if k != "risk_acceptance")
 
 
 def _acceptance(evidence: Evidence) -> str:
@@ -278,8 +281,8 @@ def describe(control_id: str, evidence: Any) -> str:
         text = phrase(evidence) if phrase is not None else generic(evidence)
     except (TypeError, AttributeError, KeyError):
         text = generic(evidence)  # a shape this phrase does not know: every field, still readable
-    if "missing" in evidence and phrase is not None and "missing" not in text:
-        text = generic(evidence)
+    if phrase is not None and any("missing" in str(key) for key in evidence):
+        text = generic(evidence)  # the engine's record of a missing input: say it as recorded
     return text + _acceptance(evidence)
 
 

@@ -1,6 +1,6 @@
 """Write a signed review pack into one folder, atomically.
 
-Layout: review-pack.pdf (PAdES), review-pack.html (the same content, offline), review-pack.xlsx, findings.json, findings.csv, summary.json,
+Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, summary.json,
 inventory.json, findings.ocsf.json (OCSF 2003), detections.ocsf.json (OCSF 2004),
 oscal-assessment-results.json (OSCAL), signing-cert.pem,
 attestation/<owner>.xlsx (one review workbook per owner), audit-manager/ (when configured),
@@ -33,7 +33,7 @@ from agentaudit.output.signing import SigningIdentity
 from agentaudit.output.xlsx import write_xlsx
 
 XLSX = "review-pack.xlsx"
-HTML = "review-pack.html"
+HTML = "review-pack.html"  # the PDF's content as one offline page with sortable, filterable tables
 OCSF = "findings.ocsf.json"
 OCSF_DETECTIONS = "detections.ocsf.json"
 OSCAL = "oscal-assessment-results.json"

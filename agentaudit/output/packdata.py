@@ -78,6 +78,7 @@ class PackData:
     framework_frame: pd.DataFrame
     attestation: Table | None = None
     charts: dict[str, str] = field(default_factory=dict)
+    source_frame: pd.DataFrame | None = None  # every source with every column (the workbook's)
 
 
 def _fmt(value: Any) -> Any:
@@ -90,9 +91,7 @@ def _fmt(value: Any) -> Any:
     return value
 
 
-def _table(
-    frame: pd.DataFrame, columns: list[str], cap: int | None, headers: list[str] | None = None
-) -> Table:
+def _table(frame: pd.DataFrame, columns: list[str], cap: int | None, headers: list[str] | None = None) -> Table:
     total = len(frame)
     shown = frame if cap is None else frame.head(cap)
     rows = [[_fmt(v) for v in row] for row in shown[columns].itertuples(index=False, name=None)]
@@ -195,6 +194,7 @@ def build(
         credential_frame=creds,
         tool_frame=tools,
         framework_frame=framework_frame(findings, catalog, meta.get("frameworks") or list(catalog.frameworks)),
+        source_frame=sources,
     )
     if meta.get("attestation"):
         data.attestation = attestation_table(meta["attestation"], ctx.decisions, limits["pdf_owners"])
@@ -284,8 +284,9 @@ def owner_sections(failing: pd.DataFrame, owners: pd.DataFrame, cap: int) -> lis
                   "rows": []},
         )  # fmt: skip
         subject["rows"].append([control, severity, title, describe(control, evidence)])
-    sections = []
-    for record in owners.to_dict("records"):
+    sections: list[dict[str, Any]] = []
+    for row in owners.to_dict("records"):
+        record = {str(k): v for k, v in row.items()}
         owner = str(record["owner"])
         subjects = list(blocks[owner].values())
         omitted = int(subjects_per_owner.get(record["owner"], 0)) - len(subjects)
@@ -376,7 +377,8 @@ def _conclusion(row: dict[str, Any]) -> str:
         parts.append("No exceptions found")
     if row["undecided"]:
         one = row["undecided"] == 1
-        parts.append(f"{row['undecided']:,} result{'' if one else 's'} need{'s' if one else ''} input or a person's judgement")
+        verb = "result needs" if one else "results need"
+        parts.append(f"{row['undecided']:,} {verb} input or a person's judgement")
     if row["not_evaluated"]:
         parts.append("not evaluated: " + ", ".join(row["not_evaluated"]))
     return "; ".join(parts)

@@ -260,8 +260,16 @@ def _tools(book: Book, data: PackData) -> None:
     book.table("Tools", headers, rows, [30, 30, 30, 16, 20, 30])
 
 
+SOURCE_SHEET = {
+    "name": "Source", "kind": "Shape", "provider": "Provider", "account": "Account / tenant",
+    "status": "Status", "records": "Records", "error": "Error",
+}  # fmt: skip
+
+
 def _sources(book: Book, data: PackData) -> None:
-    book.table("Sources", data.sources.headers, data.sources.rows, [60, 24, 10, 38, 10, 10, 60][: len(data.sources.headers)])
+    frame = data.source_frame if data.source_frame is not None else pd.DataFrame(columns=list(SOURCE_SHEET))
+    rows = frame[list(SOURCE_SHEET)].itertuples(index=False, name=None)
+    book.table("Sources", list(SOURCE_SHEET.values()), rows, [60, 24, 10, 38, 10, 10, 60])
 
 
 def _catalog(book: Book, data: PackData) -> None:
@@ -272,7 +280,8 @@ def _catalog(book: Book, data: PackData) -> None:
          *(", ".join(natural_sorted(c.mappings.get(f, ()))) for f in keys)]
         for c in catalog.controls.values()
     )  # fmt: skip
-    headers = ["Control", "Title", "Severity", "Applies to", "Why", "Remediation", *(catalog.frameworks[k] for k in keys)]
+    names = [catalog.frameworks[k] for k in keys]
+    headers = ["Control", "Title", "Severity", "Applies to", "Why", "Remediation", *names]
     book.table("Catalog", headers, rows, [9, 45, 9, 12, 60, 60, *([24] * len(keys))])
 
 
