@@ -1,7 +1,7 @@
 """Benchmark: review-pack rendering on a synthetic estate of N identities.
 
 Collects and checks first (not timed here; see collect_check.py), then times each renderer on its
-own (JSON, CSV, PDF + PAdES signature, XLSX), and finally the whole pack as `agentaudit run`
+own (JSON, CSV, PDF + PAdES signature, HTML, XLSX), and finally the whole pack as `agentaudit run`
 writes it (XLSX in a forked worker, in parallel with the rest; owner attestation workbooks;
 manifest and CMS signature).
 
@@ -25,7 +25,7 @@ from agentaudit.output import packdata
 from agentaudit.output.attestation import review_rows, row_owners, write_workbooks
 from agentaudit.output.interchange import write_oscal
 from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
-from agentaudit.output.pdf import write_pdf
+from agentaudit.output.pdf import write_html, write_pdf
 from agentaudit.output.pdfsign import sign_pdf
 from agentaudit.output.results import write_findings_csv, write_findings_json
 from agentaudit.output.signing import ensure_demo_identity
@@ -66,6 +66,7 @@ def main() -> int:
     timed("ocsf_2003_and_2004", write_ocsf, findings, catalog, result.run_id, AS_OF, ocsf_targets)
     timed("oscal", write_oscal, findings, catalog, result.run_id, AS_OF, "2026-Q4", scratch / "oscal.json")
     timed("pdf_render", write_pdf, data, scratch / "unsigned.pdf")
+    timed("html", write_html, data, scratch / "review-pack.html")
     timed("pdf_sign", sign_pdf, scratch / "unsigned.pdf", scratch / "review-pack.pdf", identity, "bench")
     timed("xlsx", write_xlsx, data, findings, scratch / "review-pack.xlsx")
     timed("attestation_owner_counts", row_owners, result.context)
