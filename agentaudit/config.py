@@ -72,8 +72,11 @@ aws:                                   # live collection (--aws)
   read_timeout_seconds: 60             # per response; a hung endpoint fails the call after this
   source_deadline_seconds: 900         # per source (account x service x region), retries included; past it, a gap
 attestation:
-  workbooks: true                      # write attestation/<owner>.xlsx into every pack
+  workbooks: true                      # write attestation/<reviewer>.xlsx into every pack
   max_file_mb: 20                      # returned workbooks larger than this are refused on import
+  fallback_reviewer: ""                # reviews rows whose owner left with no active manager, or is unknown
+  deadline_days: 21                    # reviewers return their workbook this many days after it is issued
+  return_to: ""                        # where returned workbooks go (an address), shown on every workbook
 """
 
 DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULTS_YAML)

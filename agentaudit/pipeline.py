@@ -334,7 +334,9 @@ def write_pack(
         if on_stored is not None:
             on_stored(f"attestation campaign {campaign.id}")
         review = attestation_out.Review(result.context, evaluation.findings, campaign)
-        meta["attestation"] = attestation_out.issue_summary(attestation_out.row_owners(result.context), campaign)
+        meta["attestation"] = attestation_out.issue_summary(
+            attestation_out.row_owners(result.context), campaign, config.data["attestation"]
+        )
     data = packdata.build(evaluation.findings, result.context, evaluation.controls, evaluation.catalog, config, meta)
     final = out / period / f"run-{result.run_id:06d}"
     summary = run_summary(result, info)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
@@ -25,6 +26,7 @@ from agentaudit.config import load_config
 from agentaudit.model import attestation as fmt
 from agentaudit.model.records import Attestation, Credential, Decision, Grant
 from agentaudit.model.store import ImportRecord, SnapshotData, Store
+from agentaudit.output.attestation import reviewer_routes
 from tests.conftest import complete_sources, demo_pack_with, identity, status_of
 
 runner = CliRunner()
@@ -93,7 +95,9 @@ def _decisions(store_url: str) -> int:
 
 def test_each_owner_gets_only_their_identities_and_every_nhi_is_issued_once(issued: dict[str, Any]) -> None:
     att001 = [f for f in issued["findings"] if f["control_id"] == "ATT-001"]
-    expected = Counter(f["owner"] for f in att001)
+    people = pd.read_csv(pipeline.demo_paths()["roster"])
+    routes = reviewer_routes({f["owner"] for f in att001}, people, "")
+    expected = Counter(routes[f["owner"]].reviewer for f in att001)
     summary = json.loads((issued["folder"] / "summary.json").read_text())["attestation"]
     seen: Counter[str] = Counter()
     identity_rows: list[str] = []
@@ -101,13 +105,13 @@ def test_each_owner_gets_only_their_identities_and_every_nhi_is_issued_once(issu
         rows = _rows(issued["folder"] / entry["file"])
         assert len(rows) == entry["rows"]
         ids = [r[fmt.ROW_ID] for r in rows if r[fmt.KIND] == "identity"]
-        seen[entry["owner"]] = len(ids)
+        seen[entry["reviewer"]] = len(ids)
         identity_rows += ids
         book = load_workbook(issued["folder"] / entry["file"])
         assert book[fmt.REVIEW_SHEET].protection.sheet and book[fmt.META_SHEET].sheet_state == "hidden"
         validation = book[fmt.REVIEW_SHEET].data_validations.dataValidation[0]
         assert validation.type == "list" and "Keep" in validation.formula1
-    assert seen == expected  # the same owner routing as the findings
+    assert seen == expected  # the findings' owner routing, leavers' rows to their managers
     assert len(identity_rows) == len(set(identity_rows)) == len(att001)
     assert all(f["status"] == "fail" for f in att001)  # nothing attested before any workbook returns
 
@@ -137,7 +141,8 @@ def test_libreoffice_saved_workbook_imports_and_turns_att001_to_pass(
     uid = identities[0].removeprefix("I|")
     assert status_of(checked, "ATT-001", uid) == "pass"
     assert status_of(checked, "ATT-001", identities[1].removeprefix("I|")) == "pass"  # revoke is a decision too
-    others = checked[(checked["control_id"] == "ATT-001") & (checked["owner"] != ANA)]
+    decided = {identities[0].removeprefix("I|"), identities[1].removeprefix("I|")}
+    others = checked[(checked["control_id"] == "ATT-001") & ~checked["subject_uid"].isin(decided)]
     assert (others["status"] == "fail").all()
     # The decision came after the snapshot: not due yet. A later snapshot still holding it fails.
     assert status_of(checked, "ATT-002", identities[1]) == "not_applicable"
@@ -403,3 +408,50 @@ def test_an_owner_may_insert_columns_and_sort_rows(issued: dict[str, Any], store
     _edit(source, target, rearrange)
     result = _import(store_url, _libreoffice(target, tmp_path))
     assert result.exit_code == 0 and "1 keep" in result.stdout, result.output
+
+
+def test_reviewer_is_the_owner_while_employed_else_the_nearest_active_manager_else_the_fallback() -> None:
+    people = pd.DataFrame(
+        {
+            "email": ["ana@x", "bo@x", "cy@x", "di@x", "ed@x"],
+            "status": ["active", "leaver", "leaver", "leaver", "active"],
+            "manager": ["ed@x", "ana@x", "bo@x", None, None],
+        }
+    )
+    owners = ["ana@x", "bo@x", "cy@x", "di@x", "stranger@x", "unassigned"]
+    routes = reviewer_routes(owners, people, "grc@x")
+    assert routes["ana@x"].reviewer == "ana@x" and routes["ana@x"].why == ""
+    assert routes["bo@x"].reviewer == "ana@x" and "you are their manager" in routes["bo@x"].why
+    assert routes["cy@x"].reviewer == "ana@x" and "nearest active manager above them" in routes["cy@x"].why
+    assert routes["di@x"].reviewer == "grc@x" and "fallback reviewer from the config" in routes["di@x"].why
+    assert routes["stranger@x"].reviewer == "grc@x" and "not in the HR roster" in routes["stranger@x"].why
+    assert routes["unassigned"].reviewer == "grc@x"
+    no_fallback = reviewer_routes(owners, people, "")
+    assert no_fallback["di@x"].reviewer == "di@x" and "no active manager" in no_fallback["di@x"].why
+    assert reviewer_routes(["bo@x"], people.iloc[:0], "grc@x")["bo@x"].reviewer == "bo@x"  # no roster: cannot tell
+
+
+def test_leavers_rows_go_to_their_manager_with_the_deadline_and_return_address(tmp_path: Path) -> None:
+    folder = demo_pack_with(
+        tmp_path,
+        "organisation: Halcyon Freight (sample estate)\n"
+        "attestation: {fallback_reviewer: grc@halcyon.example, deadline_days: 14,\n"
+        "              return_to: access-review@halcyon.example}\n",
+    )
+    names = {p.name for p in (folder / "attestation").iterdir()}
+    assert "dana.leaver@halcyon.example.xlsx" not in names and "gus.departed@halcyon.example.xlsx" not in names
+    assert "unassigned.xlsx" not in names and "grc@halcyon.example.xlsx" in names
+    summary = json.loads((folder / "summary.json").read_text())["attestation"]
+    assert summary["return_to"] == "access-review@halcyon.example"
+    ana = next(w for w in summary["workbooks"] if w["reviewer"] == ANA)
+    assert "dana.leaver@halcyon.example" in ana["for_owners"]
+    sheet = load_workbook(folder / ana["file"])[fmt.REVIEW_SHEET]
+    instructions, line = str(sheet["A2"].value), str(sheet["A3"].value)
+    assert "dana.leaver@halcyon.example has left; you are their manager in the HR roster" in instructions
+    assert f"Return by {summary['deadline']} to access-review@halcyon.example" in line
+    days = (datetime.fromisoformat(summary["deadline"]).date() - datetime.now(UTC).date()).days
+    assert days in (13, 14)  # issued today (13 only if the run crossed midnight)
+    text = subprocess.run(
+        ["pdftotext", str(folder / "review-pack.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"to be returned by {summary['deadline']}" in " ".join(text.split())

@@ -1,6 +1,9 @@
-"""Owner attestation workbooks: `attestation/<owner>.xlsx`, one per owner, in every pack.
+"""Owner attestation workbooks: `attestation/<reviewer>.xlsx`, one per reviewer, in every pack.
 
-Each workbook lists only that owner's identities, their credentials and their entitlements
+The reviewer of an owner's rows is the owner while the HR roster says they are employed, else the
+nearest active manager above them in the roster, else the config's fallback reviewer; each
+workbook says whose rows it carries and why, the deadline and where to return it.
+Each workbook lists only that reviewer's identities, their credentials and their entitlements
 (one row per policy or role assignment), with a Keep / Revoke / Modify drop-down and a comment
 cell. The sheet is protected against accidental edits (sorting and filtering stay allowed); the
 real integrity check is each row's HMAC code (`agentaudit.model.attestation`), verified on import.
@@ -10,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +68,48 @@ class Review:
     campaign: Campaign
 
 
+@dataclass(frozen=True)
+class Route:
+    """Who reviews an owner's rows, and why when it is not the owner."""
+
+    reviewer: str
+    why: str = ""
+
+
+def reviewer_routes(owners: Iterable[str], people: pd.DataFrame, fallback: str) -> dict[str, Route]:
+    """Owner → reviewer: the owner while employed, else the nearest active manager in the roster,
+    else the fallback reviewer (recorded as such). Without a roster employment cannot be checked,
+    so the owner reviews."""
+    status = {str(e).lower(): s for e, s in zip(people.get("email", []), people.get("status", []), strict=True)}
+    manager = {str(e).lower(): m for e, m in zip(people.get("email", []), people.get("manager", []), strict=True)}
+    return {owner: _route(str(owner), status, manager, fallback) for owner in set(owners)}
+
+
+def _route(owner: str, status: dict[str, Any], manager: dict[str, Any], fallback: str) -> Route:
+    def to_fallback(why: str) -> Route:
+        return Route(fallback, f"{why}; fallback reviewer from the config") if fallback else Route(owner, why)
+
+    key = owner.lower()
+    if owner == UNASSIGNED:
+        return to_fallback("no owner named") if fallback else Route(owner)
+    if not status or status.get(key) == "active":
+        return Route(owner)
+    if key not in status:
+        return to_fallback(f"{owner} is not in the HR roster")
+    seen, current = {key}, key
+    while isinstance(boss := manager.get(current), str) and boss and boss.lower() not in seen:
+        if status.get(boss.lower()) == "active":
+            nearest = "their manager" if current == key else "the nearest active manager above them"
+            return Route(boss, f"{owner} has left; you are {nearest} in the HR roster")
+        seen.add(boss.lower())
+        current = boss.lower()
+    return to_fallback(f"{owner} has left and no active manager is in the HR roster")
+
+
+def _routes(ctx: Context, owners: Iterable[str]) -> dict[str, Route]:
+    return reviewer_routes(owners, ctx.people, str(ctx.config.data["attestation"]["fallback_reviewer"]))
+
+
 def _owners(ctx: Context) -> tuple[dict[str, str], pd.Series]:
     """Owner per identity uid, and per credential uid: the same routing as the findings."""
     subjects = subject_frames(ctx, ctx.config.tags["business_owner"] + ctx.config.tags["identity_owner"])
@@ -72,21 +118,23 @@ def _owners(ctx: Context) -> tuple[dict[str, str], pd.Series]:
     return owner, creds
 
 
-def row_owners(ctx: Context) -> pd.Series:
-    """The owner of every row `review_rows` builds, without building the rows (for the counts
-    the PDF shows while the workbooks are still being written)."""
+def row_owners(ctx: Context) -> pd.DataFrame:
+    """The owner and reviewer of every row `review_rows` builds, without building the rows (for
+    the counts the PDF shows while the workbooks are still being written)."""
     owner, cred_owner = _owners(ctx)
     nhis = ctx.nhis
     grants = ctx.grants[ctx.grants["identity_uid"].isin(set(nhis["uid"]))]
     pairs = grants[["identity_uid", "source"]].drop_duplicates()
-    return pd.concat(
+    owners = pd.concat(
         [
             nhis["uid"].map(owner),
             ctx.credentials["uid"].map(cred_owner).fillna(UNASSIGNED),
             pairs["identity_uid"].map(owner),
         ],
         ignore_index=True,
-    )
+    ).fillna(UNASSIGNED)
+    routes = _routes(ctx, owners.unique())
+    return pd.DataFrame({"owner": owners, "reviewer": owners.map(lambda o: routes[o].reviewer)})
 
 
 def review_rows(ctx: Context, findings: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +200,11 @@ def review_rows(ctx: Context, findings: pd.DataFrame) -> pd.DataFrame:
     )
     frames.append(_entitlement_rows(ctx.grants, names, owner))
     rows = pd.concat(frames, ignore_index=True)
-    return rows.sort_values(["owner", "sort_uid", "order", "row_id"], kind="stable").reset_index(drop=True)
+    rows["owner"] = rows["owner"].fillna(UNASSIGNED)
+    routes = _routes(ctx, rows["owner"].unique())
+    rows["reviewer"] = rows["owner"].map(lambda o: routes[o].reviewer)
+    rows["why"] = rows["owner"].map(lambda o: routes[o].why)
+    return rows.sort_values(["reviewer", "owner", "sort_uid", "order", "row_id"], kind="stable").reset_index(drop=True)
 
 
 def _entitlement_rows(grants: pd.DataFrame, names: dict[str, str], owner: dict[str, str]) -> pd.DataFrame:
@@ -214,18 +266,27 @@ def file_names(owners: list[str]) -> dict[str, str]:
     return names
 
 
-def issue_summary(owners: pd.Series, campaign: Campaign) -> dict[str, Any]:
-    """What the pack says it issues (summary.json and the PDF): campaign and rows per owner."""
-    counts = owners.value_counts().sort_index()
+def issue_summary(owners: pd.DataFrame, campaign: Campaign, settings: dict[str, Any]) -> dict[str, Any]:
+    """What the pack says it issues (summary.json and the PDF): campaign, deadline, return
+    address, and per reviewer the rows and the owners whose rows they review."""
+    counts = owners["reviewer"].value_counts().sort_index()
     names = file_names(sorted(counts.index))
+    behalf = owners[owners["owner"] != owners["reviewer"]].groupby("reviewer")["owner"].agg(lambda s: sorted(set(s)))
     return {
         "campaign": campaign.id,
         "period": campaign.period,
+        "deadline": deadline(campaign, settings),
+        "return_to": str(settings.get("return_to") or ""),
         "rows": int(counts.sum()),
         "workbooks": [
-            {"owner": str(o), "file": f"{FOLDER}/{names[str(o)]}", "rows": int(n)} for o, n in counts.items()
+            {"reviewer": str(r), "file": f"{FOLDER}/{names[str(r)]}", "rows": int(n), "for_owners": behalf.get(r, [])}
+            for r, n in counts.items()
         ],
     }
+
+
+def deadline(campaign: Campaign, settings: dict[str, Any]) -> str:
+    return f"{campaign.created_at + timedelta(days=int(settings.get('deadline_days', 21))):%Y-%m-%d}"
 
 
 def write_review(review: Review, meta: dict[str, Any], folder: Path) -> Issued:
@@ -251,11 +312,10 @@ def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]
     target = folder / FOLDER
     target.mkdir()
     rows = _showable(rows)
-    owners = sorted(rows["owner"].unique())
-    names = file_names(owners)
+    names = file_names(sorted(rows["reviewer"].unique()))
     issued: dict[str, tuple[str, int]] = {}
-    for owner, group in rows.groupby("owner", sort=True):
-        reviewer = str(owner)
+    for name, group in rows.groupby("reviewer", sort=True):
+        reviewer = str(name)
         _write_one(target / names[reviewer], reviewer, group, campaign, meta)
         issued[reviewer] = (names[reviewer], len(group))
     return Issued(campaign.id, issued)
@@ -287,25 +347,19 @@ def _write_one(path: Path, owner: str, group: pd.DataFrame, campaign: Campaign, 
     last_col = len(fmt.COLUMNS) - 1
     title = fmt.display_text(f"Access review: {reviewer} ({meta['organisation']}, {campaign.period})")
     sheet.merge_range(0, 0, 0, last_col, title, book.bold)
-    sheet.set_row(1, 30)  # the instructions span the sheet's width, wrapped over two lines
-    sheet.merge_range(
-        1,
-        0,
-        1,
-        last_col,
-        "For every row choose Keep, Revoke or Modify in the Decision column (Modify needs a comment saying "
-        "what to change). Leave a row empty to decide later. Sort and filter as you like; return this file "
-        "as .xlsx. Rows typed in by hand or with a changed Row ID or integrity code are refused on import.",
-        wrap,
-    )
+    issue = meta.get("attestation") or {}
+    due = issue.get("deadline") or deadline(campaign, {})
+    address = issue.get("return_to") or "the governance team that sent it"
+    sheet.set_row(1, 60)  # the instructions span the sheet's width, wrapped over several lines
+    sheet.merge_range(1, 0, 1, last_col, fmt.display_text(_instructions(group, due, address)), wrap)
     sheet.merge_range(
         2,
         0,
         2,
         last_col,
-        f"Campaign {campaign.id} · pack run {meta['run_id']} · snapshot {meta['snapshot_id']} · "
-        f"issued {campaign.created_at:%Y-%m-%d} · {count} rows",
-        None,
+        f"Return by {due} to {address} · campaign {campaign.id} · pack run {meta['run_id']} · "
+        f"snapshot {meta['snapshot_id']} · issued {campaign.created_at:%Y-%m-%d} · {count} rows",
+        book.bold,
     )
     header = fmt.HEADER_ROW - 1
     for column, name in enumerate(fmt.COLUMNS):
@@ -337,6 +391,20 @@ def _write_one(path: Path, owner: str, group: pd.DataFrame, campaign: Campaign, 
     sheet.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True})
     _write_meta(book, reviewer, count, campaign, meta)
     book.save()
+
+
+def _instructions(group: pd.DataFrame, due: str, address: str) -> str:
+    """What to do, by when, to whom; and, for rows routed here from another owner, why."""
+    text = (
+        "For every row choose Keep, Revoke or Modify in the Decision column (Modify needs a comment saying "
+        f"what to change). Leave a row empty to decide later. Sort and filter as you like; return this file "
+        f"as .xlsx by {due} to {address}. Rows typed in by hand or with a changed Row ID or integrity code "
+        "are refused on import."
+    )
+    routed = group[group["why"] != ""].groupby("why").size()
+    if not routed.empty:
+        text += " Routed to you: " + "; ".join(f"{why} ({n} rows)" for why, n in routed.items()) + "."
+    return text
 
 
 def _write_meta(book: Book, reviewer: str, count: int, campaign: Campaign, meta: dict[str, Any]) -> None:

@@ -384,22 +384,24 @@ def _conclusion(row: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-ATTESTATION_COLUMNS = ["owner", "rows", "keep", "revoke", "modify", "imported"]
+ATTESTATION_COLUMNS = ["reviewer", "for_owners", "rows", "keep", "revoke", "modify", "imported"]
+ATTESTATION_HEADERS = ["Reviewer (attestation/<reviewer>.xlsx)", "Also reviews for", "Rows", "Keep", "Revoke",
+                       "Modify", "Imported"]  # fmt: skip
 
 
 def attestation_table(issued: dict[str, Any], decisions: pd.DataFrame, cap: int) -> Table:
-    """Per owner: the workbook this pack issues, and the decisions already imported this period."""
-    frame = pd.DataFrame(issued["workbooks"], columns=["owner", "file", "rows"])
+    """Per reviewer: the workbook this pack issues, and the decisions already imported this period."""
+    frame = pd.DataFrame(issued["workbooks"], columns=["reviewer", "file", "rows", "for_owners"])
     if decisions.empty:
         counts = pd.DataFrame(columns=["keep", "revoke", "modify"])
     else:
         latest = decisions[decisions["period"] == issued["period"]]
         counts = latest.groupby(["reviewer", "decision"]).size().unstack(fill_value=0)
     for decision in ("keep", "revoke", "modify"):
-        frame[decision] = frame["owner"].map(counts.get(decision, {})).fillna(0).astype(int)
+        frame[decision] = frame["reviewer"].map(counts.get(decision, {})).fillna(0).astype(int)
     frame["imported"] = frame[["keep", "revoke", "modify"]].sum(axis=1).map(lambda n: "yes" if n else "not yet")
     frame = frame.sort_values(["imported", "rows"], ascending=[True, False], kind="stable")
-    return _table(frame, ATTESTATION_COLUMNS, cap)
+    return _table(frame, ATTESTATION_COLUMNS, cap, ATTESTATION_HEADERS)
 
 
 FRAMEWORK_COLUMNS = ["framework", "requirement", "controls", "failing_subjects", "failing_results", "evaluated"]
