@@ -81,6 +81,7 @@ def _flip_byte(path: Path, offset: int) -> None:
         ("review-pack.pdf", 0.5, "review-pack.pdf"),
         ("review-pack.pdf", -10, "review-pack.pdf"),  # inside the signature dictionary's tail
         ("review-pack.xlsx", 0.5, "review-pack.xlsx: SHA-256 differs"),
+        ("review-pack.html", 0.5, "review-pack.html: SHA-256 differs"),
         ("findings.json", 0.5, "findings.json: SHA-256 differs"),
         ("manifest.json", 0.5, "manifest.json.p7s"),
         ("manifest.json.p7s", 0.7, "manifest.json.p7s"),
