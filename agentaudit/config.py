@@ -50,9 +50,9 @@ signing:                               # empty key/cert = a generated DEMO key, 
   cert: ""                             # its PEM certificate (needs the emailProtection EKU for openssl cms)
   key_passphrase_env: ""               # name of the environment variable holding the key's passphrase
 pack:                                  # PDF row caps; the XLSX and JSON always hold every row
-  pdf_rows_per_control: 40
-  pdf_rows_per_owner: 25
-  pdf_owners: 60
+  pdf_rows_per_control: 40             # failing subjects named per control
+  pdf_rows_per_owner: 10               # subjects (each with its failing controls and evidence) per owner
+  pdf_owners: 60                       # owners in the evidence part, most critical/high first
   pdf_owner_gap_rows: 400
   pdf_credential_rows: 300
   pdf_tool_rows: 400
