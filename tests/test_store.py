@@ -79,7 +79,7 @@ def test_postgres_roundtrip_and_first_seen(postgres_url: str) -> None:
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
-    Store(url)
+    Store(url).create()  # a SQLite store is created on first use
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(SCHEMA_VERSION + 1)})

@@ -267,7 +267,7 @@ class Store:
             self._file = None
             self._migrate()
 
-    def _create(self) -> None:
+    def create(self) -> None:
         """A command that fails before writing leaves no empty store behind, so the SQLite file
         (and its folder) are created only when something is about to be stored or read from it."""
         if self._file is not None:
@@ -310,7 +310,7 @@ class Store:
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
-        self._create()
+        self.create()
         try:
             with self.engine.begin() as conn:
                 yield conn
