@@ -27,7 +27,11 @@ _INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u
 MAX_CELL = 300
 # Where a long identifier may wrap: after a separator, but not inside a control id like OWN-001.
 # (A run too long for its column even then, such as a hash, wraps anywhere: CSS overflow-wrap.)
+# Only words of LONG_WORD characters or more get break points: each <wbr> is an element
+# WeasyPrint lays out, and on every short word they doubled the PDF's layout time.
 _BREAK_AFTER = re.compile(r"(?<=[/:.@])(?=\S)|(?<=[a-z0-9_]-)(?![0-9]{3}\b)(?=\S)")
+LONG_WORD = 16
+_LONG = re.compile(rf"\S{{{LONG_WORD},}}")
 
 
 def _shown(value: Any) -> str:
@@ -44,7 +48,8 @@ def visible(value: Any) -> Markup:
 
 def breakable(value: Any) -> Markup:
     """`visible`, with line-break opportunities only where an identifier may break."""
-    return Markup(_BREAK_AFTER.sub("<wbr>", str(escape(_shown(value)))))
+    escaped = str(escape(_shown(value)))
+    return Markup(_LONG.sub(lambda word: _BREAK_AFTER.sub("<wbr>", word.group()), escaped))
 
 
 @cache
