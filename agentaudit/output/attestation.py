@@ -312,6 +312,8 @@ def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]
     target = folder / FOLDER
     target.mkdir()
     rows = _showable(rows)
+    if "reviewer" not in rows:  # rows built without routing: each owner reviews their own
+        rows = rows.assign(reviewer=rows["owner"], why="")
     names = file_names(sorted(rows["reviewer"].unique()))
     issued: dict[str, tuple[str, int]] = {}
     for name, group in rows.groupby("reviewer", sort=True):
