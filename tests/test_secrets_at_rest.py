@@ -50,7 +50,7 @@ def test_redact_urls_masks_passwords_and_query_secrets_only() -> None:
 
 def test_new_sqlite_store_file_is_created_0600(tmp_path: Path) -> None:
     path = tmp_path / "store" / "evidence.db"
-    Store(f"sqlite:///{path}")
+    Store(f"sqlite:///{path}").create()  # made on first use (a failed command leaves none)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     pipeline.collect(Path(__file__).parent / "data" / "aws", Store(f"sqlite:///{path}"), load_config())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -58,7 +58,7 @@ def test_new_sqlite_store_file_is_created_0600(tmp_path: Path) -> None:
 
 def test_existing_store_file_mode_is_left_as_the_owner_set_it(tmp_path: Path) -> None:
     path = tmp_path / "evidence.db"
-    Store(f"sqlite:///{path}")
+    Store(f"sqlite:///{path}").create()
     path.chmod(0o640)  # an operator's choice (a group that runs the reports)
     Store(f"sqlite:///{path}")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
