@@ -12,11 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
 from agentaudit.config import load_config
 from agentaudit.controls.catalog import load_catalog
+from agentaudit.output import packdata
 from agentaudit.output.pdf import breakable, catalog_markdown
 
 CONTROL_ID = re.compile(r"\b(?:OWN|PUR|ACC|TOOL|LC|MON|ATT|COL)-\d{3}\b")
@@ -113,9 +115,14 @@ def test_pdf_is_tagged_and_keeps_bookmarks(demo_run: dict[str, Any]) -> None:
 
 
 def test_no_pdf_table_column_is_empty_on_every_row(demo_run: dict[str, Any]) -> None:
-    collection = _section(_pages(demo_run["folder"] / "review-pack.pdf"), "Collection evidence\n", "Method and control")
-    header = next(line for line in collection.splitlines() if "Source" in line and "Status" in line)
-    assert "Error" not in header  # no source failed in the demo: the column says nothing
+    frame = pd.DataFrame({"name": ["a", "b"], "error": [None, None], "status": ["complete", "failed"]})
+    table = packdata._table(frame, ["name", "error", "status"], None, ["Source", "Error", "Status"])
+    assert table.headers == ["Source", "Status"] and table.rows == [["a", "complete"], ["b", "failed"]]
+    assert len(table.widths) == 2
+    section = _section(_pages(demo_run["folder"] / "review-pack.pdf"), "Collection evidence\n", "Method and control")
+    header = " ".join(section.splitlines()[:12])
+    failed = [f for f in demo_run["findings"] if f["control_id"] == "COL-001" and f["status"] != "pass"]
+    assert ("Error" in header) == bool(failed)  # the column shows only when some source has an error
 
 
 WORDS = re.compile(r"^[A-Z][A-Za-z0-9 /()'.,-]*$")
