@@ -229,3 +229,16 @@ def test_strict_stores_nothing_when_there_is_a_gap(tmp_path: Path) -> None:
     assert "nothing was stored" in result.output
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("select count(*) from snapshots")).scalar_one() == 1
+
+
+def test_free_form_objects_are_not_checked_by_field_name() -> None:
+    """A Bedrock function parameter named "id" (an object, as the API defines parameters) is a
+    tool's parameter, not a field called id: the demo lost every such action group to this."""
+    from agentaudit.collectors.validate import check_shape
+
+    group = {
+        "agentActionGroup": {"functionSchema": {"functions": [{"name": "f", "parameters": {"id": {"type": "string"}}}]}}
+    }
+    check_shape(group)
+    with pytest.raises(ValueError, match=r"agentActionGroup\.actionGroupId"):
+        check_shape({"agentActionGroup": {"actionGroupId": {"x": 1}}})

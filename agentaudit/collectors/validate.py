@@ -164,8 +164,8 @@ def check_shape(payload: Any) -> None:
                     _check_field(key, item, "")  # a relative place ("" or "[3]"), spelt out on error
                 except ShapeError as exc:
                     raise ShapeError(_path((None, node, key, 0)) + exc.where, exc.message) from None
-                if key in FREE_FORM:
-                    continue
+            if key in FREE_FORM:
+                continue  # keys below are chosen by people (a tool parameter may be called "id")
             if isinstance(item, dict | list):
                 stack.append((item, node, key, depth + 1))
             elif isinstance(item, str) and len(item) > MAX_TEXT:
