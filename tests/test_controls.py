@@ -83,11 +83,11 @@ def test_admin_wildcard_and_escalation_grants(tmp_path: Path) -> None:
     grants = [
         make_grant(admin.uid, {"Effect": "Allow", "Action": "*", "Resource": "*"}, "p1", "inline_policy"),
         make_grant(
-            wild.uid, {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}, "p2", "inline_policy"
+            wild.uid, {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, "p2", "inline_policy"
         ),
         make_grant(
             esc.uid,
-            {"Effect": "Allow", "Action": "iam:Pass*", "Resource": "arn:aws:iam::1:role/x"},
+            {"Effect": "Allow", "Action": "iam:Pass*", "Resource": "*"},
             "p3",
             "inline_policy",
         ),

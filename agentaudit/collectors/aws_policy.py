@@ -88,14 +88,69 @@ def _any_match(actions: tuple[str, ...], targets: frozenset[str]) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def _action_flags(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> tuple[bool, bool, bool]:
-    """(wildcard, privilege escalation, data access) for an allowed action list. Cached: real
-    estates repeat the same statements across many roles (shared managed policies)."""
+def _action_flags(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> tuple[bool, bool]:
+    """(service-wide wildcard, data access) for an allowed action list. Cached: real estates
+    repeat the same statements across many roles (shared managed policies)."""
     every_action = "*" in actions or bool(not_actions)
     wildcard = every_action or any(a.endswith(":*") for a in actions)
-    privesc = every_action or _any_match(actions, PRIVESC_ACTIONS)
     data = every_action or _any_match(actions, DATA_ACTIONS)
-    return wildcard, privesc, data
+    return wildcard, data
+
+
+def _covered(actions: tuple[str, ...], not_actions: tuple[str, ...], targets: frozenset[str]) -> set[str]:
+    """The target actions an allow statement grants (Action patterns, or everything NotAction spares)."""
+    if not_actions:
+        return {t for t in targets if not any(action_pattern(n.lower()).match(t) for n in not_actions)}
+    if "*" in actions:
+        return set(targets)
+    return {t for t in targets if any(action_pattern(a.lower()).match(t) for a in actions)}
+
+
+def _applies_to(resource: str, service: str) -> bool:
+    """Could the resource pattern name a resource of `service` (so an action of it can act there)?"""
+    if resource == "*":
+        return True
+    parts = resource.lower().split(":", 5)
+    return len(parts) >= 3 and bool(action_pattern(parts[2]).match(service))
+
+
+def _every_role(resource: str) -> bool:
+    """Does the pattern cover every role (`*`, `role/*`), rather than named roles or a path?"""
+    if resource == "*":
+        return True
+    parts = resource.lower().split(":", 5)
+    return len(parts) == 6 and bool(action_pattern(parts[5]).match("role/zz-agentaudit-probe/x"))
+
+
+@lru_cache(maxsize=65536)
+def escalation(
+    actions: tuple[str, ...], not_actions: tuple[str, ...], resources: tuple[str, ...], passed_to_service: bool
+) -> tuple[str, ...]:
+    """The privilege-escalation actions an allow statement really grants, given its resources.
+
+    iam:PassRole and sts:AssumeRole escalate only on every role (a named role or a role path is a
+    decision someone made), and iam:PassRole not at all under an iam:PassedToService condition;
+    any other escalation action escalates when a resource could be of its service."""
+    found = []
+    for target in sorted(_covered(actions, not_actions, PRIVESC_ACTIONS)):
+        service = target.split(":", 1)[0]
+        if target in ("iam:passrole", "sts:assumerole"):
+            if target == "iam:passrole" and passed_to_service:
+                continue
+            if any(_every_role(r) for r in resources):
+                found.append(target)
+        elif any(_applies_to(r, service) for r in resources):
+            found.append(target)
+    return tuple(found)
+
+
+def _condition_keys(condition: Any) -> set[str]:
+    keys: set[str] = set()
+    if isinstance(condition, dict):
+        for operator in condition.values():
+            if isinstance(operator, dict):
+                keys.update(str(k).lower() for k in operator)
+    return keys
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -119,9 +174,11 @@ def make_grant(
         resources = ("*",)  # NotResource grants everything but the named resources
     effect = str(statement.get("Effect", "Allow"))
     allow = effect.lower() == "allow"
-    wildcard_action, privesc, data_access = _action_flags(actions, not_actions) if allow else (False, False, False)
+    wildcard_action, data_access = _action_flags(actions, not_actions) if allow else (False, False)
     wildcard_resource = allow and "*" in resources
     has_conditions = bool(statement.get("Condition"))
+    passed_to_service = "iam:passedtoservice" in _condition_keys(statement.get("Condition"))
+    privesc = allow and bool(escalation(actions, not_actions, resources, passed_to_service))
     return Grant(
         identity_uid=identity_uid,
         effect=effect,

@@ -14,6 +14,7 @@ import yaml
 from agentaudit import safeyaml
 from agentaudit.collectors.common import csv_errors
 from agentaudit.errors import InputError
+from agentaudit.model.aws_managed import PROFILE_POLICIES
 from agentaudit.model.records import Person, Profile, RegisterEntry
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -152,17 +153,7 @@ def _yaml_register(path: Path, text: str) -> tuple[list[RegisterEntry], list[Pro
     found_profiles = data.get("profiles") or {}
     if not isinstance(found_profiles, dict):
         raise InputError("'profiles' must be a mapping of profile name to its 'allow' list", path)
-    profiles = []
-    for name, spec in found_profiles.items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("allow"), list):
-            raise InputError("profile needs an 'allow' list of action patterns", path, f"profiles.{name}")
-        if not all(isinstance(a, str) for a in spec["allow"]):
-            raise InputError("'allow' must list action patterns as text", path, f"profiles.{name}")
-        profiles.append(
-            Profile(
-                name=str(name), allow=tuple(str(a) for a in spec["allow"]), description=_text(spec.get("description"))
-            )
-        )
+    profiles = [_profile(str(name), spec, path) for name, spec in found_profiles.items()]
     return entries, profiles
 
 
@@ -173,6 +164,46 @@ def _unique_columns(header: Sequence[str], path: Path) -> None:
         if name in seen:
             raise InputError(f"column {name!r} appears twice", path, "header")
         seen.add(name)
+
+
+def _patterns(spec: dict[str, Any], key: str, path: Path, where: str) -> tuple[str, ...]:
+    value = spec.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InputError(f"'{key}' must be a list of non-empty strings", path, where)
+    return tuple(v.strip() for v in value)
+
+
+def _profile(name: str, spec: Any, path: Path) -> Profile:
+    """`allow` patterns and/or AWS managed policies by name (`managed: [ReadOnlyAccess]`), minus
+    `deny` patterns: a customer can write "read-only" without listing verbs."""
+    where = f"profiles.{name}"
+    if not isinstance(spec, dict) or not (spec.get("allow") or spec.get("managed")):
+        raise InputError(
+            "profile needs an 'allow' list of action patterns or a 'managed' list of policies", path, where
+        )
+    unknown = set(spec) - {"allow", "managed", "deny", "description"}
+    if unknown:
+        raise InputError(f"unknown profile key(s) {', '.join(sorted(map(str, unknown)))}", path, where)
+    allow, deny = list(_patterns(spec, "allow", path, where)), list(_patterns(spec, "deny", path, where))
+    managed = _patterns(spec, "managed", path, where)
+    for policy in managed:
+        known = PROFILE_POLICIES.get(policy.rsplit("/", 1)[-1])
+        if known is None:
+            raise InputError(
+                f"managed policy {policy!r} is not one agentaudit knows "
+                f"(known: {', '.join(sorted(PROFILE_POLICIES))}); list its actions under 'allow' instead",
+                path,
+                where,
+            )
+        allow += known[0]
+        deny += known[1]
+    return Profile(
+        name=name,
+        allow=tuple(dict.fromkeys(allow)),
+        description=_text(spec.get("description")),
+        deny=tuple(dict.fromkeys(deny)),
+        managed=managed,
+    )
 
 
 def load_register(paths: list[Path]) -> tuple[list[RegisterEntry], list[Profile]]:

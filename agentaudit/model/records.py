@@ -76,6 +76,8 @@ class Identity:
     trust: tuple[dict[str, Any], ...] = ()
     links: tuple[str, ...] = ()
     console_access: bool = False
+    # Provider facts some controls read (e.g. a Bedrock agent's guardrail); absent key = unknown.
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class Credential:
     rotation_enabled: bool | None = None
     rotation_interval_days: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # Provider facts some controls read (e.g. a certificate's key algorithm); absent key = unknown.
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +151,14 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """An approved access profile: a named set of allowed action patterns."""
+    """An approved access profile: allowed action patterns (including those of the AWS managed
+    policies it names, listed in `managed`) minus the `deny` patterns."""
 
     name: str
     allow: tuple[str, ...]
     description: str | None = None
+    deny: tuple[str, ...] = ()
+    managed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from agentaudit.errors import StoreError
 from agentaudit.model import records as r
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CHUNK = 20_000
 
 metadata = sa.MetaData()
@@ -174,8 +174,26 @@ def _add_attestations(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _add_agent_surface_columns(conn: Connection) -> None:
+    """v3 → v4: provider attributes on identities and credentials; deny/managed on profiles."""
+    for name, column in (
+        ("identities", "attributes"),
+        ("credentials", "attributes"),
+        ("profiles", "deny"),
+        ("profiles", "managed"),
+    ):
+        col = RECORD_TABLES[name][0].c[column]
+        if column in {c["name"] for c in sa.inspect(conn).get_columns(name)}:
+            continue
+        conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {column} {col.type.compile(dialect=conn.dialect)}"))
+
+
 # Migrations from version N to N+1, applied in order by Store._migrate.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_trails, 2: _add_attestations}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _add_trails,
+    2: _add_attestations,
+    3: _add_agent_surface_columns,
+}
 
 
 @dataclass(frozen=True)

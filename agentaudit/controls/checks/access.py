@@ -20,9 +20,13 @@ from agentaudit.controls.checks._util import (
 )
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
+from agentaudit.model.aws_managed import is_full_access, policy_name
 from agentaudit.model.iam_policy import action_matches
+from agentaudit.model.records import Profile
 
 MAX_LISTED = 20
+# Agents whose permissions are those of the execution role they link to.
+ROLE_AGENT_KINDS = frozenset({"aws_bedrock_agent"})
 
 
 def _allow(ctx: Context) -> pd.DataFrame:
@@ -31,24 +35,42 @@ def _allow(ctx: Context) -> pd.DataFrame:
 
 
 def _flag_check(ctx: Context, mask: pd.Series, what: str) -> pd.DataFrame:
-    """Fail every accountable identity holding at least one grant selected by `mask`."""
+    """Fail every accountable identity holding at least one grant selected by `mask`. An agent
+    that acts through an execution role (a Bedrock agent) holds its role's grants: it is judged
+    on them, the evidence names the role, and a role that was not collected makes it `error`."""
     grants = ctx.grants[mask]
     sources = grouped_list(grants, "identity_uid", "source")
     unread = ctx.grants[~ctx.grants["resolved"].astype(bool)]
     unresolved = grouped_list(unread, "identity_uid", "source")
-    frame = ctx.nhis[ctx.nhis["kind"] != "aws_bedrock_agent"]
-    hits = [sorted(set(sources.get(uid, [])))[:MAX_LISTED] for uid in frame["uid"]]
-    blind = [sorted(set(unresolved.get(uid, [])))[:MAX_LISTED] for uid in frame["uid"]]
-    # A policy whose document was not exported could grant anything: no pass on it.
-    status = [FAIL if h else MANUAL if b else PASS for h, b in zip(hits, blind, strict=True)]
-    return result(
-        frame["uid"],
-        status,
-        evidence(
-            **{what: hits, "count": [len(sources.get(uid, [])) for uid in frame["uid"]]},
-            unresolved_policies=blind,
-        ),
-    )
+    names = dict(zip(ctx.identities["uid"], ctx.identities["name"], strict=True))
+    frame = ctx.nhis
+    statuses, evidences = [], []
+    for uid, kind, links in zip(frame["uid"], frame["kind"], frame["links"], strict=True):
+        agent = kind in ROLE_AGENT_KINDS
+        roles = list(links or ()) if agent else [uid]
+        missing = [r for r in roles if r not in names]
+        hits = sorted({s for r in roles for s in sources.get(r, [])})
+        # A policy whose document was not exported could grant anything: no pass on it.
+        blind = sorted({s for r in roles for s in unresolved.get(r, [])})
+        if hits:
+            status = FAIL
+        elif agent and (missing or not roles):
+            status = ERROR
+        else:
+            status = MANUAL if blind else PASS
+        statuses.append(status)
+        found: dict[str, Any] = {what: hits[:MAX_LISTED], "count": len(hits), "unresolved_policies": blind[:MAX_LISTED]}
+        if agent:
+            found["execution_roles"] = [names.get(r, r) for r in roles]
+            found["note"] = (
+                "the agent's permissions are its execution role's"
+                if roles and not missing
+                else "execution role not in the collected IAM data"
+                if roles
+                else "the agent reports no execution role"
+            )
+        evidences.append(found)
+    return result(frame["uid"], statuses, evidences)
 
 
 @check("ACC-001")
@@ -59,9 +81,13 @@ def administrator(ctx: Context) -> pd.DataFrame:
 
 @check("ACC-003")
 def wildcards(ctx: Context) -> pd.DataFrame:
+    """`service:*` (or `*`, or NotAction) on Resource `*`, or an AWS managed `*FullAccess` policy;
+    a service wildcard on named resources, or read verbs on `*`, are not wildcard grants."""
     g = ctx.grants
-    mask = (g["wildcard_action"].astype(bool) | g["wildcard_resource"].astype(bool)) & ~g["admin"].astype(bool)
-    return _flag_check(ctx, mask, "wildcard_grants")
+    allow = g["effect"].str.lower() == "allow"
+    service_wide = g["wildcard_action"].astype(bool) & g["wildcard_resource"].astype(bool)
+    full_access = (g["source_kind"] == "managed_policy") & g["source"].map(is_full_access).astype(bool)
+    return _flag_check(ctx, allow & (service_wide | full_access) & ~g["admin"].astype(bool), "wildcard_grants")
 
 
 @check("ACC-004")
@@ -70,18 +96,39 @@ def privilege_escalation(ctx: Context) -> pd.DataFrame:
     return _flag_check(ctx, g["privesc"].astype(bool) & ~g["admin"].astype(bool), "escalation_grants")
 
 
-def _excess(actions: list[str], not_actions: list[str], patterns: tuple[str, ...]) -> list[str]:
-    excess = [a for a in actions if not any(action_matches(a, p) for p in patterns)]
-    excess += [f"NotAction:{a}" for a in not_actions]  # NotAction grants everything else
+def _overlaps(action: str, pattern: str) -> bool:
+    """Could a granted action pattern and a deny pattern name the same action (either way)?"""
+    return action_matches(action, pattern) or action_matches(pattern, action)
+
+
+def _excess(actions: list[str], not_actions: list[str], profile: Profile) -> list[str]:
+    excess = [
+        a
+        for a in actions
+        if not any(action_matches(a, p) for p in profile.allow) or any(_overlaps(a, d) for d in profile.deny)
+    ]
+    if not ("*" in profile.allow and not profile.deny):
+        excess += [f"NotAction:{a}" for a in not_actions]  # NotAction grants everything else
     return excess
+
+
+def _profiles(ctx: Context) -> dict[str, Profile]:
+    frame = ctx.profiles
+    if frame.empty:
+        return {}
+    deny = frame["deny"] if "deny" in frame else [()] * len(frame)
+    managed = frame["managed"] if "managed" in frame else [()] * len(frame)
+    return {
+        n: Profile(n, tuple(a or ()), deny=tuple(d or ()), managed=tuple(m or ()))
+        for n, a, d, m in zip(frame["name"], frame["allow"], deny, managed, strict=True)
+    }
 
 
 @check("ACC-002")
 def profile_drift(ctx: Context) -> pd.DataFrame:
-    if ctx.profiles.empty:
-        profiles: dict[str, tuple[str, ...]] = {}
-    else:
-        profiles = {n: tuple(a) for n, a in zip(ctx.profiles["name"], ctx.profiles["allow"], strict=True)}
+    """Actions beyond the profile's allow patterns, or inside its deny patterns, are drift; a
+    grant from an AWS managed policy the profile names is within it by definition."""
+    profiles = _profiles(ctx)
     agents = ctx.agents[(ctx.agents["kind"] != "aws_bedrock_agent") & ctx.agents["approved_profile"].isin(profiles)]
     allow = _allow(ctx)
     allow = allow[allow["identity_uid"].isin(set(agents["uid"]))]
@@ -89,21 +136,26 @@ def profile_drift(ctx: Context) -> pd.DataFrame:
     for row in allow[["identity_uid", "actions", "not_actions", "resolved", "source"]].itertuples(index=False):
         per_agent.setdefault(row[0], []).append(row[1:])
     statuses, evidences = [], []
-    for uid, profile in zip(agents["uid"], agents["approved_profile"], strict=True):
-        patterns = profiles[profile]
+    for uid, name in zip(agents["uid"], agents["approved_profile"], strict=True):
+        profile = profiles[name]
+        managed = {m.rsplit("/", 1)[-1] for m in profile.managed}
         excess: set[str] = set()
         unresolved: list[str] = []
         for actions, not_actions, resolved, source in per_agent.get(uid, []):
+            if policy_name(str(source)) in managed:
+                continue
             if not resolved:
                 unresolved.append(source)
                 continue
-            excess.update(_excess(list(actions or []), list(not_actions or []), patterns))
+            excess.update(_excess(list(actions or []), list(not_actions or []), profile))
         status = FAIL if excess else (MANUAL if unresolved else PASS)
         statuses.append(status)
         evidences.append(
             {
-                "approved_profile": profile,
-                "allowed_patterns": list(patterns),
+                "approved_profile": name,
+                "allowed_patterns": list(profile.allow)[:MAX_LISTED],
+                "denied_patterns": list(profile.deny),
+                "managed_policies": list(profile.managed),
                 "excess_actions": sorted(excess)[:MAX_LISTED],
                 "excess_count": len(excess),
                 "unresolved_policies": unresolved,

@@ -1,0 +1,69 @@
+"""What agentaudit knows about AWS managed policies without reading their documents.
+
+Used by the register (a profile may name a managed policy instead of listing verbs) and by the
+access checks (an AWS `*FullAccess` policy is a service-wide grant by its name). Pure data.
+"""
+
+from __future__ import annotations
+
+import re
+
+AWS_MANAGED_PREFIX = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/", re.IGNORECASE)
+FULL_ACCESS = re.compile(r"FullAccess$")
+ADMIN_POLICIES = frozenset({"AdministratorAccess"})
+
+# Allow patterns (and deny patterns) that stand for a managed policy in an approved profile. The
+# patterns are the policy's documented intent (read verbs only), a slight superset of its current
+# document: a profile is a ceiling, so an over-generous ceiling can only hide drift, never invent it.
+PROFILE_POLICIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "AdministratorAccess": (("*",), ()),
+    # PowerUserAccess allows a few IAM, Organizations and Account actions besides NotAction: a deny
+    # list cannot say "all of iam:* but these", so the ceiling is "*" (ACC-001 still finds admins).
+    "PowerUserAccess": (("*",), ()),
+    "ReadOnlyAccess": (("*:Describe*", "*:Get*", "*:List*", "*:BatchGet*", "*:View*", "*:Search*", "*:Query*"), ()),
+    "ViewOnlyAccess": (("*:Describe*", "*:Get*", "*:List*", "*:View*"), ()),
+    "SecurityAudit": (("*:Describe*", "*:Get*", "*:List*"), ()),
+    "AmazonS3ReadOnlyAccess": (
+        ("s3:Get*", "s3:List*", "s3:Describe*", "s3-object-lambda:Get*", "s3-object-lambda:List*"),
+        (),
+    ),
+    "AmazonDynamoDBReadOnlyAccess": (
+        (
+            "dynamodb:BatchGet*",
+            "dynamodb:Describe*",
+            "dynamodb:Get*",
+            "dynamodb:List*",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:PartiQLSelect",
+        ),
+        (),
+    ),
+    "AmazonBedrockReadOnly": (("bedrock:Get*", "bedrock:List*"), ()),
+    "AWSLambda_ReadOnlyAccess": (("lambda:Get*", "lambda:List*"), ()),
+    "CloudWatchReadOnlyAccess": (
+        (
+            "cloudwatch:Describe*",
+            "cloudwatch:Get*",
+            "cloudwatch:List*",
+            "logs:Get*",
+            "logs:Describe*",
+            "logs:FilterLogEvents",
+            "logs:StartQuery",
+        ),
+        (),
+    ),
+}
+
+
+def policy_name(arn: str) -> str | None:
+    """The name of an AWS managed policy from its ARN (path dropped); None for customer policies."""
+    if not AWS_MANAGED_PREFIX.match(arn):
+        return None
+    return arn.rsplit("/", 1)[-1]
+
+
+def is_full_access(arn: str) -> bool:
+    """An AWS managed `*FullAccess` policy (e.g. AmazonS3FullAccess), which is never admin."""
+    name = policy_name(arn)
+    return name is not None and name not in ADMIN_POLICIES and bool(FULL_ACCESS.search(name))
