@@ -38,6 +38,16 @@ tags:                                  # tag keys (case-insensitive) that carry 
   agent: [ai-agent, agentaudit-agent, agent]        # a truthy value marks an AI agent
   identity: [agent-identity, nhi-identity]          # on a secret: the identity (name/ARN) it serves
   business_unit: [business-unit, businessunit, department, team, cost-center]  # groups owner gaps in the pack
+ownership:
+  agents_inherit_from_execution_role: false  # OWN/PUR: true = a Bedrock agent's owners/purpose may come
+                                       # from its execution role's tags; false (strict) = only its own
+compute_service_principals:            # INV-001: a role trusting these and holding bedrock:InvokeModel*
+  - lambda.amazonaws.com               # or bedrock-agentcore:* acts like an AI agent
+  - ec2.amazonaws.com
+  - ecs-tasks.amazonaws.com
+  - pods.eks.amazonaws.com
+  - tasks.apprunner.amazonaws.com
+  - states.amazonaws.com
 ai_service_principals:                 # trust to these services marks an AWS role as an agent's
   - bedrock.amazonaws.com
   - bedrock-agentcore.amazonaws.com
@@ -113,6 +123,14 @@ class Config:
     @property
     def ai_service_principals(self) -> list[str]:
         return [str(s).lower() for s in self.data["ai_service_principals"]]
+
+    @property
+    def compute_service_principals(self) -> list[str]:
+        return [str(s).lower() for s in self.data["compute_service_principals"]]
+
+    @property
+    def agents_inherit_from_execution_role(self) -> bool:
+        return bool(self.data["ownership"]["agents_inherit_from_execution_role"])
 
     @property
     def risky_tool_words(self) -> list[str]:

@@ -81,10 +81,15 @@ PLANTED = {
     "account_without_data_events": "444455556666",
     "shared_execution_role": "AmazonBedrockExecutionRoleForAgents_evalharness",  # also docs-helper's role
     "cross_environment_role": "staging-data-loader",  # a DEV role writing a PROD table (OWASP NHI8)
+    "agent_without_guardrail": "ops-copilot",
+    "confused_deputy_role": "old-batch-runner",  # trusts lambda.amazonaws.com without aws:SourceAccount
+    "open_secret_policy": "prod/payments/stripe-api-key",
+    "weak_certificate_key": "api-legacy.halcyon.example",
+    "secret_rotation_not_done": "prod/app/carrier-sftp",  # rotation on, last rotated 200 days ago
 }
 
-ROLE_LAMBDA = b.trust_service("lambda.amazonaws.com")
-ROLE_ECS = b.trust_service("ecs-tasks.amazonaws.com")
+ROLE_LAMBDA = b.trust_service("lambda.amazonaws.com", PROD)
+ROLE_ECS = b.trust_service("ecs-tasks.amazonaws.com", PROD)
 BEDROCK_TRUST = b.policy_doc(
     {
         "Effect": "Allow",
@@ -161,8 +166,9 @@ def aws_account(account: str, agents: list, n_roles: int, n_users: int) -> dict:
                    inline={"agent-access": b.policy_doc(b.statement(actions, f"arn:aws:*:eu-west-1:{account}:*"))},
                    last_used=ago(rng.randint(0, 5)), path="/service-role/")
         )  # fmt: skip
+        guardrail = None if name == PLANTED["agent_without_guardrail"] else f"gr-{agent_id.lower()}"
         b.write(folder / "bedrock" / agent_id / "get-agent.json",
-                b.bedrock_agent(account, agent_id, name, role_arn, ago(rng.randint(60, 400)), description))  # fmt: skip
+                b.bedrock_agent(account, agent_id, name, role_arn, ago(rng.randint(60, 400)), description, guardrail))  # fmt: skip
         groups = []
         if functions is not None:
             gid = f"AG{agent_id[:8]}"
@@ -176,13 +182,19 @@ def aws_account(account: str, agents: list, n_roles: int, n_users: int) -> dict:
                     b.action_group(account, agent_id, gid, f"{name}-api", None,
                                    s3_schema=("halcyon-agent-schemas", "dispatch.yaml"), created=ago(30)))  # fmt: skip
         b.write(folder / "bedrock" / agent_id / "list-agent-action-groups.json", b.action_group_list(groups, ago(30)))
+        # The agent's own tags (list-tags-for-resource): owners live in the register in this sample.
+        b.write(
+            folder / "bedrock" / agent_id / "list-tags-for-resource.json",
+            {"tags": {"env": "prod" if account == PROD else "dev"}},
+        )
     for i in range(n_roles):
         service = rng.choice(["orders", "billing", "tracking", "fleet", "warehouse", "customs", "returns", "pricing"])
         name = f"{service}-{rng.choice(['lambda', 'worker', 'sync', 'api', 'job'])}-{i:02d}"
         table = f"arn:aws:dynamodb:eu-west-1:{account}:table/{service}"
         owner = rng.choice(ACTIVE)
         roles.append(
-            b.role(account, name, ago(rng.randint(100, 900)), rng.choice([ROLE_LAMBDA, ROLE_ECS]),
+            b.role(account, name, ago(rng.randint(100, 900)),
+                   rng.choice([b.trust_service("lambda.amazonaws.com", account), b.trust_service("ecs-tasks.amazonaws.com", account)]),
                    inline={"app": b.policy_doc(b.statement(["dynamodb:GetItem", "dynamodb:PutItem"], table))},
                    tags=owner_tags(owner, owner), last_used=ago(rng.randint(0, 40)))
         )  # fmt: skip
@@ -222,7 +234,7 @@ def plant_aws_prod(acc: dict) -> None:
         b.role(PROD, "ci-deployer", ago(700), ecs,
                inline={"deploy": b.policy_doc(b.statement(["iam:PassRole", "lambda:UpdateFunctionCode"], "*"))},
                tags=owner_tags("hana.ito", "hana.ito"), last_used=ago(1)),
-        b.role(PROD, "old-batch-runner", ago(900), ROLE_LAMBDA, inline={"batch": b.policy_doc(b.statement("sqs:ReceiveMessage", f"arn:aws:sqs:eu-west-1:{PROD}:batch"))},
+        b.role(PROD, "old-batch-runner", ago(900), b.trust_service("lambda.amazonaws.com"), inline={"batch": b.policy_doc(b.statement("sqs:ReceiveMessage", f"arn:aws:sqs:eu-west-1:{PROD}:batch"))},
                tags=owner_tags("ben.okafor", "ben.okafor"), last_used=ago(300)),
         b.role(PROD, "partner-integration", ago(400),
                b.policy_doc({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}),
@@ -277,6 +289,8 @@ def plant_aws_prod(acc: dict) -> None:
         b.secret(PROD, "prod/payments/stripe-api-key", ago(700), last_accessed=ago(1), tags={"owner": "ben.okafor@halcyon.example"}),
         b.secret(PROD, "prod/agents/refunds-payment-token", ago(100), rotation=180, last_rotated=ago(100), last_accessed=ago(2),
                  tags={"agent-identity": "refunds"}),
+        b.secret(PROD, PLANTED["secret_rotation_not_done"], ago(500), rotation=30, last_rotated=ago(200), last_accessed=ago(1),
+                 tags={"owner": "hana.ito@halcyon.example", "purpose": "Carrier document drop"}),
     ]  # fmt: skip
 
 
@@ -287,6 +301,15 @@ def write_aws(acc: dict, account: str) -> None:
     )
     b.write(folder / "credential-report.json", b.credential_report(acc["report"], AS_OF - timedelta(hours=2)))
     b.write(folder / "secretsmanager-list-secrets.json", {"SecretList": acc["secrets"]})
+    for item in acc["secrets"]:  # get-resource-policy per secret; one planted policy open to anyone
+        document = None
+        if item["Name"] == PLANTED["open_secret_policy"]:
+            document = b.policy_doc(
+                {"Sid": "PartnerRead", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "secretsmanager:GetSecretValue",
+                 "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+            )  # fmt: skip
+        safe = item["Name"].replace("/", "_")
+        b.write(folder / "secretsmanager" / "get-resource-policy" / f"{safe}.json", b.secret_policy(item, document))
     # Production records S3 and DynamoDB data events; development records management events only.
     audit = b.trail(account, "org-audit" if account == PROD else "dev-mgmt", "eu-west-1")
     b.write(folder / "cloudtrail" / "describe-trails.json", {"trailList": [audit]})
@@ -301,7 +324,8 @@ def write_aws(acc: dict, account: str) -> None:
             ("1a2b3c4d-0004-4e5f-8a9b-000000000004", "track.halcyon.example", ago(30), ahead(365), []),
         ]  # fmt: skip
         for cert_id, domain, start, end, in_use in certs:
-            b.write(folder / "acm" / f"{cert_id}.json", b.certificate(PROD, cert_id, domain, start, end, in_use))
+            key = "RSA_1024" if domain == PLANTED["weak_certificate_key"] else "RSA_2048"
+            b.write(folder / "acm" / f"{cert_id}.json", b.certificate(PROD, cert_id, domain, start, end, in_use, key))
 
 
 def azure_tenant() -> None:

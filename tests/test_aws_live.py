@@ -134,6 +134,34 @@ def _replay_action_groups(session: boto3.Session) -> None:
 
     session.events.register("before-call.bedrock-agent.ListAgentActionGroups", list_groups)
     session.events.register("before-call.bedrock-agent.GetAgentActionGroup", get_group)
+    _replay_service_credentials(session)
+
+
+# IAM API reference, ListServiceSpecificCredentials (AllUsers): a Bedrock API key with an expiry.
+SERVICE_CREDENTIALS: dict[str, Any] = {
+    "ServiceSpecificCredentials": [
+        {
+            "UserName": "a-svc",
+            "Status": "Active",
+            "ServiceUserName": "a-svc-at-123456789012",
+            "ServiceCredentialAlias": "a-svc+1-at-123456789012",
+            "CreateDate": "2026-10-01T00:00:00Z",
+            "ExpirationDate": "2027-01-01T00:00:00Z",
+            "ServiceSpecificCredentialId": "ACCAEXAMPLE123EXAMPLE",
+            "ServiceName": "bedrock.amazonaws.com",
+        }
+    ],
+    "IsTruncated": False,
+}
+
+
+def _replay_service_credentials(session: boto3.Session, body: dict[str, Any] | None = None) -> None:
+    """moto 5.2 does not implement ListServiceSpecificCredentials: replay the documented shape."""
+
+    def answer(**_: Any) -> Any:
+        return AWSResponse("https://iam", 200, {}, None), body or SERVICE_CREDENTIALS  # type: ignore[arg-type]
+
+    session.events.register("before-call.iam.ListServiceSpecificCredentials", answer)
 
 
 def _factory(*hooks: Callable[[boto3.Session], None]) -> Callable[..., boto3.Session]:
@@ -161,7 +189,7 @@ def test_single_account_reads_every_service_and_never_a_secret_value(moto: str) 
     assert kinds["a-role-0"] == "aws_iam_role" and kinds["a-svc"] == "aws_iam_user"
     assert kinds["a-agent"] == "aws_bedrock_agent"
     assert any(g.admin for g in out.grants), "AdministratorAccess (moto loads managed policies) was not resolved"
-    assert {c.type for c in out.credentials} == {"access_key", "secret"}
+    assert {c.type for c in out.credentials} == {"access_key", "secret", "api_key"}
     assert [(t.name, t.requires_approval) for t in out.tools] == [("issue_refund", False), ("lookup_order", False)]
     assert [(t.name, t.multi_region) for t in out.trails] == [("a-audit", True)]
     assert out.trail_selectors[out.trails[0].uid] == {
@@ -297,7 +325,8 @@ def test_cli_run_aws_writes_a_verified_pack(moto: str, tmp_path: Path, monkeypat
     assert CliRunner().invoke(app, ["verify", str(folder)]).exit_code == 0
     summary = json.loads((folder / "summary.json").read_text())
     gaps = next(c for c in summary["controls"] if c["control_id"] == "COL-001")
-    assert gaps["fail"] == 1  # the action groups moto cannot serve: reported, not passed
+    # What moto cannot serve (action groups, ListServiceSpecificCredentials): reported, not passed.
+    assert gaps["fail"] == 2
 
 
 def _enforce_iam(url: str, on: bool) -> None:

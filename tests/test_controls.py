@@ -82,9 +82,7 @@ def test_admin_wildcard_and_escalation_grants(tmp_path: Path) -> None:
     admin, wild, esc, clean = (identity(n) for n in ("admin", "wild", "esc", "clean"))
     grants = [
         make_grant(admin.uid, {"Effect": "Allow", "Action": "*", "Resource": "*"}, "p1", "inline_policy"),
-        make_grant(
-            wild.uid, {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, "p2", "inline_policy"
-        ),
+        make_grant(wild.uid, {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, "p2", "inline_policy"),
         make_grant(
             esc.uid,
             {"Effect": "Allow", "Action": "iam:Pass*", "Resource": "*"},

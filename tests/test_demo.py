@@ -75,6 +75,11 @@ def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
         ("console_user", "ACC-007"),
         ("shared_execution_role", "ACC-008"),
         ("stale_key_user", "LC-009"),
+        ("agent_without_guardrail", "AGT-001"),
+        ("confused_deputy_role", "ACC-010"),
+        ("open_secret_policy", "LC-010"),
+        ("weak_certificate_key", "LC-011"),
+        ("secret_rotation_not_done", "LC-006"),
     ],
 )
 def test_planted_gap_is_found(demo_run: dict[str, Any], planted: dict[str, str], key: str, control: str) -> None:

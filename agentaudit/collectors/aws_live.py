@@ -32,6 +32,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from agentaudit.collectors import aws_iam, aws_services
+from agentaudit.collectors.aws_live_extras import AgentSurfaceReads
 from agentaudit.collectors.shapes import Collected
 from agentaudit.errors import InputError
 from agentaudit.model.kinds import Input
@@ -172,7 +173,7 @@ class _Account:
     label: str
 
 
-class AwsCollector:
+class AwsCollector(AgentSurfaceReads):
     def __init__(
         self,
         options: AwsOptions,
@@ -388,6 +389,7 @@ class AwsCollector:
             partial(self._iam, account),
         )
         run(f"aws/{acc}/iam:CredentialReport", Input.CREDENTIAL_REPORT, acc, partial(self._report, account))
+        self._collect_extras_global(account)
         for region in self._regions(account):
             prefix = f"aws/{acc}/{region}"
             run(
@@ -408,6 +410,23 @@ class AwsCollector:
             if agents:
                 groups = partial(self._action_groups, account, region, agents)
                 run(f"{prefix}/bedrock-agent:ActionGroups", Input.BEDROCK_TOOLS, acc, groups)
+            self._collect_extras_regional(account, region)
+
+    def _collect_extras_global(self, account: _Account) -> None:
+        """Bedrock API keys (IAM service-specific credentials), once per account."""
+        acc = account.account_id
+        reads = partial(self._service_credentials, account.session, acc)
+        self._run_source(f"aws/{acc}/iam:ServiceSpecificCredentials", Input.SERVICE_CREDENTIALS, acc, reads)
+
+    def _collect_extras_regional(self, account: _Account, region: str) -> None:
+        """Agent and certificate tags and secret resource policies, after the records they complete."""
+        acc, prefix, session = account.account_id, f"aws/{account.account_id}/{region}", account.session
+        for op, kind, func in (
+            ("bedrock-agent:Tags", Input.BEDROCK_TAGS, self._agent_tags),
+            ("acm:Tags", Input.CERTIFICATE_TAGS, self._certificate_tags),
+            ("secretsmanager:ResourcePolicies", Input.SECRET_POLICIES, self._secret_policies),
+        ):
+            self._run_source(f"{prefix}/{op}", kind, acc, partial(func, session, acc, region))
 
     def _iam(self, account: _Account) -> int:
         client = self._client(account.session, "iam")

@@ -11,6 +11,7 @@ from agentaudit.collectors.common import as_list
 from agentaudit.errors import InputError
 from agentaudit.model.iam_policy import action_matches, action_pattern
 from agentaudit.model.records import Grant
+from agentaudit.model.resource_policy import condition_keys
 
 __all__ = ["action_matches"]  # re-exported: the matching rules live in model/iam_policy.py
 
@@ -144,15 +145,6 @@ def escalation(
     return tuple(found)
 
 
-def _condition_keys(condition: Any) -> set[str]:
-    keys: set[str] = set()
-    if isinstance(condition, dict):
-        for operator in condition.values():
-            if isinstance(operator, dict):
-                keys.update(str(k).lower() for k in operator)
-    return keys
-
-
 def _strings(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -177,7 +169,7 @@ def make_grant(
     wildcard_action, data_access = _action_flags(actions, not_actions) if allow else (False, False)
     wildcard_resource = allow and "*" in resources
     has_conditions = bool(statement.get("Condition"))
-    passed_to_service = "iam:passedtoservice" in _condition_keys(statement.get("Condition"))
+    passed_to_service = "iam:passedtoservice" in condition_keys(statement.get("Condition"))
     privesc = allow and bool(escalation(actions, not_actions, resources, passed_to_service))
     return Grant(
         identity_uid=identity_uid,
@@ -242,13 +234,15 @@ def trust_entries(document: Any, where: str, path: str | None) -> tuple[dict[str
             continue
         principal = statement.get("Principal")
         conditions = bool(statement.get("Condition"))
+        keys = sorted(condition_keys(statement.get("Condition")))
         action = ",".join(str(a) for a in as_list(statement.get("Action")))
+        common = {"conditions": conditions, "condition_keys": keys, "action": action}
         if principal == "*":
-            entries.append({"type": "AWS", "principal": "*", "conditions": conditions, "action": action})
+            entries.append({"type": "AWS", "principal": "*", **common})
             continue
         if not isinstance(principal, dict):
             continue
         for kind, values in principal.items():
             for value in as_list(values):
-                entries.append({"type": str(kind), "principal": str(value), "conditions": conditions, "action": action})
+                entries.append({"type": str(kind), "principal": str(value), **common})
     return tuple(entries)

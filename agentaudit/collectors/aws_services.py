@@ -17,6 +17,8 @@ from agentaudit.model.identity import parse_uid
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import Credential, Identity, Tool, Trail
 
+ROTATION_SIGNALS = ("LastRotatedDate", "LastChangedDate", "CreatedDate")
+
 
 def parse_secrets(pages: list[dict[str, Any]], source: str, path: str | None = None) -> list[Credential]:
     """`aws secretsmanager list-secrets` pages. Metadata only: no call here reads a value."""
@@ -29,6 +31,8 @@ def parse_secrets(pages: list[dict[str, Any]], source: str, path: str | None = N
                 raise InputError("missing field 'ARN'", path, where)
             account = account_from_arn(arn)
             rules = secret.get("RotationRules") or {}
+            # Rotation done, not only enabled: the newest of these dates is when the value last changed.
+            signal = next((k for k in ROTATION_SIGNALS if secret.get(k)), None)
             credentials.append(
                 Credential(
                     uid=aws_uid(account, arn),
@@ -40,13 +44,13 @@ def parse_secrets(pages: list[dict[str, Any]], source: str, path: str | None = N
                     store="secretsmanager",
                     source=source,
                     created=parse_time(secret.get("CreatedDate"), where + ".CreatedDate", path),
-                    last_rotated=parse_time(secret.get("LastRotatedDate"), where + ".LastRotatedDate", path)
-                    or parse_time(secret.get("CreatedDate"), where, path),
+                    last_rotated=parse_time(secret.get(signal), f"{where}.{signal}", path) if signal else None,
                     last_used=parse_time(secret.get("LastAccessedDate"), where + ".LastAccessedDate", path),
                     enabled=secret.get("DeletedDate") is None,
                     rotation_enabled=bool(secret.get("RotationEnabled", False)),
                     rotation_interval_days=rules.get("AutomaticallyAfterDays"),
                     tags=aws_tags(secret.get("Tags")),
+                    attributes={"rotation_signal": signal},
                 )
             )
     return credentials
@@ -82,6 +86,7 @@ def parse_certificate(payload: dict[str, Any], source: str, path: str | None = N
                 rotation_enabled=str(cert.get("RenewalEligibility", "")).upper() == "ELIGIBLE"
                 and str(cert.get("Type", "")).upper() != "IMPORTED",
                 tags={"in_use_by": ",".join(in_use)} if in_use else {},
+                attributes={"detail": "Certificate" in payload, "key_algorithm": cert.get("KeyAlgorithm")},
             )
         )
     return credentials
@@ -114,6 +119,8 @@ def parse_agent(payload: dict[str, Any], source: str, path: str | None = None) -
         purpose=agent.get("description") or None,
         purpose_source="bedrock:description" if agent.get("description") else None,
         links=links,
+        # get-agent prints guardrailConfiguration only when one is attached: absent = none.
+        attributes={"guardrail": (agent.get("guardrailConfiguration") or {}).get("guardrailIdentifier")},
     )
 
 
@@ -277,8 +284,16 @@ def _is_acm(payload: Any) -> bool:
     priority=30,
 )
 def read_certificates(state: ReadState, export: Export) -> tuple[int, str | None]:
+    """A certificate seen by both list-certificates and describe-certificate is one certificate:
+    the describe output (attributes["detail"]) wins, whichever file is read first."""
     credentials = parse_certificate(export.payload, export.name, str(export.path))
-    state.out.credentials += credentials
+    out = state.out
+    seen = {c.uid: n for n, c in enumerate(out.credentials) if c.store == "acm"}
+    for credential in credentials:
+        if credential.uid not in seen:
+            out.credentials.append(credential)
+        elif credential.attributes.get("detail"):
+            out.credentials[seen[credential.uid]] = credential
     return len(credentials), _first_account(credentials) or state.aws_account_from_path(export.path)
 
 

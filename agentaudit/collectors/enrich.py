@@ -13,9 +13,10 @@ from agentaudit.collectors import aws_services
 from agentaudit.collectors.common import tag_value, truthy
 from agentaudit.collectors.shapes import Collected
 from agentaudit.config import Config
+from agentaudit.model.aws_managed import is_agent_action
 from agentaudit.model.identity import IdentityIndex, parse_uid
 from agentaudit.model.kinds import CREDENTIAL_REPORT_SIGNAL
-from agentaudit.model.records import Credential, Identity, Person, Profile, RegisterEntry, evolve
+from agentaudit.model.records import Credential, Grant, Identity, Person, Profile, RegisterEntry, evolve
 from agentaudit.model.store import SnapshotData
 
 OWNER_FIELDS = ("business_owner", "identity_owner", "control_owner", "purpose", "approved_profile")
@@ -73,21 +74,38 @@ def _apply_register(entry: RegisterEntry) -> dict[str, Any]:
 
 
 def _classify(
-    identity: Identity, config: Config, registered: bool, exec_role_of: str | None
+    identity: Identity, config: Config, registered: bool, exec_role_of: str | None, agent_grants: set[str]
 ) -> tuple[bool, str | None]:
+    """Declared marks (native agent, tag, register) first, then what only behaviour shows."""
     if identity.is_agent:
         return True, identity.agent_reason
     value, key = tag_value(identity.tags, config.tags["agent"])
     if value is not None and truthy(value):
         return True, f"tag {key}={value}"
-    if exec_role_of:
-        return True, f"execution role of Bedrock agent {exec_role_of}"
-    for entry in identity.trust:
-        if entry.get("type") == "Service" and str(entry.get("principal", "")).lower() in config.ai_service_principals:
-            return True, f"trusts AI service {entry['principal']}"
     if registered:
         return True, "listed in the agent register"
+    if exec_role_of:
+        return True, f"execution role of Bedrock agent {exec_role_of}"
+    trusted = [str(e.get("principal", "")).lower() for e in identity.trust if e.get("type") == "Service"]
+    for principal in trusted:
+        if principal in config.ai_service_principals:
+            return True, f"trusts AI service {principal}"
+    compute = [p for p in trusted if p in config.compute_service_principals]
+    if compute and identity.uid in agent_grants:
+        return True, f"{SHADOW_REASON}: trusts {compute[0]} and holds Bedrock model/AgentCore permissions"
     return False, None
+
+
+SHADOW_REASON = "acts like an AI agent"
+
+
+def _holds_agent_permissions(grants: list[Grant]) -> set[str]:
+    """Identities allowed Bedrock model invocation or AgentCore actions by an explicit pattern."""
+    holders = set()
+    for grant in grants:
+        if grant.effect.lower() == "allow" and any(is_agent_action(a) for a in grant.actions):
+            holders.add(grant.identity_uid)
+    return holders
 
 
 def enrich(
@@ -105,6 +123,7 @@ def enrich(
     exec_role_of = {
         link: agent.name for agent in collected.identities if agent.kind == "aws_bedrock_agent" for link in agent.links
     }
+    agent_grants = _holds_agent_permissions(collected.grants)
     enriched: dict[str, Identity] = {}
     for identity in collected.identities:
         changes: dict[str, Any] = {}
@@ -119,11 +138,11 @@ def enrich(
         if entry:
             changes.update(_apply_register(entry))
         changes.update(_apply_tags(identity, changes, config.tags))
-        is_agent, reason = _classify(identity, config, entry is not None, exec_role_of.get(identity.uid))
+        is_agent, reason = _classify(identity, config, entry is not None, exec_role_of.get(identity.uid), agent_grants)
         if is_agent != identity.is_agent or reason != identity.agent_reason:
             changes.update(is_agent=is_agent, agent_reason=reason)
         enriched[identity.uid] = evolve(identity, **changes) if changes else identity
-    _share_across_links(enriched)
+    _share_across_links(enriched, config.agents_inherit_from_execution_role)
     credentials, link_warnings = _link_credentials(collected.credentials, list(enriched.values()), config)
     warnings += link_warnings
     data = SnapshotData(
@@ -141,9 +160,11 @@ def enrich(
     return data, warnings
 
 
-def _share_across_links(enriched: dict[str, Identity]) -> None:
-    """A Bedrock agent and its execution role are one workload: fill gaps each way, and give the
-    agent the role's last-use signal (Bedrock reports none of its own)."""
+def _share_across_links(enriched: dict[str, Identity], agent_inherits: bool) -> None:
+    """A Bedrock agent and its execution role are one workload: the role takes the agent's
+    declared owners and purpose, and the agent the role's last-use signal (Bedrock reports none
+    of its own). The agent takes the role's owners only when the config allows it: ownership
+    inferred from a role is not declared ownership (OWN/PUR say "only inferred from role X")."""
     for uid in [u for u, i in enriched.items() if i.links]:
         for link in enriched[uid].links:
             identity, role = enriched[uid], enriched.get(link)
@@ -156,7 +177,7 @@ def _share_across_links(enriched: dict[str, Identity]) -> None:
                 if a and not r:
                     role_changes[field_name] = a
                     role_changes[f"{field_name}_source"] = f"linked agent {identity.name}"
-                elif r and not a:
+                elif r and not a and agent_inherits:
                     agent_changes[field_name] = r
                     agent_changes[f"{field_name}_source"] = f"execution role {role.name}"
             if role.last_used and not identity.last_used:

@@ -62,6 +62,7 @@ class ReadState:
     sp_uid_by_app: dict[str, str] = field(default_factory=dict)
     tenants: dict[Path, str] = field(default_factory=dict)
     detailed_groups: set[tuple[str, str]] = field(default_factory=set)
+    agentcore_ids: dict[str, str] = field(default_factory=dict)  # runtime/gateway/workload id → uid
 
     def _folders(self, path: Path) -> list[str]:
         try:
@@ -149,4 +150,4 @@ def sniff(payload: Any) -> Shape | None:
 
 def _load_parsers() -> None:
     """Import the parser modules: their decorators fill SHAPES."""
-    from agentaudit.collectors import aws_iam, aws_services, azure  # noqa: F401
+    from agentaudit.collectors import aws_iam, aws_joins, aws_services, azure  # noqa: F401

@@ -23,7 +23,9 @@ def load_builtin_checks() -> dict[str, Check]:
     """Import the check modules (their decorators fill CHECKS)."""
     from agentaudit.controls.checks import (  # noqa: F401
         access,
+        agents,
         attestation,
+        credentials,
         environment,
         lifecycle,
         monitoring,

@@ -35,8 +35,12 @@ def policy_doc(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def trust_service(service: str) -> dict[str, Any]:
-    return policy_doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+def trust_service(service: str, source_account: str | None = None) -> dict[str, Any]:
+    """A service trust; with `source_account`, the confused-deputy condition the IAM guide shows."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if source_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return policy_doc(statement)
 
 
 def role(
@@ -214,7 +218,13 @@ def secret(
 
 
 def certificate(
-    account: str, cert_id: str, domain: str, not_before: datetime, not_after: datetime, in_use: list[str]
+    account: str,
+    cert_id: str,
+    domain: str,
+    not_before: datetime,
+    not_after: datetime,
+    in_use: list[str],
+    key_algorithm: str = "RSA_2048",
 ) -> dict[str, Any]:
     status = "ISSUED"
     return {
@@ -233,7 +243,7 @@ def certificate(
             "Status": status,
             "NotBefore": iso(not_before),
             "NotAfter": iso(not_after),
-            "KeyAlgorithm": "RSA-2048",
+            "KeyAlgorithm": key_algorithm,  # botocore acm KeyAlgorithm enum
             "SignatureAlgorithm": "SHA256WITHRSA",
             "InUseBy": in_use,
             "Type": "AMAZON_ISSUED",
@@ -246,7 +256,13 @@ def certificate(
 
 
 def bedrock_agent(
-    account: str, agent_id: str, name: str, role_arn: str, created: datetime, description: str | None
+    account: str,
+    agent_id: str,
+    name: str,
+    role_arn: str,
+    created: datetime,
+    description: str | None,
+    guardrail: str | None = None,
 ) -> dict[str, Any]:
     agent: dict[str, Any] = {
         "agentId": agent_id,
@@ -265,7 +281,17 @@ def bedrock_agent(
     }
     if description:
         agent["description"] = description
+    if guardrail:
+        agent["guardrailConfiguration"] = {"guardrailIdentifier": guardrail, "guardrailVersion": "1"}
     return {"agent": agent}
+
+
+def secret_policy(secret_item: dict[str, Any], document: dict[str, Any] | None) -> dict[str, Any]:
+    """`aws secretsmanager get-resource-policy`: ARN and Name, ResourcePolicy only when one is set."""
+    out: dict[str, Any] = {"ARN": secret_item["ARN"], "Name": secret_item["Name"]}
+    if document is not None:
+        out["ResourcePolicy"] = json.dumps(document)
+    return out
 
 
 def action_group_list(groups: list[tuple[str, str]], updated: datetime) -> dict[str, Any]:

@@ -67,3 +67,25 @@ def is_full_access(arn: str) -> bool:
     """An AWS managed `*FullAccess` policy (e.g. AmazonS3FullAccess), which is never admin."""
     name = policy_name(arn)
     return name is not None and name not in ADMIN_POLICIES and bool(FULL_ACCESS.search(name))
+
+
+def is_agent_action(action: str) -> bool:
+    """An explicit Bedrock model-invocation or AgentCore action pattern (bedrock:InvokeModel*,
+    bedrock:Invoke*, bedrock:*, bedrock-agentcore:*). `*` alone is not a sign of an agent."""
+    service, _, verb = action.lower().partition(":")
+    if service == "bedrock-agentcore":
+        return True
+    return service == "bedrock" and ("invokemodel".startswith(verb.rstrip("*")) or verb.startswith("invokemodel"))
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.escape(pattern.lower()).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z")
+
+
+def covers_service(actions: tuple[str, ...], not_actions: tuple[str, ...], service: str) -> bool:
+    """Does an allow statement grant every action of `service` (`svc:*`, `*`, or a NotAction that
+    spares it)? Probed with an action name no real API has, so `svc:Get*` does not count."""
+    probe = f"{service.lower()}:zzagentauditprobe"
+    if not_actions:
+        return not any(_glob(n).match(probe) for n in not_actions)
+    return any(_glob(a).match(probe) for a in actions)

@@ -30,6 +30,10 @@ class Input(StrEnum):
     CLOUDTRAIL_TRAILS = "cloudtrail_trails", "aws"
     CLOUDTRAIL_SELECTORS = "cloudtrail_event_selectors", "aws"
     CLOUDTRAIL_STATUS = "cloudtrail_status", "aws"
+    BEDROCK_TAGS = "bedrock_tags", "aws"  # a Bedrock agent's or AgentCore resource's own tags
+    CERTIFICATE_TAGS = "acm_certificate_tags", "aws"
+    SECRET_POLICIES = "secretsmanager_resource_policy", "aws"
+    SERVICE_CREDENTIALS = "iam_service_specific_credentials", "aws"  # Bedrock API keys
     AWS_REGIONS = "aws_regions", "aws"
     AWS_ASSUME_ROLE = "sts_assume_role", "aws"
     AWS_ORGANIZATION = "organizations_accounts", "aws"

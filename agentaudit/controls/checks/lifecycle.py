@@ -18,7 +18,7 @@ from agentaudit.controls.checks._util import (
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
 
-ROTATED_TYPES = ("access_key", "client_secret")
+ROTATED_TYPES = ("access_key", "client_secret", "api_key")
 
 
 def _live(ctx: Context) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def rotated(ctx: Context) -> pd.DataFrame:
 @check("LC-002")
 def expiry_set(ctx: Context) -> pd.DataFrame:
     creds = _live(ctx)
-    creds = creds[creds["store"].isin(("entra", "keyvault"))]
+    creds = creds[creds["store"].isin(("entra", "keyvault")) | (creds["type"] == "api_key")]
     return result(
         creds["uid"], pass_fail(creds["expires"].notna()), evidence(expires=creds["expires"], store=creds["store"])
     )
@@ -92,19 +92,40 @@ def lifetime(ctx: Context) -> pd.DataFrame:
 
 @check("LC-006")
 def secret_rotation(ctx: Context) -> pd.DataFrame:
+    """Rotation on, an interval within the maximum, and rotation done: the value last changed
+    (LastRotatedDate, else LastChangedDate, else CreatedDate) no longer ago than the maximum."""
     creds = _live(ctx)
     creds = creds[creds["store"] == "secretsmanager"]
     limit = ctx.thresholds["secret_rotation_max_days"]
     enabled = creds["rotation_enabled"].fillna(False).astype(bool)
     interval = pd.to_numeric(creds["rotation_interval_days"], errors="coerce")
-    ok = enabled & (interval.isna() | (interval <= limit))
+    age = ctx.days_since(creds["last_rotated"])
+    signal = [(a or {}).get("rotation_signal") if isinstance(a, dict) else None for a in creds["attributes"]]
+    problems = []
+    for on, days, old, when in zip(enabled, interval, age, signal, strict=True):
+        found = []
+        if not on:
+            found.append("rotation is not enabled")
+        if not pd.isna(days) and days > limit:
+            found.append(f"rotation interval {int(days)} days exceeds {limit}")
+        if pd.isna(old):
+            found.append("no date shows when the value last changed")
+        elif old > limit:
+            never = when != "LastRotatedDate"
+            found.append(f"{'never rotated; value unchanged' if never else 'last rotated'} {int(old)} days ago")
+        problems.append(found)
+    unknown = [bool(p) and p == ["no date shows when the value last changed"] for p in problems]
+    status = np.where(unknown, ERROR, pass_fail([not p for p in problems]))
     return result(
         creds["uid"],
-        pass_fail(ok),
+        status,
         evidence(
             rotation_enabled=enabled,
             interval_days=interval.astype("Int64"),
             last_rotated=creds["last_rotated"],
+            rotation_signal=signal,
+            days_since_rotation=age.astype("Int64"),
+            problems=problems,
             max_days=[limit] * len(creds),
         ),
     )
