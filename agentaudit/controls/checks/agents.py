@@ -84,7 +84,7 @@ def confused_deputy(ctx: Context) -> pd.DataFrame:
     aws:SourceOrgID (or SourceOrgPaths) lets another account's resource use that service to act
     as the role. Trust read before condition keys were recorded is `error`."""
     roles = ctx.nhis[ctx.nhis["kind"] == "aws_iam_role"]
-    roles = roles[[any(e.get("type") == "Service" for e in t or []) for t in roles["trust"]]]
+    roles = roles[roles["trust"].map(lambda t: any(e.get("type") == "Service" for e in t or [])).astype(bool)]
     statuses: list[str] = []
     evidences: list[dict[str, Any]] = []
     for trust in roles["trust"]:
