@@ -27,7 +27,13 @@ def test_auth_details_merges_pages_decodes_url_encoded_documents_and_group_polic
     assert parsed.account == "210987654321"
     role = names["report-agent"]
     assert role.trust == (
-        {"type": "Service", "principal": "bedrock.amazonaws.com", "conditions": False, "action": "sts:AssumeRole"},
+        {
+            "type": "Service",
+            "principal": "bedrock.amazonaws.com",
+            "conditions": False,
+            "condition_keys": [],
+            "action": "sts:AssumeRole",
+        },
     )
     assert role.last_used == datetime(2026, 11, 1, 12, tzinfo=UTC)
     role_grants = [g for g in parsed.grants if g.identity_uid == role.uid]
