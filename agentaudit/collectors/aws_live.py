@@ -32,6 +32,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from agentaudit.collectors import aws_iam, aws_services
+from agentaudit.collectors.aws_live_agentcore import AgentCoreReads
 from agentaudit.collectors.aws_live_extras import AgentSurfaceReads
 from agentaudit.collectors.shapes import Collected
 from agentaudit.errors import InputError
@@ -173,7 +174,7 @@ class _Account:
     label: str
 
 
-class AwsCollector(AgentSurfaceReads):
+class AwsCollector(AgentSurfaceReads, AgentCoreReads):
     def __init__(
         self,
         options: AwsOptions,
@@ -421,6 +422,7 @@ class AwsCollector(AgentSurfaceReads):
     def _collect_extras_regional(self, account: _Account, region: str) -> None:
         """Agent and certificate tags and secret resource policies, after the records they complete."""
         acc, prefix, session = account.account_id, f"aws/{account.account_id}/{region}", account.session
+        self._collect_agentcore(session, acc, region)
         for op, kind, func in (
             ("bedrock-agent:Tags", Input.BEDROCK_TAGS, self._agent_tags),
             ("acm:Tags", Input.CERTIFICATE_TAGS, self._certificate_tags),

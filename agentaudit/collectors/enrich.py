@@ -85,7 +85,7 @@ def _classify(
     if registered:
         return True, "listed in the agent register"
     if exec_role_of:
-        return True, f"execution role of Bedrock agent {exec_role_of}"
+        return True, f"execution role of {exec_role_of}"
     trusted = [str(e.get("principal", "")).lower() for e in identity.trust if e.get("type") == "Service"]
     for principal in trusted:
         if principal in config.ai_service_principals:
@@ -97,6 +97,12 @@ def _classify(
 
 
 SHADOW_REASON = "acts like an AI agent"
+# Agents the platform itself lists, whose execution role is part of them.
+NATIVE_AGENTS = {
+    "aws_bedrock_agent": "Bedrock agent",
+    "aws_agentcore_runtime": "AgentCore runtime",
+    "aws_agentcore_gateway": "AgentCore gateway",
+}
 
 
 def _holds_agent_permissions(grants: list[Grant]) -> set[str]:
@@ -121,7 +127,10 @@ def enrich(
     warnings += match_warnings
     entry_by_uid = {e.matched_uid: e for e in entries if e.matched_uid}
     exec_role_of = {
-        link: agent.name for agent in collected.identities if agent.kind == "aws_bedrock_agent" for link in agent.links
+        link: f"{NATIVE_AGENTS[agent.kind]} {agent.name}"
+        for agent in collected.identities
+        if agent.kind in NATIVE_AGENTS
+        for link in agent.links
     }
     agent_grants = _holds_agent_permissions(collected.grants)
     enriched: dict[str, Identity] = {}

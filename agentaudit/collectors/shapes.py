@@ -150,4 +150,4 @@ def sniff(payload: Any) -> Shape | None:
 
 def _load_parsers() -> None:
     """Import the parser modules: their decorators fill SHAPES."""
-    from agentaudit.collectors import aws_iam, aws_joins, aws_services, azure  # noqa: F401
+    from agentaudit.collectors import aws_agentcore, aws_iam, aws_joins, aws_services, azure  # noqa: F401

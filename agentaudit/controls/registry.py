@@ -23,6 +23,7 @@ def load_builtin_checks() -> dict[str, Check]:
     """Import the check modules (their decorators fill CHECKS)."""
     from agentaudit.controls.checks import (  # noqa: F401
         access,
+        agentcore,
         agents,
         attestation,
         credentials,

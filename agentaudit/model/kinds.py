@@ -34,6 +34,10 @@ class Input(StrEnum):
     CERTIFICATE_TAGS = "acm_certificate_tags", "aws"
     SECRET_POLICIES = "secretsmanager_resource_policy", "aws"
     SERVICE_CREDENTIALS = "iam_service_specific_credentials", "aws"  # Bedrock API keys
+    AGENTCORE_RUNTIMES = "agentcore_runtimes", "aws"
+    AGENTCORE_GATEWAYS = "agentcore_gateways", "aws"  # gateways and their targets (the agents' tools)
+    AGENTCORE_WORKLOAD_IDENTITIES = "agentcore_workload_identities", "aws"
+    AGENTCORE_CREDENTIAL_PROVIDERS = "agentcore_credential_providers", "aws"
     AWS_REGIONS = "aws_regions", "aws"
     AWS_ASSUME_ROLE = "sts_assume_role", "aws"
     AWS_ORGANIZATION = "organizations_accounts", "aws"

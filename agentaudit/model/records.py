@@ -139,6 +139,8 @@ class Tool:
     description: str | None = None
     requires_approval: bool | None = None
     enabled: bool = True
+    # Provider facts some controls read (e.g. how a gateway target sends its API key).
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,10 +175,11 @@ def _add_attestations(conn: Connection) -> None:
 
 
 def _add_agent_surface_columns(conn: Connection) -> None:
-    """v3 → v4: provider attributes on identities and credentials; deny/managed on profiles."""
+    """v3 → v4: provider attributes on identities, credentials and tools; deny/managed on profiles."""
     for name, column in (
         ("identities", "attributes"),
         ("credentials", "attributes"),
+        ("tools", "attributes"),
         ("profiles", "deny"),
         ("profiles", "managed"),
     ):

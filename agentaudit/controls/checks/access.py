@@ -26,7 +26,7 @@ from agentaudit.model.records import Profile
 
 MAX_LISTED = 20
 # Agents whose permissions are those of the execution role they link to.
-ROLE_AGENT_KINDS = frozenset({"aws_bedrock_agent"})
+ROLE_AGENT_KINDS = frozenset({"aws_bedrock_agent", "aws_agentcore_runtime", "aws_agentcore_gateway"})
 
 
 def _allow(ctx: Context) -> pd.DataFrame:
@@ -129,7 +129,7 @@ def profile_drift(ctx: Context) -> pd.DataFrame:
     """Actions beyond the profile's allow patterns, or inside its deny patterns, are drift; a
     grant from an AWS managed policy the profile names is within it by definition."""
     profiles = _profiles(ctx)
-    agents = ctx.agents[(ctx.agents["kind"] != "aws_bedrock_agent") & ctx.agents["approved_profile"].isin(profiles)]
+    agents = ctx.agents[~ctx.agents["kind"].isin(ROLE_AGENT_KINDS) & ctx.agents["approved_profile"].isin(profiles)]
     allow = _allow(ctx)
     allow = allow[allow["identity_uid"].isin(set(agents["uid"]))]
     per_agent: dict[str, list[tuple[Any, ...]]] = {}
@@ -232,7 +232,7 @@ def human_use(ctx: Context) -> pd.DataFrame:
 
 @check("ACC-008")
 def shared_execution_role(ctx: Context) -> pd.DataFrame:
-    agents = ctx.identities[ctx.identities["kind"] == "aws_bedrock_agent"]
+    agents = ctx.identities[ctx.identities["kind"].isin(("aws_bedrock_agent", "aws_agentcore_runtime"))]
     served: dict[str, list[str]] = {}
     for name, links in zip(agents["name"], agents["links"], strict=True):
         for link in links or ():

@@ -13,9 +13,11 @@ from agentaudit.controls.registry import check
 from agentaudit.model.aws_managed import is_agent_action
 from agentaudit.model.resource_policy import DEPUTY_KEYS
 
-NATIVE_AGENT_KINDS = frozenset({"aws_bedrock_agent"})
+NATIVE_AGENT_KINDS = frozenset(
+    {"aws_bedrock_agent", "aws_agentcore_runtime", "aws_agentcore_gateway", "aws_agentcore_workload_identity"}
+)
 SHADOW_PREFIX = "acts like an AI agent"
-EXEC_PREFIX = "execution role of Bedrock agent"
+EXEC_PREFIX = "execution role of "
 
 
 @check("AGT-001")
