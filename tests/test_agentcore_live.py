@@ -52,11 +52,13 @@ def seed_agentcore(session: boto3.Session) -> None:
 def _replay_identity(session: boto3.Session) -> None:
     """ListWorkloadIdentities, ListApiKeyCredentialProviders, ListOauth2CredentialProviders and
     their Get calls, shaped as botocore's bedrock-agentcore-control model says."""
-    workload = f"arn:aws:bedrock-agentcore:{REGION}:{MGMT}:workload-identity-directory/default/workload-identity/wa"
+    workload = (
+        f"arn:aws:bedrock-agentcore:{REGION}:{MGMT}:workload-identity-directory/default/workload-identity/weather_agent"
+    )
     answers: dict[str, dict[str, Any]] = {
-        "ListWorkloadIdentities": {"workloadIdentities": [{"name": "wa", "workloadIdentityArn": workload}]},
+        "ListWorkloadIdentities": {"workloadIdentities": [{"name": "weather_agent", "workloadIdentityArn": workload}]},
         "GetWorkloadIdentity": {
-            "name": "wa",
+            "name": "weather_agent",
             "workloadIdentityArn": workload,
             "createdTime": "2026-09-01T00:00:00Z",
             "lastUpdatedTime": "2026-09-01T00:00:00Z",

@@ -4,7 +4,8 @@ Calls per region where AgentCore exists: one paginated list per family; per runt
 + ListTagsForResource (2); per gateway GetGateway + ListGatewayTargets (2) + ListTagsForResource;
 per target GetGatewayTarget; per workload identity GetWorkloadIdentity + ListTagsForResource; per
 credential provider one Get (for the Secrets Manager ARN of its secret — never the secret).
-Regions without the service are skipped (botocore's endpoint data), not reported as gaps.
+Regions botocore's endpoint data says lack the service are skipped; its data lists no regions for
+AgentCore today, so every requested region is read and a region without AgentCore is a gap.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class AgentCoreReads:
     def _run_source(self, name: str, kind: Input, account: str, func: Any) -> None: ...  # pragma: no cover
 
     def _collect_agentcore(self, session: Any, account: str, region: str) -> None:
-        if region not in set(session.get_available_regions(SERVICE)):
+        listed = set(session.get_available_regions(SERVICE))
+        if listed and region not in listed:  # botocore lists no regions for this service yet: try all
             return
         prefix = f"aws/{account}/{region}/bedrock-agentcore"
         client = self._client(session, SERVICE, region)
