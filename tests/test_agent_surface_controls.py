@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,10 @@ from agentaudit import pipeline
 from agentaudit.collectors.aws_extras import parse_secret_policy
 from agentaudit.collectors.aws_policy import make_grant, trust_entries
 from agentaudit.collectors.enrich import enrich
-from agentaudit.collectors.exports import Collected
+from agentaudit.collectors.shapes import Collected
 from agentaudit.config import load_config
-from agentaudit.model.records import Credential, Person, RegisterEntry
+from agentaudit.model.kinds import Input
+from agentaudit.model.records import Credential, Person, RegisterEntry, Source, SourceStatus
 from agentaudit.model.store import Store
 from tests.conftest import AS_OF, DATA, evaluate_records, evidence_of, identity, status_of
 
@@ -289,7 +290,11 @@ def test_shadow_agent_is_found_and_declared_ones_pass(tmp_path: Path) -> None:
         allow(registered, "bedrock-agentcore:InvokeAgentRuntime"),
     ]
     entry = RegisterEntry(location="r.yaml:line 1", match="registered-worker")
-    collected = Collected(identities=[shadow, tagged, plain, admin, exec_role, native, registered], grants=grants)
+    now = datetime.now(UTC)
+    iam = Source("iam.json", Input.IAM.value, "aws", ACCOUNT, "iam.json", now, now, SourceStatus.COMPLETE)
+    collected = Collected(
+        sources=[iam], identities=[shadow, tagged, plain, admin, exec_role, native, registered], grants=grants
+    )
     data, _warnings = enrich(collected, [entry], [], [], load_config(), "test")
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     snapshot = store.write_snapshot(data)
