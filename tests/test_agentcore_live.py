@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from agentaudit.collectors.aws_live import AwsOptions
-from tests.test_aws_live import MGMT, _collect, moto  # noqa: F401  (moto is a fixture)
+from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
+from tests.test_aws_live import MGMT, _factory, _replay_action_groups, moto  # noqa: F401  (moto is a fixture)
 
 REGION = "us-east-1"
 ROLE = f"arn:aws:iam::{MGMT}:role/AgentCoreRuntimeRole-weather"
@@ -93,7 +93,11 @@ def _replay_identity(session: boto3.Session) -> None:
 
 def test_live_agentcore_is_collected_with_two_calls_per_runtime(moto: str) -> None:  # noqa: F811
     seed_agentcore(boto3.Session(region_name=REGION))
-    collector = _collect(AwsOptions(regions=[REGION]), _replay_identity)
+    # The first before-call handler that answers wins: these replies before the suite's empty ones.
+    collector = AwsCollector(
+        AwsOptions(regions=[REGION]), session_factory=_factory(_replay_identity, _replay_action_groups)
+    )
+    collector.collect()
     out = collector.out
     failed = [(s.name, s.error) for s in out.sources if s.status != "complete" and "agentcore" in s.name]
     assert failed == []
