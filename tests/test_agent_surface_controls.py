@@ -226,7 +226,7 @@ def test_secrets_and_certificates_have_their_own_owner_and_purpose(tmp_path: Pat
 
 
 def test_agent_ownership_is_its_own_unless_the_config_allows_inference(tmp_path: Path) -> None:
-    export = DATA / "aws" / "exports"
+    export = DATA / "aws_agents" / "exports"
     auth = {
         "RoleDetailList": [
             {

@@ -11,7 +11,7 @@ from pathlib import Path
 from agentaudit.collectors.exports import read_exports
 from tests.conftest import DATA
 
-EXPORTS = DATA / "aws" / "exports"
+EXPORTS = DATA / "aws_agents" / "exports"
 ACCOUNT = "123456789012"
 
 

@@ -18,7 +18,7 @@ from agentaudit.model.store import Store
 from tests.conftest import AS_OF, DATA, evidence_of, status_of
 
 ACCOUNT = "123456789012"
-FOLDER = DATA / "aws" / "agentcore"
+FOLDER = DATA / "aws_agents" / "agentcore"
 RUNTIME = f"aws:{ACCOUNT}:arn:aws:bedrock-agentcore:us-east-1:{ACCOUNT}:runtime/weather-agent-Ab12Cd34Ef"
 GATEWAY = f"aws:{ACCOUNT}:arn:aws:bedrock-agentcore:us-east-1:{ACCOUNT}:gateway/weather-gw-a1b2c3d4e5"
 WORKLOAD = (
