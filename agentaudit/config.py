@@ -58,7 +58,12 @@ organisation: Your organisation        # shown on the pack's cover
 signing:                               # empty key/cert = a generated DEMO key, labelled DEMO on every page
   key: ""                              # PEM private key (RSA or EC) that signs the PDF and the manifest
   cert: ""                             # its PEM certificate (needs the emailProtection EKU for openssl cms)
-  key_passphrase_env: ""               # name of the environment variable holding the key's passphrase
+  key_passphrase_env: ""               # name of the environment variable holding the key's (or PKCS#12) passphrase
+  pkcs12: ""                           # instead of key + cert: a PKCS#12 (.p12/.pfx) file with both
+  aws_kms_key_id: ""                   # instead of key: an asymmetric AWS KMS key (SIGN_VERIFY, RSA or ECC_NIST_P256)
+  azure_key_id: ""                     # instead of key: Key Vault key URL https://VAULT.vault.azure.net/keys/NAME/VER
+  chain: ""                            # PEM file: intermediate/root certificates of the signer and of the TSA
+  tsa_url: ""                          # RFC 3161 TSA URL: timestamps both signatures; the PDF becomes PAdES-B-LT
 pack:                                  # PDF row caps; the XLSX and JSON always hold every row
   pdf_rows_per_control: 40             # failing subjects named per control
   pdf_rows_per_owner: 10               # subjects (each with its failing controls and evidence) per owner

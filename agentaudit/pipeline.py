@@ -306,9 +306,7 @@ def write_pack(
     period = period or period_of(evaluation.as_of)
     info = store.snapshot_info(result.snapshot_id)
     signing = config.signing
-    identity = configured_identity(
-        signing["key"], signing["cert"], signing["key_passphrase_env"], demo_folder=out / ".demo-signing"
-    )
+    identity = configured_identity(signing, demo_folder=out / ".demo-signing")
     cert = identity.certificate()
     meta = {
         "organisation": config.data["organisation"],

@@ -17,28 +17,42 @@ from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from agentaudit.output.signers import chain_store
 from agentaudit.output.signing import SigningError, SigningIdentity
 
 FIELD = "agentaudit-signature"
 
 
 def sign_pdf(source: Path, dest: Path, identity: SigningIdentity, reason: str) -> None:
-    signer = signers.SimpleSigner.load(
-        key_file=str(identity.key_path), cert_file=str(identity.cert_path), key_passphrase=identity.passphrase
-    )
-    if signer is None:
-        raise SigningError(f"{identity.key_path}: pyHanko could not load the signing key/certificate")
+    """PAdES-B-B; with a TSA configured, PAdES-B-LT: a signature timestamp, and the certificates
+    and revocation data needed to validate it embedded (DSS), so it verifies after expiry."""
+    signer = identity.signer()
+    timestamper = identity.timestamper()
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD,
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
         reason=reason,
+        embed_validation_info=timestamper is not None,
+        validation_context=_validation_context(identity) if timestamper is not None else None,
     )
     try:
         with source.open("rb") as inp, dest.open("wb") as out:
-            signers.sign_pdf(IncrementalPdfFileWriter(inp), meta, signer=signer, output=out)
-    except PyHankoSigningError as exc:
+            signers.sign_pdf(IncrementalPdfFileWriter(inp), meta, signer=signer, timestamper=timestamper, output=out)
+    except (PyHankoSigningError, OSError, ValueError) as exc:
         raise SigningError(f"{source}: PDF signing failed: {exc}") from None
+
+
+def _validation_context(identity: SigningIdentity) -> ValidationContext:
+    """Trust anchors for collecting validation data: the self-signed certificates of the chain
+    file (signer's and TSA's roots), or the signing certificate itself when it is self-signed."""
+    cert = asn1_x509.Certificate.load(identity.certificate().public_bytes(serialization.Encoding.DER))
+    chain = list(chain_store(identity.chain_path))
+    roots = [c for c in chain if c.self_signed] or [cert]
+    if cert.self_signed and cert not in roots:
+        roots.append(cert)
+    others = [c for c in chain if not c.self_signed]
+    return ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=True, revocation_mode="soft-fail")
 
 
 @contextmanager

@@ -7,19 +7,25 @@ Verification fails closed: anything unexpected in a signature is a failure, neve
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.pdf_utils.misc import PdfError as PyHankoError
+from pyhanko.sign import signers as pyhanko_signers
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
 from agentaudit.errors import AgentAuditError
 
@@ -33,15 +39,30 @@ class SigningError(AgentAuditError):
 
 @dataclass(frozen=True)
 class SigningIdentity:
-    key_path: Path
+    """Where the signing key lives (`source`) and how to reach it; the certificate is always a file.
+
+    source "file": PEM key at key_path; "pkcs12": key and certificate in the file at cert_path;
+    "aws-kms" / "azure-keyvault": the key named by key_ref signs remotely."""
+
+    key_path: Path | None
     cert_path: Path
     passphrase: bytes | None
     demo: bool
+    source: str = "file"
+    key_ref: str = ""
+    chain_path: Path | None = None
+    tsa_url: str = ""
 
     def certificate(self) -> x509.Certificate:
+        if self.source == "pkcs12":
+            return self._pkcs12()[1]
         return load_certificate(self.cert_path)
 
     def private_key(self) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+        if self.source == "pkcs12":
+            return self._pkcs12()[0]
+        if self.key_path is None:
+            raise SigningError(f"the {self.source} key {self.key_ref} is not readable here (it signs remotely)")
         try:
             key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=self.passphrase)
         except (OSError, ValueError, TypeError) as exc:
@@ -49,6 +70,40 @@ class SigningIdentity:
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise SigningError(f"{self.key_path}: signing key must be RSA or EC")
         return key
+
+    def _pkcs12(self) -> tuple[rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, x509.Certificate]:
+        try:
+            key, cert, _chain = pkcs12.load_key_and_certificates(self.cert_path.read_bytes(), self.passphrase)
+        except (OSError, ValueError, TypeError) as exc:
+            raise SigningError(f"{self.cert_path}: cannot open the PKCS#12 file: {exc}") from None
+        if cert is None or not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise SigningError(f"{self.cert_path}: the PKCS#12 file needs an RSA or EC key and its certificate")
+        return key, cert
+
+    def signer(self) -> pyhanko_signers.Signer:
+        """The pyHanko signer for this key source; remote keys are checked against the certificate."""
+        from agentaudit.output import signers as remote
+
+        store = remote.chain_store(self.chain_path)
+        cert = remote.asn1_certificate(self.certificate().public_bytes(serialization.Encoding.PEM))
+        if self.source == "aws-kms":
+            import boto3
+
+            return remote.KmsSigner(self.key_ref, cert, store, boto3.session.Session().client("kms"))
+        if self.source == "azure-keyvault":
+            from azure.identity import DefaultAzureCredential
+
+            return remote.KeyVaultSigner(self.key_ref, cert, store, DefaultAzureCredential())
+        key = self.private_key()
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return pyhanko_signers.SimpleSigner(
+            signing_cert=cert, signing_key=asn1_keys.PrivateKeyInfo.load(der), cert_registry=store
+        )
+
+    def timestamper(self) -> TimeStamper | None:
+        return RequestsHTTPTimeStamper(self.tsa_url, timeout=30) if self.tsa_url else None
 
 
 def exposed_key_warning(path: Path) -> str | None:
@@ -130,30 +185,60 @@ def ensure_demo_identity(folder: Path, now: datetime | None = None) -> SigningId
     return SigningIdentity(key_path, cert_path, None, demo=True)
 
 
-def configured_identity(key: str, cert: str, passphrase_env: str, demo_folder: Path) -> SigningIdentity:
-    if not key and not cert:
-        return ensure_demo_identity(demo_folder)
-    if not key or not cert:
-        raise SigningError("config 'signing' needs both 'key' and 'cert' (or neither, for the demo key)")
-    passphrase = None
-    if passphrase_env:
-        value = os.environ.get(passphrase_env)
-        if value is None:
-            raise SigningError(f"environment variable {passphrase_env} (signing.key_passphrase_env) is not set")
-        passphrase = value.encode()
-    identity = SigningIdentity(Path(key), Path(cert), passphrase, demo=False)
-    identity.private_key()  # fail now, not halfway through a pack
-    return SigningIdentity(Path(key), Path(cert), passphrase, demo=is_demo(identity.certificate()))
+KEY_SOURCES = {"key": "file", "pkcs12": "pkcs12", "aws_kms_key_id": "aws-kms", "azure_key_id": "azure-keyvault"}
+
+
+def configured_identity(signing: dict[str, str], demo_folder: Path) -> SigningIdentity:
+    """The identity the config's `signing` section names (or the demo key), checked now rather
+    than halfway through a pack."""
+    chosen = [name for name in KEY_SOURCES if signing.get(name)]
+    chain = Path(signing["chain"]) if signing.get("chain") else None
+    tsa = signing.get("tsa_url", "")
+    if not chosen:
+        if signing.get("cert"):
+            raise SigningError("config 'signing.cert' needs a key: key, aws_kms_key_id or azure_key_id")
+        demo = ensure_demo_identity(demo_folder)
+        return SigningIdentity(demo.key_path, demo.cert_path, None, True, chain_path=chain, tsa_url=tsa)
+    if len(chosen) > 1:
+        raise SigningError(f"config 'signing' names several keys ({', '.join(chosen)}); keep one")
+    source = KEY_SOURCES[chosen[0]]
+    if source == "pkcs12":
+        if signing.get("cert"):
+            raise SigningError("config 'signing.pkcs12' carries its own certificate; leave 'signing.cert' empty")
+        cert_path, key_path, key_ref = Path(signing["pkcs12"]), None, ""
+    else:
+        if not signing.get("cert"):
+            raise SigningError(f"config 'signing.{chosen[0]}' needs 'signing.cert' (the key's certificate, PEM)")
+        cert_path = Path(signing["cert"])
+        key_path = Path(signing["key"]) if source == "file" else None
+        key_ref = "" if source == "file" else signing[chosen[0]]
+    passphrase = _passphrase(signing.get("key_passphrase_env", "")) if source in ("file", "pkcs12") else None
+    identity = SigningIdentity(key_path, cert_path, passphrase, False, source, key_ref, chain, tsa)
+    cert = identity.certificate()
+    if source in ("file", "pkcs12"):
+        identity.private_key()
+    return replace(identity, demo=is_demo(cert))
+
+
+def _passphrase(variable: str) -> bytes | None:
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if value is None:
+        raise SigningError(f"environment variable {variable} (signing.key_passphrase_env) is not set")
+    return value.encode()
 
 
 def sign_detached(data: bytes, identity: SigningIdentity) -> bytes:
-    """DER CMS SignedData over `data`, detached and binary (no CRLF canonicalisation)."""
-    return (
-        pkcs7.PKCS7SignatureBuilder()
-        .set_data(data)
-        .add_signer(identity.certificate(), identity.private_key(), hashes.SHA256())
-        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
-    )
+    """DER CMS SignedData over `data`, detached and binary, with an RFC 3161 signature timestamp
+    (unsigned attribute) when the identity names a TSA."""
+    try:
+        info = asyncio.run(
+            identity.signer().async_sign_general_data(data, "sha256", detached=True, timestamper=identity.timestamper())
+        )
+    except (OSError, ValueError, PyHankoError) as exc:
+        raise SigningError(f"signing the manifest failed: {exc}") from None
+    return bytes(info.dump())
 
 
 def verify_detached(data: bytes, signature: bytes, cert: x509.Certificate) -> None:
