@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import keys as asn1_keys
@@ -52,6 +53,8 @@ class SigningIdentity:
     key_ref: str = ""
     chain_path: Path | None = None
     tsa_url: str = ""
+    # A boto3 session (aws-kms) or an azure-identity credential (azure-keyvault); None = the default chain.
+    client_source: Any = field(default=None, compare=False, repr=False)
 
     def certificate(self) -> x509.Certificate:
         if self.source == "pkcs12":
@@ -89,11 +92,13 @@ class SigningIdentity:
         if self.source == "aws-kms":
             import boto3
 
-            return remote.KmsSigner(self.key_ref, cert, store, boto3.session.Session().client("kms"))
+            session = self.client_source or boto3.session.Session()
+            return remote.KmsSigner(self.key_ref, cert, store, session.client("kms"))
         if self.source == "azure-keyvault":
             from azure.identity import DefaultAzureCredential
 
-            return remote.KeyVaultSigner(self.key_ref, cert, store, DefaultAzureCredential())
+            credential = self.client_source or DefaultAzureCredential()
+            return remote.KeyVaultSigner(self.key_ref, cert, store, credential)
         key = self.private_key()
         der = key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
