@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from agentaudit import __version__
@@ -24,6 +26,7 @@ from agentaudit.output.signing import (
     sign_detached,
     verify_detached,
 )
+from agentaudit.output.timestamps import manifest_timestamp
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.p7s"
@@ -77,6 +80,10 @@ class Verification:
         return not self.failures and bool(self.checked)
 
 
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
 def _safe_relative(text: str) -> PurePosixPath | None:
     path = PurePosixPath(text)
     if path.is_absolute() or ".." in path.parts or not path.parts:
@@ -100,11 +107,14 @@ def verify_pack(folder: Path, expected_fingerprint: str | None = None) -> Verifi
     try:
         cert = load_certificate(cert_path)
         verify_detached(data, signature_path.read_bytes(), cert)
+        stamped = manifest_timestamp(data, signature_path.read_bytes(), _asn1(cert), SIGNATURE)
     except SigningError as exc:
         result.failures.append(f"{SIGNATURE}: {exc}")
         return result
     result.demo = is_demo(cert)
     result.checked.append(f"{SIGNATURE}: CMS signature over {MANIFEST} verifies; signer {fingerprint(cert)}")
+    if stamped:
+        result.checked.append(stamped)
     if expected_fingerprint is not None:
         wanted = expected_fingerprint.replace(":", "").lower()
         if fingerprint(cert).replace(":", "").lower() != wanted:
@@ -118,7 +128,7 @@ def verify_pack(folder: Path, expected_fingerprint: str | None = None) -> Verifi
     _check_files(folder, entries, result)
     if PDF in entries and (folder / PDF).is_file():
         try:
-            result.checked.append(verify_pdf(folder / PDF, cert))
+            result.checked.extend(verify_pdf(folder / PDF, cert).splitlines())
         except SigningError as exc:
             result.failures.append(str(exc))
     return result

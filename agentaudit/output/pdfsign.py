@@ -13,12 +13,14 @@ from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from agentaudit.output.signers import chain_store
 from agentaudit.output.signing import SigningError, SigningIdentity
+from agentaudit.output.timestamps import describe
 
 FIELD = "agentaudit-signature"
 
@@ -48,10 +50,10 @@ def _validation_context(identity: SigningIdentity) -> ValidationContext:
     file (signer's and TSA's roots), or the signing certificate itself when it is self-signed."""
     cert = asn1_x509.Certificate.load(identity.certificate().public_bytes(serialization.Encoding.DER))
     chain = list(chain_store(identity.chain_path))
-    roots = [c for c in chain if c.self_signed] or [cert]
-    if cert.self_signed and cert not in roots:
+    roots = [c for c in chain if c.self_signed != "no"]  # asn1crypto says "no", "maybe" or "yes"
+    if cert.self_signed != "no" or not roots:
         roots.append(cert)
-    others = [c for c in chain if not c.self_signed]
+    others = [c for c in chain if c.self_signed == "no"]
     return ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=True, revocation_mode="soft-fail")
 
 
@@ -74,8 +76,10 @@ def _quiet_pyhanko() -> Iterator[None]:
 
 
 def verify_pdf(path: Path, cert: x509.Certificate) -> str:
-    """Return a one-line summary, or raise SigningError. The signature must be intact, valid,
-    made by `cert`, trusted with `cert` as the only root, and cover the entire file."""
+    """Return a summary (with the timestamp and embedded validation data, when present), or raise
+    SigningError. The signature must be intact, valid, made by `cert`, trusted with `cert` as the
+    only root, and cover the entire file, or every byte after it be validation data (PAdES-B-LT's
+    DSS update), as pyHanko's difference analysis reports."""
     root = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
     try:
         with _quiet_pyhanko(), path.open("rb") as handle:
@@ -86,6 +90,7 @@ def verify_pdf(path: Path, cert: x509.Certificate) -> str:
             embedded = signatures[0]
             status = validate_pdf_signature(embedded, ValidationContext(trust_roots=[root]))
             signer_der = embedded.signer_cert.dump()
+            dss = _dss_counts(reader)
     except SigningError:
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure on a tampered file fails closed
@@ -96,7 +101,9 @@ def verify_pdf(path: Path, cert: x509.Certificate) -> str:
         problems.append("signed bytes were changed")
     if not status.valid:
         problems.append("signature does not verify")
-    if status.coverage is None or status.coverage.name != "ENTIRE_FILE":
+    coverage = status.coverage.name if status.coverage is not None else None
+    lt_only = coverage == "ENTIRE_REVISION" and status.modification_level == ModificationLevel.LTA_UPDATES
+    if coverage != "ENTIRE_FILE" and not lt_only:
         problems.append(f"signature does not cover the entire file ({status.coverage})")
     if signer_der != root.dump():
         problems.append("signer is not the pack's signing certificate")
@@ -104,4 +111,18 @@ def verify_pdf(path: Path, cert: x509.Certificate) -> str:
         problems.append("signer certificate not trusted")
     if problems:
         raise SigningError(f"{path.name}: " + "; ".join(problems))
-    return f"{path.name}: PAdES signature intact, valid, covers the entire file"
+    lines = [f"{path.name}: PAdES signature intact, valid, covers the entire file" + (
+        " (then only validation data added)" if lt_only else "")]  # fmt: skip
+    if status.timestamp_validity is not None:
+        lines.append(describe(status.timestamp_validity, path.name))
+    if dss is not None:
+        lines.append(f"{path.name}: PAdES-B-LT validation data embedded (DSS: {dss})")
+    return "\n".join(lines)
+
+
+def _dss_counts(reader: PdfFileReader) -> str | None:
+    dss = reader.root.get("/DSS")
+    if dss is None:
+        return None
+    dss = dss.get_object()
+    return ", ".join(f"{len(dss.get(key, []))} {key[1:]}" for key in ("/Certs", "/OCSPs", "/CRLs"))
