@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +26,8 @@ from agentaudit.collectors.aws_live import AwsOptions
 from agentaudit.config import DEFAULTS_YAML, Config, load_config
 from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError, redact_urls
-from agentaudit.model.periods import period_end
+from agentaudit.model.locks import LockHeldError, period_lock
+from agentaudit.model.periods import period_end, period_of, resolve_period
 from agentaudit.model.records import Severity, Status
 from agentaudit.model.store import Store
 from agentaudit.output.manifest import verify_pack
@@ -94,6 +95,10 @@ WorkersOpt = Annotated[
     int, typer.Option("--workers", min=1, max=32, help="With --aws: accounts collected in parallel.")
 ]
 
+RunPeriodOpt = Annotated[
+    str | None,
+    typer.Option("--period", help="Quarter to report (2026-Q4), or auto: the one just ended (config schedule.period)."),
+]
 ExportToOpt = Annotated[
     str | None,
     typer.Option(
@@ -247,6 +252,9 @@ def _guard(func: Callable[[], int], stored: _Stored | None = None) -> None:
     except ExportIncompleteError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_EXPORT) from None
+    except LockHeldError as exc:
+        err.print(f"[yellow]locked:[/yellow] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_LOCKED) from None
     except AgentAuditError as exc:
         err.print(f"[red]error:[/red] {escape(redact_urls(str(exc)))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
@@ -415,6 +423,7 @@ def run(
     framework: FrameworkOpt = None,
     strict: StrictOpt = False,
     export_to: ExportToOpt = None,
+    period: RunPeriodOpt = None,
 ) -> None:
     """Collect, check and write the signed pack in one go; prints the pack folder as the last line."""
     stored = _Stored()
@@ -440,10 +449,17 @@ def run(
         db = Store(cfg.store)
         destination = export_to or str(cfg.data["export"]["to"])
         then = (lambda folder: _export(folder, destination, cfg, None, None, None)) if destination else None
-        collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict)
-        stored.add(f"snapshot {collected.snapshot_id}")
-        _report_collect(collected)
-        return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, None, framework, then, stored=stored)
+        now = datetime.now(UTC)
+        chosen = resolve_period(period, now, cfg.data["schedule"]["period"]) if period else None
+        when = when or (min(now, period_end(chosen)) if chosen else None)
+        ttl = timedelta(minutes=int(cfg.data["schedule"]["lock_minutes"]))
+        with period_lock(db, chosen or period_of(when or now), ttl):
+            collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict)
+            stored.add(f"snapshot {collected.snapshot_id}")
+            _report_collect(collected)
+            return _check_and_pack(
+                db, cfg, when, collected.snapshot_id, threshold, chosen, framework, then, stored=stored
+            )
 
     _guard(body, stored)
 
@@ -451,7 +467,7 @@ def run(
 @app.command()
 def pack(
     period: Annotated[
-        str | None, typer.Option(help="Quarter to report, e.g. 2026-Q4; default the as-of quarter.")
+        str | None, typer.Option(help="Quarter to report, e.g. 2026-Q4, or auto; default the as-of quarter.")
     ] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
@@ -468,11 +484,12 @@ def pack(
         cfg = _config(config, store, out)
         threshold = _severity(fail_on)
         when = _parse_as_of(as_of)
-        if when is None and period is not None:
-            when = min(datetime.now(UTC), period_end(period))
+        chosen = resolve_period(period, datetime.now(UTC), cfg.data["schedule"]["period"]) if period else None
+        if when is None and chosen is not None:
+            when = min(datetime.now(UTC), period_end(chosen))
         _known_frameworks(cfg, framework)
         db = Store(cfg.store)
-        return _check_and_pack(db, cfg, when, snapshot, threshold, period, framework, stored=stored)
+        return _check_and_pack(db, cfg, when, snapshot, threshold, chosen, framework, stored=stored)
 
     _guard(body, stored)
 

@@ -24,6 +24,22 @@ def previous_period(period: str) -> str:
     return f"{year - 1}-Q4" if quarter == 1 else f"{year}-Q{quarter - 1}"
 
 
+AUTO = "auto"
+WHICH = ("previous", "current")
+
+
+def resolve_period(text: str, now: datetime, which: str = "previous") -> str:
+    """A period as given, or for `auto` the quarter that just ended (`previous`, what a run on the
+    first days of a quarter reports) or the one under way (`current`, for nightly evidence)."""
+    if text.strip().lower() != AUTO:
+        year, quarter = _parse(text)
+        return f"{year}-Q{quarter}"
+    if which not in WHICH:
+        raise InputError(f"schedule.period must be one of {', '.join(WHICH)}, got {which!r}")
+    current = period_of(now)
+    return previous_period(current) if which == "previous" else current
+
+
 def _parse(period: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d{4})-Q([1-4])", period.strip())
     if not match:
