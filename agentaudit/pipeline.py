@@ -347,7 +347,7 @@ def write_pack(
 
 def signing_warnings(config: Config) -> list[str]:
     """Problems with the configured signing key that do not stop a pack (a key others can read)."""
-    key = config.signing["key"]
+    key = config.signing["key"] or config.signing["pkcs12"]  # a PKCS#12 file holds the key too
     warning = exposed_key_warning(Path(key)) if key else None
     return [warning] if warning else []
 
