@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from agentaudit.config import DEFAULTS_YAML, Config, load_config
 from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError, redact_urls
 from agentaudit.model.locks import LockHeldError, period_lock
-from agentaudit.model.periods import period_end, period_of, resolve_period
+from agentaudit.model.periods import period_end, resolve_period
 from agentaudit.model.records import Severity, Status
 from agentaudit.model.store import Store
 from agentaudit.output.manifest import verify_pack
@@ -453,7 +453,8 @@ def run(
         chosen = resolve_period(period, now, cfg.data["schedule"]["period"]) if period else None
         when = when or (min(now, period_end(chosen)) if chosen else None)
         ttl = timedelta(minutes=int(cfg.data["schedule"]["lock_minutes"]))
-        with period_lock(db, chosen or period_of(when or now), ttl):
+        # Scheduled runs name their period (--period): one at a time per period.
+        with period_lock(db, chosen, ttl) if chosen else nullcontext():
             collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict)
             stored.add(f"snapshot {collected.snapshot_id}")
             _report_collect(collected)

@@ -45,6 +45,7 @@ def _utc(value: datetime) -> datetime:
 def acquire(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> None:
     """Take the lease on `name` or raise LockHeldError naming its holder and expiry."""
     moment = now or datetime.now(UTC)
+    store.create()  # a new SQLite store is made on first use; taking a lock is one
     try:
         with store.engine.begin() as conn:
             locks.create(conn, checkfirst=True)
