@@ -384,7 +384,7 @@ def check(
     out: OutOpt = None,
     fail_on: FailOnOpt = None,
 ) -> None:
-    """Evaluate the controls over a snapshot; write findings.json/csv; print the result folder."""
+    """Evaluate the controls over a snapshot; write findings.parquet/jsonl.gz/csv; print the result folder."""
     stored = _Stored()
 
     def body() -> int:
@@ -395,7 +395,7 @@ def check(
             result = pipeline.check(db, cfg, _parse_as_of(as_of), snapshot, tick)
         stored.add(f"check run {result.run_id}")
         code = _report_check(result, threshold)
-        folder = pipeline.write_results(result, db, Path(cfg.output))
+        folder = pipeline.write_results(result, db, Path(cfg.output), cfg.data["pack"]["include_passes"])
         print(folder.resolve())
         return code
 

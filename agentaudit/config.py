@@ -71,7 +71,8 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   pdf_owner_gap_rows: 400
   pdf_credential_rows: 300
   pdf_tool_rows: 400
-  ocsf_include_passes: false           # OCSF files: passing and not-applicable results too (~1.6 KB each)
+  include_passes: false                # findings JSON/CSV, OCSF, OSCAL: passing and not-applicable results too
+                                       # (findings.parquet always holds every result)
   xlsx_include_passes: false           # review-pack.xlsx Findings sheet: passing and not-applicable too
   audit_manager: false                 # add audit-manager/: AWS Audit Manager controls + manual evidence
 export:                                # copies of each signed pack (`export`, `run --export-to`)
@@ -192,12 +193,20 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise InputError("not UTF-8 text", p) from None
         if not isinstance(loaded, dict):
             raise InputError("config must be a YAML mapping", p)
+        _rename_old_keys(loaded)
         data = _merge(data, loaded, str(p))
     for key, value in (overrides or {}).items():
         if value is not None:
             data[key] = value
     _check_environments(data["environments"], str(path))
     return Config(data=data, path=str(path) if path else None)
+
+
+def _rename_old_keys(loaded: dict[str, Any]) -> None:
+    """pack.ocsf_include_passes (before 0.2) is pack.include_passes, which now covers every file."""
+    pack = loaded.get("pack")
+    if isinstance(pack, dict) and "ocsf_include_passes" in pack and "include_passes" not in pack:
+        pack["include_passes"] = pack.pop("ocsf_include_passes")
 
 
 def _check_environments(environments: dict[str, list[str]], path: str) -> None:

@@ -29,7 +29,17 @@ from agentaudit.model.records import Decision, SourceStatus
 from agentaudit.model.store import RECORD_TABLES, ImportRecord, PreviousRun, Store, findings_table
 from agentaudit.output import attestation as attestation_out
 from agentaudit.output import pack, packdata
-from agentaudit.output.results import atomic_folder, write_findings_csv, write_findings_json, write_json
+from agentaudit.output.results import (
+    CSV,
+    JSONL,
+    PARQUET,
+    atomic_folder,
+    needing_action,
+    write_findings_csv,
+    write_findings_jsonl,
+    write_findings_parquet,
+    write_json,
+)
 from agentaudit.output.signing import configured_identity, exposed_key_warning, fingerprint, is_demo
 
 Progress = Callable[[str], None]
@@ -277,14 +287,17 @@ def _native(value: Any) -> Any:
 _FINDING_COLUMNS = {c.name for c in findings_table.c if c.name != "run_id"}
 
 
-def write_results(result: CheckResult, store: Store, out: Path) -> Path:
-    """A result folder `<out>/<period>/run-<id>/` written atomically."""
+def write_results(result: CheckResult, store: Store, out: Path, include_passes: bool = False) -> Path:
+    """A result folder `<out>/<period>/run-<id>/` written atomically: findings.parquet with every
+    result, findings.jsonl.gz and findings.csv with what needs action (every result on request)."""
     evaluation = result.evaluation
     final = out / period_of(evaluation.as_of) / f"run-{result.run_id:06d}"
     info = store.snapshot_info(result.snapshot_id)
     with atomic_folder(final) as folder:
-        write_findings_json(evaluation.findings, folder / "findings.json")
-        write_findings_csv(evaluation.findings, folder / "findings.csv")
+        write_findings_parquet(evaluation.findings, folder / PARQUET)
+        acting = needing_action(evaluation.findings, include_passes)
+        write_findings_jsonl(acting, folder / JSONL)
+        write_findings_csv(acting, folder / CSV)
         write_json(run_summary(result, info), folder / "summary.json")
     return final
 
@@ -322,7 +335,7 @@ def write_pack(
         "demo": identity.demo or is_demo(cert),
         "trend": evaluation.trend,
         "frameworks": shown,
-        "ocsf_include_passes": config.data["pack"]["ocsf_include_passes"],
+        "include_passes": config.data["pack"]["include_passes"],
         "xlsx_include_passes": config.data["pack"]["xlsx_include_passes"],
         "audit_manager": config.data["pack"]["audit_manager"],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from dataclasses import replace
@@ -24,6 +25,24 @@ AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 DATA = Path(__file__).parent / "data"
 
 
+def read_findings(folder: Path) -> list[dict[str, Any]]:
+    """Every result of a result or pack folder, from findings.parquet, in the JSON Lines form
+    (evidence parsed, first_seen as ISO 8601 text or None)."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(folder / "findings.parquet").to_pylist()
+    for row in rows:
+        row["evidence"] = None if row["evidence"] is None else json.loads(row["evidence"])
+        row["first_seen"] = None if row["first_seen"] is None else row["first_seen"].isoformat()
+    return rows
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """A gzip-compressed JSON Lines file, one value per line."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One demo run through the CLI for the whole session (it is read-only afterwards)."""
@@ -31,7 +50,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     result = CliRunner().invoke(app, ["run", "--demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     folder = Path(result.stdout.strip().splitlines()[-1])
-    findings = json.loads((folder / "findings.json").read_text())
+    findings = read_findings(folder)
     return {"out": out, "folder": folder, "findings": findings, "result": result}
 
 

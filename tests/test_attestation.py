@@ -27,7 +27,7 @@ from agentaudit.model import attestation as fmt
 from agentaudit.model.records import Attestation, Credential, Decision, Grant
 from agentaudit.model.store import ImportRecord, SnapshotData, Store
 from agentaudit.output.attestation import reviewer_routes
-from tests.conftest import complete_sources, demo_pack_with, identity, status_of
+from tests.conftest import complete_sources, demo_pack_with, identity, read_findings, status_of
 
 runner = CliRunner()
 ANA = "ana.silva@halcyon.example"
@@ -41,7 +41,7 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     result = runner.invoke(app, ["run", "--demo", "--out", str(out), "--store", f"sqlite:///{db}"])
     assert result.exit_code == 0, result.output
     folder = Path(result.stdout.strip().splitlines()[-1])
-    return {"folder": folder, "db": db, "findings": json.loads((folder / "findings.json").read_text())}
+    return {"folder": folder, "db": db, "findings": read_findings(folder)}
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from agentaudit import pipeline
 from agentaudit.collectors.aws_live import AwsCollector, AwsOptions, SecretReadRefusedError
 from agentaudit.config import load_config
 from agentaudit.model.store import Store
+from tests.conftest import read_findings
 
 MGMT = "123456789012"  # moto's default account
 # Sources whose calls moto 5.2 does not implement: gaps in runs without the replay hooks below.
@@ -352,7 +353,7 @@ def test_cli_run_aws_writes_a_verified_pack(moto: str, tmp_path: Path, monkeypat
     )
     assert result.exit_code == 0, result.output
     folder = Path(result.stdout.strip().splitlines()[-1])
-    findings = json.loads((folder / "findings.json").read_text())
+    findings = read_findings(folder)
     assert any(
         f["identity_name"] == "cli-role-0" and f["control_id"] == "ACC-001" and f["status"] == "fail" for f in findings
     )

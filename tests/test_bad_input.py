@@ -161,4 +161,4 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path) -> None:
         app, ["run", "--demo", "--out", str(blocker / "sub"), "--store", f"sqlite:///{tmp_path}/s.db"]
     )
     _one_line_error(result)
-    assert not list(tmp_path.glob("**/findings.json"))
+    assert not list(tmp_path.glob("**/findings.parquet"))

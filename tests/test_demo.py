@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import read_findings, read_jsonl
+
 REQUIRED = {"control_id", "status", "severity", "subject_uid", "native_id", "identity_name", "owner", "evidence"}
 
 
@@ -32,7 +34,7 @@ def test_contract_last_line_is_result_folder_with_findings(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     folder = Path(done.stdout.strip().splitlines()[-1])
     assert folder.is_dir() and folder.parent.parent == tmp_path
-    findings = json.loads((folder / "findings.json").read_text())
+    findings = read_findings(folder)
     assert isinstance(findings, list) and findings
     assert all(set(f) >= REQUIRED for f in findings)
     assert (folder / "findings.csv").is_file()
@@ -128,11 +130,15 @@ def test_findings_route_to_owners_and_carry_evidence(demo_run: dict[str, Any]) -
     assert legacy["native_id"].startswith("arn:aws:iam::111122223333:user/svc-legacy-billing")
 
 
-def test_csv_matches_json(demo_run: dict[str, Any]) -> None:
+def test_csv_and_json_lines_hold_the_results_needing_action(demo_run: dict[str, Any]) -> None:
+    acting = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
+    assert len(acting) < len(demo_run["findings"])  # findings.parquet holds the passes too
     with (demo_run["folder"] / "findings.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == len(demo_run["findings"])
-    assert [r["subject_uid"] for r in rows] == [f["subject_uid"] for f in demo_run["findings"]]
+    assert [(r["control_id"], r["subject_uid"], r["status"]) for r in rows] == [
+        (f["control_id"], f["subject_uid"], f["status"]) for f in acting
+    ]
+    assert read_jsonl(demo_run["folder"] / "findings.jsonl.gz") == acting
 
 
 def test_fail_on_exit_code(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ PDF text, XLSX content, hostile names."""
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
 import shutil
@@ -18,25 +19,28 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from agentaudit.cli import app
+from agentaudit.config import load_config
+from agentaudit.controls.catalog import load_catalog
 from agentaudit.output.evidence import describe
 from agentaudit.output.interchange import NAMESPACE
 from agentaudit.output.manifest import verify_pack
 from agentaudit.output.results import FINDING_FIELDS
 from agentaudit.output.xlsx import EVIDENCE_TEXT, FINDING_COLUMNS, FINDING_HEADERS
-from tests.conftest import demo_pack_with
+from tests.conftest import demo_pack_with, read_findings, read_jsonl
 
 runner = CliRunner()
 PACK_FILES = {
     "review-pack.pdf",
     "review-pack.html",
     "review-pack.xlsx",
-    "findings.json",
+    "findings.parquet",
+    "findings.jsonl.gz",
     "findings.csv",
     "summary.json",
-    "inventory.json",
-    "findings.ocsf.json",
-    "detections.ocsf.json",
-    "oscal-assessment-results.json",
+    "inventory.json.gz",
+    "findings.ocsf.jsonl.gz",
+    "detections.ocsf.jsonl.gz",
+    "oscal-assessment-results.json.gz",
     "manifest.json",
     "manifest.json.p7s",
     "signing-cert.pem",
@@ -82,7 +86,7 @@ def _flip_byte(path: Path, offset: int) -> None:
         ("review-pack.pdf", -10, "review-pack.pdf"),  # inside the signature dictionary's tail
         ("review-pack.xlsx", 0.5, "review-pack.xlsx: SHA-256 differs"),
         ("review-pack.html", 0.5, "review-pack.html: SHA-256 differs"),
-        ("findings.json", 0.5, "findings.json: SHA-256 differs"),
+        ("findings.parquet", 0.5, "findings.parquet: SHA-256 differs"),
         ("manifest.json", 0.5, "manifest.json.p7s"),
         ("manifest.json.p7s", 0.7, "manifest.json.p7s"),
     ],
@@ -339,10 +343,12 @@ def test_framework_option_narrows_the_view_and_refuses_unknown_names(tmp_path: P
 def test_oscal_assessment_results_are_schema_valid(demo_run: dict[str, Any]) -> None:
     from trestle.oscal.assessment_results import AssessmentResults
 
-    document = json.loads((demo_run["folder"] / "oscal-assessment-results.json").read_text())
+    with gzip.open(demo_run["folder"] / "oscal-assessment-results.json.gz", "rt", encoding="utf-8") as handle:
+        document = json.load(handle)
     results = AssessmentResults.model_validate(document["assessment-results"])
     result = results.results[0]
-    assert len(result.observations or []) == len(demo_run["findings"])
+    acting = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
+    assert len(result.observations or []) == len(acting)
     assert {getattr(m, "value", m) for o in result.observations or [] for m in o.methods} == {"TEST"}
     inventory = {item.uuid for item in result.local_definitions.inventory_items or []}
     assert all(s.subject_uuid in inventory for o in result.observations or [] for s in o.subjects or [])
@@ -353,7 +359,12 @@ def test_oscal_assessment_results_are_schema_valid(demo_run: dict[str, Any]) -> 
     assert states["ac-6.5_smt"] == "not-satisfied"  # ACC-001 (administrator access) fails in the sample
     assert set(states.values()) <= {"satisfied", "not-satisfied"}
     run_id = json.loads((demo_run["folder"] / "summary.json").read_text())["run_id"]
-    for observation, finding in zip(result.observations or [], demo_run["findings"], strict=True):
+    catalog = load_catalog(set(load_config().thresholds))
+    mapped = {c.id for c in catalog.controls.values() if "AC-6(5)" in c.mappings.get("nist_800_53_r5", ())}
+    evaluated = sum(1 for f in demo_run["findings"] if f["control_id"] in mapped)
+    finding_65 = next(f for f in result.findings or [] if f.target.target_id == "ac-6.5_smt")
+    assert f" of {evaluated} results failing" in finding_65.description  # passes counted, not listed
+    for observation, finding in zip(result.observations or [], acting, strict=True):
         assert json.loads(observation.remarks or "") == finding["evidence"]
         name = f"observation/{run_id}/{finding['control_id']}/{finding['subject_uid']}"
         assert str(observation.uuid) == str(uuid.uuid5(NAMESPACE, name))
@@ -363,7 +374,7 @@ def test_oscal_assessment_results_are_schema_valid(demo_run: dict[str, Any]) -> 
 def test_ocsf_compliance_findings_validate_and_match_findings(demo_run: dict[str, Any]) -> None:
     from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 
-    events = json.loads((demo_run["folder"] / "findings.ocsf.json").read_text())
+    events = read_jsonl(demo_run["folder"] / "findings.ocsf.jsonl.gz")
     not_passing = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
     assert len(events) == len(not_passing) > 0
     for event, finding in zip(events, not_passing, strict=True):
@@ -376,7 +387,7 @@ def test_ocsf_compliance_findings_validate_and_match_findings(demo_run: dict[str
 def test_ocsf_detection_findings_validate_and_carry_status_codes(demo_run: dict[str, Any]) -> None:
     from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 
-    events = json.loads((demo_run["folder"] / "detections.ocsf.json").read_text())
+    events = read_jsonl(demo_run["folder"] / "detections.ocsf.jsonl.gz")
     not_passing = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
     assert len(events) == len(not_passing) > 0
     assert any(f["status"] == "accepted" for f in not_passing)
@@ -391,9 +402,12 @@ def test_ocsf_detection_findings_validate_and_carry_status_codes(demo_run: dict[
 
 
 def test_ocsf_and_workbook_passes_on_request(tmp_path: Path) -> None:
-    folder = demo_pack_with(tmp_path, "pack:\n  ocsf_include_passes: true\n  xlsx_include_passes: true\n")
-    events = json.loads((folder / "findings.ocsf.json").read_text())
-    assert len(events) == len(json.loads((folder / "findings.json").read_text()))
+    folder = demo_pack_with(tmp_path, "pack:\n  include_passes: true\n  xlsx_include_passes: true\n")
+    events = read_jsonl(folder / "findings.ocsf.jsonl.gz")
+    findings = read_findings(folder)
+    assert len(events) == len(findings) == len(read_jsonl(folder / "findings.jsonl.gz"))
+    with gzip.open(folder / "oscal-assessment-results.json.gz", "rt", encoding="utf-8") as handle:
+        assert len(json.load(handle)["assessment-results"]["results"][0]["observations"]) == len(findings)
     assert {e["compliance"]["status"] for e in events} >= {"Pass", "Fail"}
     sheet = load_workbook(folder / "review-pack.xlsx", read_only=True)["Findings"]
     assert sheet.max_row - 1 == len(events)
@@ -425,7 +439,7 @@ def test_audit_manager_folder_matches_the_api_model(tmp_path: Path) -> None:
     model = botocore.session.get_session().get_service_model("auditmanager")
     create = model.operation_model("CreateControl").input_shape
     requests = json.loads((folder / "controls.json").read_text())
-    findings = json.loads((folder.parent / "findings.json").read_text())
+    findings = read_findings(folder.parent)
     controls = {f["control_id"] for f in findings}
     assert {r["tags"]["agentaudit:control"] for r in requests} >= controls
     for request in requests:

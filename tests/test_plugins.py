@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from agentaudit.controls.catalog import load_catalog, parse_catalog
 from agentaudit.controls.plugins import Plugin, merge
 from agentaudit.controls.registry import load_builtin_checks
 from agentaudit.errors import InputError
+from tests.conftest import read_findings
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "agentaudit-example-controls"
@@ -111,7 +111,7 @@ def test_example_plugin_control_appears_in_findings_and_pack(tmp_path: Path) -> 
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     folder = Path(run.stdout.strip().splitlines()[-1])
-    findings = json.loads((folder / "findings.json").read_text())
+    findings = read_findings(folder)
     ext = [f for f in findings if f["control_id"] == "EXT-001"]
     assert ext and {f["status"] for f in ext} == {"fail"}  # no sample agent carries the tag
     text = subprocess.run(["pdftotext", str(folder / "review-pack.pdf"), "-"], capture_output=True, text=True).stdout

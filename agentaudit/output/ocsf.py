@@ -4,13 +4,14 @@ Both classes are what posture tools emit (Prowler writes 2004 with `status_code`
 and OCSF lakes read 2003's `compliance` object). The files are written in one pass over the
 findings, from JSON fragments: whatever depends only on the control or the status is encoded
 once, and each result's own fields are encoded once and shared by both files (a million-result
-estate would otherwise spend most of a minute re-encoding the same text). The tests parse every
-event with py-ocsf-models.
+estate would otherwise spend most of a minute re-encoding the same text). Each file is JSON Lines,
+one event per line, gzip-compressed (`*.ocsf.jsonl.gz`), as security lakes and SIEMs ingest them.
+The tests parse every event with py-ocsf-models.
 """
 
 from __future__ import annotations
 
-import json
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pandas as pd
 
 from agentaudit import __version__
 from agentaudit.controls.catalog import Catalog, Control
-from agentaudit.output.results import QUIET_STATUSES, present
+from agentaudit.output.results import dumps, needing_action, open_text, present
 
 OCSF_VERSION = "1.3.0"
 COMPLIANCE, DETECTION = 2003, 2004
@@ -41,7 +42,7 @@ COLUMNS = ["control_id", "status", "subject_uid", "native_id", "identity_name", 
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return dumps(value)
 
 
 def _prefix(control: Control, catalog: Catalog, class_uid: int, status: str) -> str:
@@ -123,19 +124,16 @@ def write_ocsf(
     targets: dict[int, Path],
     include_passes: bool = False,
 ) -> None:
-    """Write each requested class (2003, 2004) to its file. Passing and not-applicable results
-    only on request: a SIEM wants the problems, and passes are most of a large estate's results
-    (they stay in findings.json and the OSCAL observations)."""
-    if not include_passes:
-        findings = findings[~findings["status"].isin(QUIET_STATUSES)]
+    """Write each requested class (2003, 2004) to its file, one event per line. Passing and
+    not-applicable results only on request: a SIEM wants the problems, and passes are most of a
+    large estate's results (they stay in findings.parquet)."""
+    findings = needing_action(findings, include_passes)
     frags = _Fragments(catalog)
     time = f'"time":{int(as_of.timestamp() * 1000)}'
-    handles = {cls: path.open("w", encoding="utf-8") for cls, path in targets.items()}
-    try:
-        for handle in handles.values():
-            handle.write("[")
+    with ExitStack() as stack:
+        handles = {cls: stack.enter_context(open_text(path)) for cls, path in targets.items()}
         values = [present(findings[c].tolist()) if c in findings else [None] * len(findings) for c in COLUMNS]
-        for index, row in enumerate(zip(*values, strict=True)):
+        for row in zip(*values, strict=True):
             control_id, status, subject, native, name, kind, account, provider, owner, evidence, seen = row
             account, provider = "" if account is None else str(account), "" if provider is None else str(provider)
             info = '"finding_info":{"uid":' + _dumps(f"agentaudit-run{run_id}-{control_id}-{subject}")
@@ -155,19 +153,13 @@ def write_ocsf(
                 f",{time},{info},{frags.info_tail[control_id]},"
                 f'"resources":[{_dumps(resource)}],{unmapped}'
             )  # fmt: skip
-            separator = ",\n" if index else "\n"
             for cls, handle in handles.items():
-                handle.write(separator + frags.prefix(cls, control_id, status) + shared)
+                handle.write(frags.prefix(cls, control_id, status) + shared)
                 if cls == DETECTION:
                     handle.write(
                         f',"compliance":{frags.compliance[control_id]}}},"status_detail":'
                         f"{_dumps(evidence_text[:STATUS_DETAIL_MAX])},"
-                        f'"cloud":{frags.cloud(provider, account)}}}'
+                        f'"cloud":{frags.cloud(provider, account)}}}\n'
                     )
                 else:
-                    handle.write("}}")
-        for handle in handles.values():
-            handle.write("\n]\n")
-    finally:
-        for handle in handles.values():
-            handle.close()
+                    handle.write("}}\n")

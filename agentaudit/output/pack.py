@@ -1,8 +1,9 @@
 """Write a signed review pack into one folder, atomically.
 
-Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.json, findings.csv, summary.json,
-inventory.json, findings.ocsf.json (OCSF 2003), detections.ocsf.json (OCSF 2004),
-oscal-assessment-results.json (OSCAL), signing-cert.pem,
+Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.parquet (every result),
+findings.jsonl.gz and findings.csv (what needs action), summary.json, inventory.json.gz,
+findings.ocsf.jsonl.gz (OCSF 2003), detections.ocsf.jsonl.gz (OCSF 2004),
+oscal-assessment-results.json.gz (OSCAL), signing-cert.pem,
 attestation/<owner>.xlsx (one review workbook per owner), audit-manager/ (when configured),
 manifest.json (SHA-256 of every file) and manifest.json.p7s.
 The workbook, and the owners' attestation workbooks, are written in forked workers while this
@@ -28,15 +29,27 @@ from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
 from agentaudit.output.packdata import PackData
 from agentaudit.output.pdf import write_html, write_pdf
 from agentaudit.output.pdfsign import sign_pdf
-from agentaudit.output.results import atomic_folder, write_findings_csv, write_findings_json, write_json
+from agentaudit.output.results import (
+    CSV,
+    JSONL,
+    PARQUET,
+    atomic_folder,
+    needing_action,
+    open_text,
+    write_findings_csv,
+    write_findings_jsonl,
+    write_findings_parquet,
+    write_json,
+)
 from agentaudit.output.signing import SigningIdentity
 from agentaudit.output.xlsx import write_xlsx
 
 XLSX = "review-pack.xlsx"
 HTML = "review-pack.html"  # the PDF's content as one offline page with sortable, filterable tables
-OCSF = "findings.ocsf.json"
-OCSF_DETECTIONS = "detections.ocsf.json"
-OSCAL = "oscal-assessment-results.json"
+OCSF = "findings.ocsf.jsonl.gz"
+OCSF_DETECTIONS = "detections.ocsf.jsonl.gz"
+OSCAL = "oscal-assessment-results.json.gz"
+INVENTORY = "inventory.json.gz"
 
 
 def _start_worker(name: str, target: Callable[..., object], *args: Any) -> Callable[[], None]:
@@ -86,6 +99,15 @@ def _inventory(data: PackData, identities: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _write_inventory(inventory: dict[str, pd.DataFrame], path: Path) -> None:
+    with open_text(path) as handle:
+        handle.write("{")
+        for index, (name, frame) in enumerate(inventory.items()):
+            records = frame.to_json(orient="records", date_format="iso", date_unit="s")
+            handle.write(("," if index else "") + f'"{name}": {records}')
+        handle.write("}\n")
+
+
 def write_pack(
     final: Path,
     data: PackData,
@@ -101,26 +123,19 @@ def write_pack(
         if review is not None:
             workers.append(_start_worker("attestation workbooks", write_review, review, data.meta, folder))
         try:
-            write_findings_json(findings, folder / "findings.json")
-            write_findings_csv(findings, folder / "findings.csv")
+            write_findings_parquet(findings, folder / PARQUET)
+            passes = bool(data.meta.get("include_passes", False))
+            acting = needing_action(findings, passes)
+            write_findings_jsonl(acting, folder / JSONL)
+            write_findings_csv(acting, folder / CSV)
             write_json(summary, folder / "summary.json")
             run_id, period = int(data.meta["run_id"]), str(data.meta["period"])
-            passes = bool(data.meta.get("ocsf_include_passes", False))
             targets = {COMPLIANCE: folder / OCSF, DETECTION: folder / OCSF_DETECTIONS}
-            write_ocsf(findings, data.catalog, run_id, as_of, targets, passes)
-            write_oscal(findings, data.catalog, run_id, as_of, period, folder / OSCAL)
+            write_ocsf(acting, data.catalog, run_id, as_of, targets, include_passes=True)
+            write_oscal(findings, data.catalog, run_id, as_of, period, folder / OSCAL, passes)
             if data.meta.get("audit_manager"):
                 write_audit_manager(folder, findings, data.catalog, data.meta)
-            inventory = _inventory(data, identities)
-            (folder / "inventory.json").write_text(
-                "{"
-                + ",".join(
-                    f'"{name}": {frame.to_json(orient="records", date_format="iso", date_unit="s")}'
-                    for name, frame in inventory.items()
-                )
-                + "}\n",
-                encoding="utf-8",
-            )
+            _write_inventory(_inventory(data, identities), folder / INVENTORY)
             write_html(data, folder / HTML)
             unsigned = folder.parent / f".{final.name}.unsigned.pdf"
             try:
