@@ -276,6 +276,10 @@ def _config(config: Path | None, store: str | None, out: Path | None) -> Config:
     return load_config(config, {"store": store, "output": str(out) if out else None})
 
 
+def _open_store(cfg: Config) -> Store:
+    return Store(cfg.store, float(cfg.data["store_busy_timeout_s"]))
+
+
 def _report_collect(result: pipeline.CollectResult) -> None:
     _print_warnings(result.warnings)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
@@ -367,7 +371,7 @@ def collect(
     def body() -> int:
         aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
         cfg = _config(config, store, None)
-        result = _collect_from(source, aws_options, Store(cfg.store), cfg, register, roster, strict)
+        result = _collect_from(source, aws_options, _open_store(cfg), cfg, register, roster, strict)
         stored.add(f"snapshot {result.snapshot_id}")
         _report_collect(result)
         return EXIT_OK
@@ -390,7 +394,7 @@ def check(
     def body() -> int:
         cfg = _config(config, store, out)
         threshold = _severity(fail_on)
-        db = Store(cfg.store)
+        db = _open_store(cfg)
         with _progress("check") as tick:
             result = pipeline.check(db, cfg, _parse_as_of(as_of), snapshot, tick)
         stored.add(f"check run {result.run_id}")
@@ -446,7 +450,7 @@ def run(
         cfg = _config(cfg_path, store_url, out)
         threshold = _severity(fail_on)
         _known_frameworks(cfg, framework)
-        db = Store(cfg.store)
+        db = _open_store(cfg)
         destination = export_to or str(cfg.data["export"]["to"])
         then = (lambda folder: _export(folder, destination, cfg, None, None, None)) if destination else None
         now = datetime.now(UTC)
@@ -489,7 +493,7 @@ def pack(
         if when is None and chosen is not None:
             when = min(datetime.now(UTC), period_end(chosen))
         _known_frameworks(cfg, framework)
-        db = Store(cfg.store)
+        db = _open_store(cfg)
         return _check_and_pack(db, cfg, when, snapshot, threshold, chosen, framework, stored=stored)
 
     _guard(body, stored)
@@ -655,7 +659,7 @@ def attest_import(
 
     def body() -> int:
         cfg = _config(config, store, None)
-        db = Store(cfg.store)
+        db = _open_store(cfg)
         refused = 0
         for path in files:
             try:
@@ -675,6 +679,52 @@ def attest_import(
         return EXIT_INPUT if refused else EXIT_OK
 
     _guard(body, stored)
+
+
+store_app = typer.Typer(help="The evidence store: retention, and merging snapshots of account groups.")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("prune")
+def store_prune(
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Snapshots to keep, newest first.")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Delete every snapshot but the newest N, with their records, check runs and findings.
+
+    Attestation campaigns and the decisions imported into them are kept. A nightly store grows by
+    about one snapshot a night; `--keep 90` holds three months."""
+
+    def body() -> int:
+        cfg = _config(config, store, None)
+        deleted = _open_store(cfg).prune(keep)
+        if deleted:
+            print(f"deleted {len(deleted)} snapshot(s): {deleted[0]}..{deleted[-1]}; kept the newest {keep}")
+        else:
+            print(f"nothing to delete: the store holds {keep} snapshot(s) or fewer")
+        return EXIT_OK
+
+    _guard(body)
+
+
+@store_app.command("merge")
+def store_merge(
+    snapshots: Annotated[list[int], typer.Argument(help="Snapshot ids, one per account group.")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Merge snapshots collected per account group (parallel jobs) into one new snapshot, so one
+    check and one pack cover the whole organisation; prints the new snapshot id."""
+
+    def body() -> int:
+        cfg = _config(config, store, None)
+        new_id = _open_store(cfg).merge(snapshots)
+        err.print(f"snapshot {new_id}: merge of snapshots {', '.join(map(str, sorted(set(snapshots))))}")
+        print(new_id)
+        return EXIT_OK
+
+    _guard(body)
 
 
 @app.command()

@@ -21,6 +21,7 @@ from agentaudit.errors import InputError
 DEFAULTS_YAML = """\
 # agentaudit policy config. Every key is optional; these are the defaults.
 store: sqlite:///agentaudit.db        # evidence store: a SQLite file path or URL, or postgresql+psycopg://...
+store_busy_timeout_s: 600              # wait this long for another run's write to the store, then give up
 output: output                         # folder for result and pack folders
 thresholds:
   key_max_age_days: 90                 # LC: access keys / client secrets rotated at least this often

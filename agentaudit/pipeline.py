@@ -26,7 +26,7 @@ from agentaudit.controls.engine import OPEN_STATUSES, Evaluation, evaluate
 from agentaudit.errors import InputError, StoreError
 from agentaudit.model.periods import period_of, previous_period
 from agentaudit.model.records import Decision, SourceStatus
-from agentaudit.model.store import RECORD_TABLES, ImportRecord, PreviousRun, Store, findings_table
+from agentaudit.model.store import ImportRecord, PreviousRun, Store, findings_table
 from agentaudit.output import attestation as attestation_out
 from agentaudit.output import pack, packdata
 from agentaudit.output.results import (
@@ -189,19 +189,19 @@ def _collect(
         data, warnings = enrich(collected, entries, profiles, people, config, origin=origin)
         if strict and (warnings or data.status() != SourceStatus.COMPLETE):
             raise StrictRefusalError(warnings)
-        snapshot_id = store.write_snapshot(data)
+        snapshot_id = store.write_snapshot(data, warnings=warnings)
     return CollectResult(snapshot_id, data.status().value, data.counts(), warnings)
 
 
 def load_context(store: Store, snapshot_id: int, config: Config, as_of: datetime) -> Context:
-    frames = {name: store.read_table(name, snapshot_id) for name in RECORD_TABLES}
+    info, frames = store.read_snapshot(snapshot_id)
     when = pd.Timestamp(as_of).tz_convert(UTC)
     period = period_of(when)
     return Context(
         as_of=when,
         config=config,
         attestations=store.read_attestations([period, previous_period(period)]),
-        snapshot_created=pd.Timestamp(store.snapshot_info(snapshot_id)["created_at"]),
+        snapshot_created=pd.Timestamp(info["created_at"]),
         **frames,
     )
 

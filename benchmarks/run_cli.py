@@ -58,6 +58,7 @@ def main() -> int:
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
     wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         sys.stderr.write(done.stderr)
         return done.returncode
@@ -67,7 +68,8 @@ def main() -> int:
         "store": "sqlite" if store.startswith("sqlite") else store.split(":", 1)[0],
         "wall_s": round(wall, 1),
         "identities_per_s": round(args.identities / wall),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # the run and its workers; wall is shared
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "pack_mb": round(_size_mb(folder), 1),
         "sizes_mb": {
             str(p.relative_to(folder)): round(_size_mb(p), 2)

@@ -6,7 +6,6 @@ schema cannot drift from the model; `SCHEMA_VERSION` plus `MIGRATIONS` is the up
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import types
@@ -25,40 +24,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from agentaudit.errors import StoreError
 from agentaudit.model import records as r
+from agentaudit.model.bulk import StringTuple, insert_columns, insert_records, read_columns
 
 SCHEMA_VERSION = 4
-CHUNK = 20_000
+# How long a run waits for another run's write to finish before it gives up (seconds).
+BUSY_TIMEOUT = 600.0
+# pg_advisory_xact_lock key serialising schema creation and migration between processes.
+_SCHEMA_LOCK = 0x61676E74
 
 metadata = sa.MetaData()
-
-
-class StringTuple(sa.types.TypeDecorator[tuple[str, ...]]):
-    """A tuple of strings as one text value joined by the ASCII unit separator.
-
-    Grants hold a million action/resource lists at scale; join/split is several times faster
-    than JSON both ways. A value that itself contains the separator is stored as JSON instead."""
-
-    impl = sa.Text
-    cache_ok = True
-    SEP = "\x1f"
-    JSON_MARK = "\x1e"
-
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
-        return None if value is None else self.encode(value)
-
-    @classmethod
-    def encode(cls, value: tuple[str, ...]) -> str:
-        joined = cls.SEP.join(value)
-        if joined.count(cls.SEP) != max(len(value) - 1, 0) or joined.startswith(cls.JSON_MARK):
-            return cls.JSON_MARK + json.dumps(list(value))
-        return joined
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> tuple[str, ...] | None:
-        if value is None:
-            return None
-        if value.startswith(self.JSON_MARK):
-            return tuple(json.loads(value[1:]))
-        return tuple(value.split(self.SEP)) if value else ()
 
 
 def _column_type(hint: Any) -> tuple[sa.types.TypeEngine[Any], bool]:
@@ -270,18 +244,27 @@ def _evaluated_controls(summary: Any) -> frozenset[str] | None:
 
 
 class Store:
-    """A handle on one evidence store URL."""
+    """A handle on one evidence store URL.
 
-    def __init__(self, url: str):
+    Writers take the write lock up front and wait for another run's write at most `busy_timeout`
+    seconds (SQLite: BEGIN IMMEDIATE and the driver's busy timeout; PostgreSQL: row inserts do not
+    block each other), then give up with a message saying so. Schema creation is serialised."""
+
+    def __init__(self, url: str, busy_timeout: float = BUSY_TIMEOUT):
         self.url = url
+        self.busy_timeout = busy_timeout
         self._file: Path | None = None  # a SQLite file not created yet: made on the first write
         try:
             parsed = sa.engine.make_url(url)
-            if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            self.sqlite = parsed.get_backend_name() == "sqlite"
+            if self.sqlite and parsed.database and parsed.database != ":memory:":
                 self._file = Path(parsed.database)
-            self.engine: Engine = sa.create_engine(url)
+            connect_args = {"timeout": busy_timeout} if self.sqlite else {}
+            self.engine: Engine = sa.create_engine(url, connect_args=connect_args)
         except (sa.exc.ArgumentError, ValueError, OSError, ImportError) as exc:
             raise StoreError(f"cannot open evidence store {url!r}: {exc}") from exc
+        if self.sqlite:
+            _explicit_sqlite_transactions(self.engine)
         if self._file is None or self._file.exists():
             self._file = None
             self._migrate()
@@ -303,8 +286,12 @@ class Store:
         return self._file is None
 
     def _migrate(self) -> None:
+        """Create or upgrade the schema under a lock: two first runs on a new store must not both
+        create it (the second would find "table already exists")."""
         try:
-            with self.engine.begin() as conn:
+            with self._begin(write=True, what="cannot open evidence store") as conn:
+                if not self.sqlite:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
                 meta_table.create(conn, checkfirst=True)
                 row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
                 if row is None:  # a new store: every table at the current version
@@ -328,18 +315,35 @@ class Store:
             raise StoreError(f"cannot open evidence store {self.url}: {_short(exc)}") from exc
 
     @contextmanager
-    def _begin(self) -> Iterator[Connection]:
+    def _begin(
+        self, write: bool = False, consistent: bool = False, what: str = "evidence store"
+    ) -> Iterator[Connection]:
+        """One transaction. `write`: take the write lock first (SQLite). `consistent`: every read in
+        it sees one snapshot of the database (PostgreSQL REPEATABLE READ; SQLite holds its read lock)."""
         self.create()
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(agentaudit_write=True)
+                if consistent and not self.sqlite:
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            if "database is locked" in str(exc):
+                raise StoreError(
+                    f"{what} {self.url}: another run kept it locked for over {self.busy_timeout:.0f} s; "
+                    "gave up, nothing was written — run again when that run has finished"
+                ) from exc
+            raise StoreError(f"{what} {self.url}: {_short(exc)}") from exc
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"evidence store {self.url}: {_short(exc)}") from exc
+            raise StoreError(f"{what} {self.url}: {_short(exc)}") from exc
 
-    def write_snapshot(self, data: SnapshotData, now: datetime | None = None) -> int:
-        """Write a whole snapshot in one transaction; on any failure nothing is kept."""
+    def write_snapshot(self, data: SnapshotData, now: datetime | None = None, warnings: list[str] | None = None) -> int:
+        """Write a whole snapshot in one transaction; on any failure nothing is kept. What had to be
+        normalised to be stored (a NUL byte in a text field) is appended to `warnings`."""
         created = now or datetime.now(UTC)
-        with self._begin() as conn:
+        with self._begin(write=True) as conn:
             result = conn.execute(
                 snapshots.insert().values(
                     created_at=created,
@@ -350,7 +354,7 @@ class Store:
             )
             snapshot_id = _new_id(result)
             for name, (table, _cls) in RECORD_TABLES.items():
-                _insert_records(conn, table, getattr(data, name), "snapshot_id", snapshot_id)
+                insert_records(conn, table, getattr(data, name), "snapshot_id", snapshot_id, warnings)
         return snapshot_id
 
     def latest_snapshot_id(self) -> int | None:
@@ -370,7 +374,82 @@ class Store:
         table, _ = RECORD_TABLES[name]
         columns = [c for c in table.c if c.name != "snapshot_id"]
         with self._begin() as conn:
-            return _read_columns(conn, columns, table.c.snapshot_id == snapshot_id)
+            return read_columns(conn, columns, table.c.snapshot_id == snapshot_id)
+
+    def read_snapshot(self, snapshot_id: int) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+        """A snapshot's row and every record table, read in one consistent transaction: a collect
+        writing or a prune deleting meanwhile changes nothing this reader sees."""
+        with self._begin(consistent=True) as conn:
+            row = conn.execute(sa.select(snapshots).where(snapshots.c.id == snapshot_id)).mappings().first()
+            if row is None:
+                raise StoreError(f"snapshot {snapshot_id} is not in evidence store {self.url}")
+            frames = {}
+            for name, (table, _) in RECORD_TABLES.items():
+                columns = [c for c in table.c if c.name != "snapshot_id"]
+                frames[name] = read_columns(conn, columns, table.c.snapshot_id == snapshot_id)
+        return {**row, "created_at": _as_utc(row["created_at"])}, frames
+
+    def merge(self, snapshot_ids: list[int], now: datetime | None = None) -> int:
+        """One new snapshot holding the records of several, collected per account group in
+        parallel jobs, so that one check evaluates the whole organisation. Identity-scoped tables
+        are unioned (refused if an identity is in two of them: the groups must not overlap); the
+        organisation-wide register, roster and profiles each collector read are kept once, a
+        register entry matched in any group counting as matched."""
+        ids = sorted(set(snapshot_ids))
+        if len(ids) < 2:
+            raise StoreError("store merge: name at least two snapshots")
+        with self._begin(write=True) as conn:
+            rows = conn.execute(sa.select(snapshots).where(snapshots.c.id.in_(ids))).mappings().all()
+            missing = sorted(set(ids) - {int(row["id"]) for row in rows})
+            if missing:
+                raise StoreError(f"store merge: snapshot(s) {missing} not in evidence store {self.url}")
+            _refuse_overlap(conn, ids)
+            shared = _organisation_tables(conn, ids)
+            counts = {name: 0 for name in RECORD_TABLES}
+            for row in rows:
+                for name in _SCOPED:
+                    counts[name] += int(row["counts"].get(name, 0))
+            counts.update({name: len(frame) for name, frame in shared.items()})
+            complete = all(row["status"] == r.SourceStatus.COMPLETE.value for row in rows)
+            result = conn.execute(
+                snapshots.insert().values(
+                    created_at=now or datetime.now(UTC),
+                    origin=f"merge of snapshots {', '.join(map(str, ids))}",
+                    status=(r.SourceStatus.COMPLETE if complete else r.SourceStatus.PARTIAL).value,
+                    counts=counts,
+                )
+            )
+            new_id = _new_id(result)
+            for name in _SCOPED:
+                table = RECORD_TABLES[name][0]
+                names = [c.name for c in table.c if c.name != "snapshot_id"]
+                source = sa.select(sa.literal(new_id), *(table.c[n] for n in names)).where(table.c.snapshot_id.in_(ids))
+                conn.execute(table.insert().from_select(["snapshot_id", *names], source))
+            for name, frame in shared.items():
+                columns = {c: frame[c].tolist() for c in frame.columns}
+                columns["snapshot_id"] = [new_id] * len(frame)
+                insert_columns(conn, RECORD_TABLES[name][0], columns)
+        return new_id
+
+    def prune(self, keep: int) -> list[int]:
+        """Delete every snapshot but the newest `keep`, with its records, check runs and their
+        findings; returns the ids deleted. Attestation campaigns, imports and decisions stay:
+        they are the record of the review and hold the secrets that check returned workbooks."""
+        if keep < 1:
+            raise StoreError("--keep must be at least 1: the newest snapshot is never pruned")
+        with self._begin(write=True) as conn:
+            ids = list(conn.execute(sa.select(snapshots.c.id).order_by(snapshots.c.id.desc())).scalars())
+            doomed = ids[keep:]
+            if not doomed:
+                return []
+            cutoff = doomed[0]  # every id at or below it goes
+            runs = sa.select(check_runs.c.id).where(check_runs.c.snapshot_id <= cutoff)
+            conn.execute(findings_table.delete().where(findings_table.c.run_id.in_(runs)))
+            conn.execute(check_runs.delete().where(check_runs.c.snapshot_id <= cutoff))
+            for table, _cls in RECORD_TABLES.values():
+                conn.execute(table.delete().where(table.c.snapshot_id <= cutoff))
+            conn.execute(snapshots.delete().where(snapshots.c.id <= cutoff))
+        return sorted(doomed)
 
     def previous_run(self, snapshot_id: int) -> PreviousRun | None:
         """The newest check run up to this snapshot, with its failing findings' first-seen dates:
@@ -410,7 +489,7 @@ class Store:
         findings: dict[str, list[Any]],
     ) -> int:
         """Findings come column-wise (name → values), as the engine's frame holds them."""
-        with self._begin() as conn:
+        with self._begin(write=True) as conn:
             result = conn.execute(
                 check_runs.insert().values(
                     snapshot_id=snapshot_id, as_of=as_of, created_at=datetime.now(UTC), summary=summary
@@ -419,13 +498,13 @@ class Store:
             run_id = _new_id(result)
             if findings:
                 size = len(next(iter(findings.values())))
-                _insert_columns(conn, findings_table, {**findings, "run_id": [run_id] * size})
+                insert_columns(conn, findings_table, {**findings, "run_id": [run_id] * size})
         return run_id
 
     def create_campaign(self, period: str, run_id: int, snapshot_id: int) -> Campaign:
         secret = secrets.token_bytes(32)
         created = datetime.now(UTC)
-        with self._begin() as conn:
+        with self._begin(write=True) as conn:
             result = conn.execute(
                 campaigns.insert().values(
                     period=period, run_id=run_id, snapshot_id=snapshot_id, created_at=created, secret=secret.hex()
@@ -468,7 +547,7 @@ class Store:
 
     def write_attestations(self, record: ImportRecord, decisions: list[r.Attestation]) -> int:
         """One returned workbook in one transaction: its import record and all its decisions."""
-        with self._begin() as conn:
+        with self._begin(write=True) as conn:
             result = conn.execute(
                 attestation_imports.insert().values(
                     campaign_id=record.campaign_id,
@@ -481,14 +560,14 @@ class Store:
                 )
             )
             import_id = _new_id(result)
-            _insert_records(conn, attestations_table, decisions, "import_id", import_id)
+            insert_records(conn, attestations_table, decisions, "import_id", import_id)
         return import_id
 
     def read_attestations(self, periods: list[str]) -> pd.DataFrame:
         """Decisions of these periods, oldest import first (a later decision on a row wins)."""
         columns = [c for c in attestations_table.c]
         with self._begin() as conn:
-            frame = _read_columns(conn, columns, attestations_table.c.period.in_(periods))
+            frame = read_columns(conn, columns, attestations_table.c.period.in_(periods))
         return frame.sort_values(["import_id", "row_id"], kind="stable").reset_index(drop=True)
 
 
@@ -496,6 +575,58 @@ def _create_private(path: Path) -> None:
     """A new SQLite store file is created 0600: it holds the campaigns' HMAC secrets."""
     with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+# Tables whose records belong to one account or tenant (unioned by merge), and those every
+# collector reads whole from the organisation's register and roster (kept once by merge).
+_SCOPED = ("sources", "identities", "credentials", "grants", "tools", "trails")
+_ORGANISATION = {"people": ["email"], "profiles": ["name"], "register": ["location", "match"]}
+
+
+def _refuse_overlap(conn: Connection, ids: list[int]) -> None:
+    table = RECORD_TABLES["identities"][0]
+    overlap = conn.execute(
+        sa.select(table.c.uid)
+        .where(table.c.snapshot_id.in_(ids))
+        .group_by(table.c.uid)
+        .having(sa.func.count(sa.distinct(table.c.snapshot_id)) > 1)
+        .limit(3)
+    ).scalars()
+    shared = list(overlap)
+    if shared:
+        raise StoreError(
+            f"store merge: snapshots {ids} overlap (identity {shared[0]} is in more than one); "
+            "merge the snapshots of disjoint account groups"
+        )
+
+
+def _organisation_tables(conn: Connection, ids: list[int]) -> dict[str, pd.DataFrame]:
+    """The register, roster and profiles of the merged snapshots, each record once."""
+    frames = {}
+    for name, key in _ORGANISATION.items():
+        table = RECORD_TABLES[name][0]
+        columns = [c for c in table.c if c.name != "snapshot_id"]
+        frame = read_columns(conn, columns, table.c.snapshot_id.in_(ids))
+        if name == "register":  # a matched copy first, so the entry counts as matched
+            frame = frame.sort_values("matched_uid", key=lambda s: s.isna(), kind="stable")
+        frames[name] = frame.drop_duplicates(key).reset_index(drop=True)
+    return frames
+
+
+def _explicit_sqlite_transactions(engine: Engine) -> None:
+    """pysqlite begins a transaction only before DML, and DEFERRED: two writers then deadlock on
+    the lock upgrade and one fails at once with "database is locked", busy timeout or not. Begin
+    every transaction ourselves (SQLAlchemy's documented pysqlite recipe): IMMEDIATE for writes,
+    which waits for the write lock up front, bounded by the busy timeout; DEFERRED for reads."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("agentaudit_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
@@ -513,59 +644,3 @@ def _short(exc: BaseException) -> str:
 
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _insert_records(conn: Connection, table: sa.Table, items: list[Any], key: str, key_value: int) -> None:
-    if not items:
-        return
-    names, get = r.row_getter(type(items[0]))
-    values = list(zip(*map(get, items), strict=True))
-    columns = dict(zip(names, (list(v) for v in values), strict=True))
-    columns[key] = [key_value] * len(items)
-    _insert_columns(conn, table, columns)
-
-
-def _insert_columns(conn: Connection, table: sa.Table, columns: dict[str, list[Any]]) -> None:
-    """Bulk insert through the DBAPI's executemany, with each column's own bind processing.
-
-    SQLAlchemy's per-row parameter handling costs more than the database itself at a million
-    rows; the column types' bind processors (public API) keep the stored form identical."""
-    dialect = conn.dialect
-    compiled = table.insert().compile(dialect=dialect)
-    order = list(compiled.positiontup or []) if compiled.positional else [c.name for c in table.c]
-    processed: list[list[Any]] = []
-    for name in order:
-        column = table.c[name]
-        values = columns[name]
-        if isinstance(column.type, sa.DateTime):
-            values = [_utc(v) for v in values]
-        if isinstance(column.type, StringTuple):
-            encode = StringTuple.encode
-            processed.append([None if v is None else encode(v) for v in values])
-            continue
-        if isinstance(column.type, sa.Boolean):  # DBAPIs take Python bools as they are
-            processed.append(values)
-            continue
-        process = column.type.dialect_impl(dialect).bind_processor(dialect)
-        processed.append([process(v) for v in values] if process else values)
-    rows: list[Any] = list(zip(*processed, strict=True))
-    if not compiled.positional:
-        rows = [dict(zip(order, row, strict=True)) for row in rows]
-    for start in range(0, len(rows), CHUNK):
-        conn.exec_driver_sql(str(compiled), rows[start : start + CHUNK])
-
-
-def _read_columns(conn: Connection, columns: list[sa.Column[Any]], where: Any) -> pd.DataFrame:
-    """Read through the DBAPI and convert column-wise: pandas parses datetimes in bulk."""
-    dialect = conn.dialect
-    query = sa.select(*columns).where(where).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    rows = conn.exec_driver_sql(str(query)).fetchall()
-    data: dict[str, Any] = {}
-    for index, column in enumerate(columns):
-        values = [row[index] for row in rows]
-        if isinstance(column.type, sa.DateTime):
-            data[column.name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="mixed")
-            continue
-        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-        data[column.name] = pd.Series([process(v) for v in values] if process else values, dtype=object)
-    return pd.DataFrame(data, columns=[c.name for c in columns])

@@ -170,11 +170,11 @@ def _when(value: Any) -> datetime | None:
 def _listed(findings: pd.DataFrame, include_passes: bool) -> tuple[pd.DataFrame, str]:
     """The Findings sheet holds the results that need attention unless `xlsx_include_passes` is
     set: passes are most of a large estate's results (1.5 million at 100k identities, past
-    Excel's row limit), counted per control on the Controls sheet and listed in findings.json/csv."""
+    Excel's row limit), counted per control on the Controls sheet and listed in findings.parquet."""
     if include_passes:
         return findings, "every result"
     quiet = findings["status"].isin(QUIET_STATUSES)
-    note = f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.csv"
+    note = f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.parquet"
     return findings[~quiet], note
 
 
