@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from agentaudit import __version__
-from agentaudit.collectors.attestation import read_returned
 from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
 from agentaudit.collectors.enrich import enrich
 from agentaudit.collectors.exports import Collected, read_exports
@@ -27,8 +26,6 @@ from agentaudit.errors import InputError, StoreError
 from agentaudit.model.periods import period_of, previous_period
 from agentaudit.model.records import Decision, SourceStatus
 from agentaudit.model.store import ImportRecord, PreviousRun, Store, findings_table
-from agentaudit.output import attestation as attestation_out
-from agentaudit.output import pack, packdata
 from agentaudit.output.results import (
     CSV,
     JSONL,
@@ -339,6 +336,9 @@ def write_pack(
         "xlsx_include_passes": config.data["pack"]["xlsx_include_passes"],
         "audit_manager": config.data["pack"]["audit_manager"],
     }
+    from agentaudit.output import attestation as attestation_out  # PDF/XLSX stacks: imported only to pack
+    from agentaudit.output import pack, packdata
+
     review = None
     if config.data["attestation"]["workbooks"]:
         campaign = store.create_campaign(period, result.run_id, result.snapshot_id)
@@ -383,6 +383,8 @@ def import_attestation(path: Path, store: Store, config: Config, now: datetime |
         raise InputError("no such file", path)
     when = now or datetime.now(UTC)
     limit = int(config.data["attestation"]["max_file_mb"]) * 1024 * 1024
+    from agentaudit.collectors.attestation import read_returned  # openpyxl: imported only to import
+
     returned = read_returned(path, store.campaign, limit, when)
     counts = {d.value: sum(1 for a in returned.decisions if a.decision == d) for d in Decision}
     previous = store.find_import(returned.file_sha256)

@@ -177,14 +177,15 @@ def test_a_nul_byte_in_a_tag_is_stored_replaced_and_named(store_url: str, tmp_pa
     collect says which record, field and file held it; the rest of the snapshot is kept."""
     estate = tmp_path / "estate"
     shutil.copytree(SAMPLE, estate)
-    iam = next(estate.glob("aws/*/iam.json"))
+    iam = next(estate.glob("aws/*/iam-authorization-details.json"))
     document = json.loads(iam.read_text())
     role = document["RoleDetailList"][0]
     role["Tags"] = [*role.get("Tags", []), {"Key": "identity-owner", "Value": "ops\x00team@example.com"}]
     iam.write_text(json.dumps(document))
     code, _, err = _finish(_agentaudit("collect", "--source", str(estate), "--store", store_url))
     assert code == 0, err
-    assert "identities: uid " in err and role["RoleName"] in err and str(iam) in err
+    assert "identities: uid " in err and role["RoleName"] in err
+    assert f"(from {iam.relative_to(estate).as_posix()})" in err
     assert "a NUL byte in 'identity_owner' was stored as U+FFFD" in err
     store = Store(store_url)
     identities = store.read_table("identities", 1)

@@ -444,10 +444,12 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
 
     def _report(self, account: _Account) -> int:
         client = self._client(account.session, "iam")
-        for _ in range(REPORT_POLLS):
+        delay = 0.05  # the report is often ready at once or within a second: back off up to the poll interval
+        for _ in range(REPORT_POLLS + 6):  # the 6 short waits first, then as long as before
             if client.generate_credential_report().get("State") == "COMPLETE":
                 break
-            time.sleep(self.options.report_poll_seconds)
+            time.sleep(delay)
+            delay = min(delay * 2, self.options.report_poll_seconds)
         response = client.get_credential_report()
         name = f"aws/{account.account_id}/iam:CredentialReport"
         text = aws_iam.decode_credential_report(response, name)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from agentaudit import __version__
 from agentaudit.controls.catalog import Catalog, Control
-from agentaudit.output.results import dumps, needing_action, open_text, present
+from agentaudit.output.results import column_values, dumps, needing_action, open_text
 
 OCSF_VERSION = "1.3.0"
 COMPLIANCE, DETECTION = 2003, 2004
@@ -132,7 +132,7 @@ def write_ocsf(
     time = f'"time":{int(as_of.timestamp() * 1000)}'
     with ExitStack() as stack:
         handles = {cls: stack.enter_context(open_text(path)) for cls, path in targets.items()}
-        values = [present(findings[c].tolist()) if c in findings else [None] * len(findings) for c in COLUMNS]
+        values = [column_values(findings, c) for c in COLUMNS]
         for row in zip(*values, strict=True):
             control_id, status, subject, native, name, kind, account, provider, owner, evidence, seen = row
             account, provider = "" if account is None else str(account), "" if provider is None else str(provider)

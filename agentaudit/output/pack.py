@@ -6,8 +6,9 @@ findings.ocsf.jsonl.gz (OCSF 2003), detections.ocsf.jsonl.gz (OCSF 2004),
 oscal-assessment-results.json.gz (OSCAL), signing-cert.pem,
 attestation/<owner>.xlsx (one review workbook per owner), audit-manager/ (when configured),
 manifest.json (SHA-256 of every file) and manifest.json.p7s.
-The workbook, and the owners' attestation workbooks, are written in forked workers while this
-process renders JSON, CSV and the PDF: on a large estate each takes about as long.
+The workbook, the owners' attestation workbooks and the signed PDF are written in forked workers
+while this process writes the result files (Parquet, JSON Lines, CSV, OCSF, OSCAL): on a large
+estate each takes about as long, and a small one waits for none of them in turn.
 """
 
 from __future__ import annotations
@@ -108,6 +109,14 @@ def _write_inventory(inventory: dict[str, pd.DataFrame], path: Path) -> None:
         handle.write("}\n")
 
 
+def _write_signed_pdf(data: PackData, unsigned: Path, signed: Path, identity: SigningIdentity) -> None:
+    try:
+        write_pdf(data, unsigned)
+        sign_pdf(unsigned, signed, identity, reason=f"agentaudit review pack {data.meta['period']}")
+    finally:
+        unsigned.unlink(missing_ok=True)
+
+
 def write_pack(
     final: Path,
     data: PackData,
@@ -122,6 +131,8 @@ def write_pack(
         workers = [_start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)]
         if review is not None:
             workers.append(_start_worker("attestation workbooks", write_review, review, data.meta, folder))
+        unsigned = folder.parent / f".{final.name}.unsigned.pdf"
+        workers.append(_start_worker("review-pack.pdf", _write_signed_pdf, data, unsigned, folder / PDF, identity))
         try:
             write_findings_parquet(findings, folder / PARQUET)
             passes = bool(data.meta.get("include_passes", False))
@@ -137,17 +148,12 @@ def write_pack(
                 write_audit_manager(folder, findings, data.catalog, data.meta)
             _write_inventory(_inventory(data, identities), folder / INVENTORY)
             write_html(data, folder / HTML)
-            unsigned = folder.parent / f".{final.name}.unsigned.pdf"
-            try:
-                write_pdf(data, unsigned)
-                sign_pdf(unsigned, folder / PDF, identity, reason=f"agentaudit review pack {data.meta['period']}")
-            finally:
-                unsigned.unlink(missing_ok=True)
         except BaseException:
             for wait in workers:
                 process = getattr(wait, "process", None)
                 if process is not None and process.is_alive():
                     process.terminate()
+            unsigned.unlink(missing_ok=True)
             raise
         for wait in workers:
             wait()
