@@ -61,10 +61,10 @@ def test_remote_verify_catches_a_tampered_blob(demo_run: dict[str, Any], contain
     where = _files(demo_run["folder"])[0]
     url = f"azure://{ACCOUNT}/{container.container_name}"
     assert runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url]).exit_code == 0
-    container.upload_blob(f"{where}/inventory.json", b'{"identities": []}', overwrite=True)
+    container.upload_blob(f"{where}/inventory.json.gz", b"tampered", overwrite=True)
     result = runner.invoke(app, ["verify", f"{url}/{where}"])
     assert result.exit_code == 1
-    assert "FAIL  inventory.json: SHA-256 differs from the manifest (file changed)" in result.stdout
+    assert "FAIL  inventory.json.gz: SHA-256 differs from the manifest (file changed)" in result.stdout
 
 
 def test_blob_upload_cut_by_a_stopped_server_is_reported_then_resumed(

@@ -133,11 +133,12 @@ def _replace_nul(
 def _executemany(conn: Connection, table: sa.Table, processed: dict[str, list[Any]]) -> None:
     compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(processed))
     order = list(compiled.positiontup or []) if compiled.positional else list(processed)
-    rows: list[Any] = list(zip(*(processed[n] for n in order), strict=True))
-    if not compiled.positional:
-        rows = [dict(zip(order, row, strict=True)) for row in rows]
-    for start in range(0, len(rows), CHUNK):
-        conn.exec_driver_sql(str(compiled), rows[start : start + CHUNK])
+    size = len(processed[order[0]]) if order else 0
+    for start in range(0, size, CHUNK):  # rows built a chunk at a time: a million tuples at once cost 100s of MB
+        rows: list[Any] = list(zip(*(processed[n][start : start + CHUNK] for n in order), strict=True))
+        if not compiled.positional:
+            rows = [dict(zip(order, row, strict=True)) for row in rows]
+        conn.exec_driver_sql(str(compiled), rows)
 
 
 def _copy(conn: Connection, table: sa.Table, processed: dict[str, list[Any]]) -> None:
