@@ -41,7 +41,7 @@ TAMPER: dict[str, Callable[[Path], str]] = {
     "folder-symlink": lambda p: (p / "more").symlink_to(p.parent, target_is_directory=True) or "more: a symbolic link",
     "dangling-symlink": lambda p: (p / "gone.json").symlink_to(p / "nowhere") or "gone.json: a symbolic link",
     "fifo": lambda p: os.mkfifo(p / "pipe") or "pipe: not a regular file",
-    "listed-file-as-symlink": lambda p: _swap_for_link(p, "findings.json"),
+    "listed-file-as-symlink": lambda p: _swap_for_link(p, "findings.jsonl.gz"),
     "nested-empty-folder": lambda p: (
         (p / "attestation" / "x").mkdir() or "attestation/x/: a folder the manifest does not account for"
     ),
