@@ -7,6 +7,7 @@ or not confirmed by read-back (retry: the export resumes); 4 another run holds t
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -23,6 +24,7 @@ from rich.table import Table
 
 from agentaudit import __version__, pipeline
 from agentaudit.collectors.aws_live import AwsOptions
+from agentaudit.collectors.azure_live import AzureEndpoints, AzureOptions
 from agentaudit.config import DEFAULTS_YAML, Config, load_config
 from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError, redact_urls
@@ -115,6 +117,31 @@ LockOpt = Annotated[
 RetainOpt = Annotated[int | None, typer.Option("--retain-days", min=1, help="S3 Object Lock retention in days.")]
 
 
+AzureOpt = Annotated[
+    bool,
+    typer.Option("--azure", help="Collect live from Azure/Entra (azure-identity DefaultAzureCredential)."),
+]
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", help="With --azure: the Entra tenant id (default AZURE_TENANT_ID).")
+]
+SubscriptionsOpt = Annotated[
+    str | None,
+    typer.Option("--subscriptions", help="With --azure: comma-separated subscription ids; default every enabled one."),
+]
+
+
+def _azure_options(azure: bool, tenant: str | None, subscriptions: str | None, cfg: Config) -> AzureOptions | None:
+    if not azure:
+        if tenant or subscriptions:
+            raise AgentAuditError("--tenant and --subscriptions need --azure")
+        return None
+    tenant = tenant or os.environ.get("AZURE_TENANT_ID")
+    if not tenant:
+        raise AgentAuditError("--azure needs the tenant id: --tenant ID (or AZURE_TENANT_ID)")
+    endpoints = AzureEndpoints.from_config(cfg.azure)
+    return AzureOptions(tenant=tenant, endpoints=endpoints, subscriptions=_split(subscriptions) or None)
+
+
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
@@ -144,9 +171,10 @@ def _collect_from(
     register: list[Path] | None,
     roster: Path | None,
     strict: bool = False,
+    azure: AzureOptions | None = None,
 ) -> pipeline.CollectResult:
     try:
-        return _collect_one(source, aws, db, cfg, register, roster, strict)
+        return _collect_one(source, aws, db, cfg, register, roster, strict, azure)
     except pipeline.StrictRefusalError as refusal:
         _print_warnings(refusal.warnings)
         raise
@@ -165,10 +193,16 @@ def _collect_one(
     register: list[Path] | None,
     roster: Path | None,
     strict: bool,
+    azure: AzureOptions | None = None,
 ) -> pipeline.CollectResult:
-    if (source is None) == (aws is None):
-        raise AgentAuditError("give either --source DIR (saved exports) or --aws (live), not both or neither")
+    if [source, aws, azure].count(None) != 2:
+        raise AgentAuditError("give one of --source DIR (saved exports), --aws or --azure (live)")
     with _progress("collect") as tick:
+        if azure is not None:
+            result = pipeline.collect_azure(azure, db, cfg, register, roster, tick, strict)
+            calls = sum(result.api_calls.values())
+            err.print(f"Azure: {calls} API calls ({calls / max(1, result.counts['identities']):.3f} per identity)")
+            return result
         if aws is not None:
             limits = cfg.data["aws"]
             aws = replace(
@@ -358,20 +392,24 @@ def collect(
     profiles: ProfilesOpt = None,
     regions: RegionsOpt = None,
     workers: WorkersOpt = 4,
+    azure: AzureOpt = False,
+    tenant: TenantOpt = None,
+    subscriptions: SubscriptionsOpt = None,
     register: RegisterOpt = None,
     roster: RosterOpt = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
     strict: StrictOpt = False,
 ) -> None:
-    """Read saved exports (--source) or live AWS (--aws) into a new snapshot (one transaction)."""
+    """Read saved exports (--source), live AWS (--aws) or live Azure (--azure) into a new snapshot."""
 
     stored = _Stored()
 
     def body() -> int:
         aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
         cfg = _config(config, store, None)
-        result = _collect_from(source, aws_options, _open_store(cfg), cfg, register, roster, strict)
+        azure_options = _azure_options(azure, tenant, subscriptions, cfg)
+        result = _collect_from(source, aws_options, _open_store(cfg), cfg, register, roster, strict, azure_options)
         stored.add(f"snapshot {result.snapshot_id}")
         _report_collect(result)
         return EXIT_OK
@@ -417,6 +455,9 @@ def run(
     profiles: ProfilesOpt = None,
     regions: RegionsOpt = None,
     workers: WorkersOpt = 4,
+    azure: AzureOpt = False,
+    tenant: TenantOpt = None,
+    subscriptions: SubscriptionsOpt = None,
     register: RegisterOpt = None,
     roster: RosterOpt = None,
     config: ConfigOpt = None,
@@ -445,9 +486,10 @@ def run(
                 sample.config,
                 sample.store,
             )
-        if src is None and aws_options is None:
-            raise AgentAuditError("run needs --source DIR, --aws, or --demo for the bundled sample estate")
+        if src is None and aws_options is None and not azure:
+            raise AgentAuditError("run needs --source DIR, --aws, --azure, or --demo for the bundled sample estate")
         cfg = _config(cfg_path, store_url, out)
+        azure_options = _azure_options(azure, tenant, subscriptions, cfg)
         threshold = _severity(fail_on)
         _known_frameworks(cfg, framework)
         db = _open_store(cfg)
@@ -459,7 +501,7 @@ def run(
         ttl = timedelta(minutes=int(cfg.data["schedule"]["lock_minutes"]))
         # Scheduled runs name their period (--period): one at a time per period.
         with period_lock(db, chosen, ttl) if chosen else nullcontext():
-            collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict)
+            collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict, azure_options)
             stored.add(f"snapshot {collected.snapshot_id}")
             _report_collect(collected)
             return _check_and_pack(

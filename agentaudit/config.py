@@ -30,6 +30,7 @@ thresholds:
   max_credential_lifetime_days: 365    # LC: longest validity allowed for a secret or certificate
   secret_rotation_max_days: 90         # LC: Secrets Manager rotation interval upper bound
   revoke_grace_days: 0                 # ATT: days after import a Revoke decision may still be pending
+  no_expiry_from_year: 2099            # LC: an end date in this year or later counts as "no expiry"
 tags:                                  # tag keys (case-insensitive) that carry facts about an identity
   business_owner: [business-owner, businessowner, owner]
   identity_owner: [identity-owner, identityowner, technical-owner]
@@ -91,6 +92,11 @@ aws:                                   # live collection (--aws)
   connect_timeout_seconds: 10          # per connection attempt
   read_timeout_seconds: 60             # per response; a hung endpoint fails the call after this
   source_deadline_seconds: 900         # per source (account x service x region), retries included; past it, a gap
+azure:                                 # live Azure (--azure): which cloud, or explicit endpoints
+  cloud: public                        # public, usgovernment or china
+  authority_host: ""                   # Entra authority; AZURE_AUTHORITY_HOST overrides it
+  graph_url: ""                        # Microsoft Graph base URL (default: the cloud's)
+  arm_url: ""                          # Azure Resource Manager base URL (default: the cloud's)
 attestation:
   workbooks: true                      # write attestation/<reviewer>.xlsx into every pack
   max_file_mb: 20                      # returned workbooks larger than this are refused on import
@@ -129,6 +135,10 @@ class Config:
     @property
     def signing(self) -> dict[str, str]:
         return dict(self.data["signing"])
+
+    @property
+    def azure(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.data["azure"].items()}
 
     @property
     def ai_service_principals(self) -> list[str]:

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from azure.core.credentials import TokenCredential
 
 from agentaudit import __version__
 from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
+from agentaudit.collectors.azure_live import AzureCollector, AzureOptions, default_credential
 from agentaudit.collectors.enrich import enrich
 from agentaudit.collectors.exports import Collected, read_exports
 from agentaudit.collectors.register import load_register, load_roster
@@ -166,6 +168,24 @@ def collect_aws(
     result = _collect(collector.collect, "aws:live", store, config, register, roster, strict)
     result.api_calls = dict(collector.counter.calls)
     result.operations = dict(collector.counter.operations)
+    return result
+
+
+def collect_azure(
+    options: AzureOptions,
+    store: Store,
+    config: Config,
+    register: list[Path] | None = None,
+    roster: Path | None = None,
+    progress: Progress | None = None,
+    strict: bool = False,
+    credential: TokenCredential | None = None,
+) -> CollectResult:
+    """Read one Entra tenant and its subscriptions live (azure-identity credential chain)."""
+    collector = AzureCollector(options, credential or default_credential(options), progress)
+    origin = f"azure:live:{options.tenant}"
+    result = _collect(collector.collect, origin, store, config, register, roster, strict)
+    result.api_calls = dict(collector.counter.calls)
     return result
 
 

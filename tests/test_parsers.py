@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentaudit.collectors import aws_iam, aws_services, azure
+from agentaudit.collectors.azure_tenant import EntraTenant
 from agentaudit.collectors.common import parse_time
 from agentaudit.collectors.exports import read_exports
 from agentaudit.collectors.shapes import sniff
@@ -163,16 +164,23 @@ def test_graph_page_agent_identity_managed_identity_and_seven_digit_fractions(tm
 
 def test_role_assignments_flag_owner_at_subscription_and_skip_unknown_principals() -> None:
     sub = "/subscriptions/3f2a1b0c-4d5e-6f70-8192-a3b4c5d6e7f8"
-    items = [
-        b.role_assignment("s", "p1", "agent", "Owner", sub, "1111aaaa-0000"),
-        b.role_assignment("s", "p1", "agent", "Reader", f"{sub}/resourceGroups/rg", "2222bbbb-0000"),
-        b.role_assignment("s", "unknown", "x", "Reader", sub, "3333cccc-0000"),
-    ]
-    grants, unknown = azure.parse_role_assignments(items, {"p1": "azure:t:p1"}, "t")
-    assert unknown == ["unknown"]
-    owner, reader = grants
-    assert owner.admin and owner.wildcard_resource and owner.privesc
-    assert not reader.admin and not reader.wildcard_resource and reader.actions == ("azure-role:Reader",)
+    tenant = EntraTenant("t")
+    tenant.add_service_principals([b.service_principal("p1", "a1", "agent", "t")], "sp.json", None)
+    tenant.add_role_assignments(
+        [
+            b.role_assignment("s", "p1", "agent", "Owner", sub, "1111aaaa-0000"),
+            b.role_assignment("s", "p1", "agent", "Reader", f"{sub}/resourceGroups/rg", "2222bbbb-0000"),
+            b.role_assignment("s", "unknown", "x", "Reader", sub, "3333cccc-0000"),
+        ],
+        "roles.json",
+        None,
+    )
+    built = tenant.build()
+    assert "1 role assignment(s) name service principals not in any" in built.warnings[0]
+    owner, reader = built.grants
+    assert owner.admin and owner.privileged_role and owner.scope_level == "subscription" and owner.privesc
+    assert not reader.admin and not reader.privileged_role and reader.actions == ("azure-role:Reader",)
+    assert reader.scope_level == "resource_group" and not reader.wildcard_action
 
 
 def test_keyvault_lists_secrets_keys_certificates() -> None:
@@ -265,7 +273,8 @@ def test_older_az_shapes_aad_graph_and_nested_role_assignments(tmp_path: Path) -
         "name": "r1",
         "properties": {
             "principalId": sp["objectId"],
-            "roleDefinitionName": "Owner",
+            "roleDefinitionId": "/subscriptions/3f2a1b0c-4d5e-6f70-8192-a3b4c5d6e7f8/providers/Microsoft.Authorization"
+            "/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
             "scope": "/subscriptions/3f2a1b0c-4d5e-6f70-8192-a3b4c5d6e7f8",
             "principalType": "ServicePrincipal",
         },

@@ -128,7 +128,14 @@ def test_a_version_1_store_is_migrated_and_keeps_its_snapshots(tmp_path: Path) -
     with engine.begin() as conn:  # what a store written by agentaudit 0.1 (schema 1) looks like
         for table in ("trails", "attestation_campaigns", "attestation_imports", "attestations"):
             conn.execute(sa.text(f"DROP TABLE {table}"))
-        for table, column in (("identities", "attributes"), ("credentials", "attributes"), ("profiles", "deny")):
+        for table, column in (
+            ("identities", "attributes"),
+            ("credentials", "attributes"),
+            ("profiles", "deny"),
+            ("identities", "entra_people"),
+            ("identities", "owners_known"),
+            ("grants", "scope_level"),
+        ):
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(sa.text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
     migrated = Store(url)
@@ -140,6 +147,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_snapshots(tmp_path: Path) -
     assert len(identities) == first.counts["identities"]
     assert identities["attributes"].isna().all()  # collected before v4: unknown, not empty
     assert "deny" in migrated.read_table("profiles", first.snapshot_id).columns
+    assert identities["owners_known"].isna().all()  # written before the column: unknown
     assert migrated.read_table("trails", first.snapshot_id).empty
     assert migrated.read_attestations(["2026-Q4"]).empty
     assert migrated.create_campaign("2026-Q4", 1, first.snapshot_id).id == 1

@@ -63,6 +63,24 @@ def _apply_tags(identity: Identity, pending: dict[str, Any], tags: dict[str, lis
     return changes
 
 
+def _apply_entra(identity: Identity, pending: dict[str, Any]) -> dict[str, Any]:
+    """Entra owners and sponsors name the identity owner, and an agent's sponsor its business
+    owner, where the register and tags named nobody. Only people count: a service principal
+    as owner is another workload, and a group is named only when no user is."""
+    changes: dict[str, Any] = {}
+    people = [p for p in identity.entra_people if p.get("type") in ("user", "group")]
+    people.sort(key=lambda p: (p["type"] != "user", p["role"] != "sponsor"))
+    named = [(p, p.get("upn") or p.get("mail") or p.get("name")) for p in people]
+    named = [(p, str(n).lower()) for p, n in named if n]
+    if named and not (pending.get("identity_owner") or identity.identity_owner):
+        person, name = named[0]
+        changes.update(identity_owner=name, identity_owner_source=f"entra:{person['role']} of {person['of']}")
+    sponsors = [(p, n) for p, n in named if p["role"] == "sponsor"]
+    if identity.is_agent and sponsors and not (pending.get("business_owner") or identity.business_owner):
+        changes.update(business_owner=sponsors[0][1], business_owner_source="entra:sponsor")
+    return changes
+
+
 def _apply_register(entry: RegisterEntry) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for field_name in OWNER_FIELDS:
@@ -147,6 +165,7 @@ def enrich(
         if entry:
             changes.update(_apply_register(entry))
         changes.update(_apply_tags(identity, changes, config.tags))
+        changes.update(_apply_entra(identity, changes))
         is_agent, reason = _classify(identity, config, entry is not None, exec_role_of.get(identity.uid), agent_grants)
         if is_agent != identity.is_agent or reason != identity.agent_reason:
             changes.update(is_agent=is_agent, agent_reason=reason)

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agentaudit.collectors import azure_exports
 from agentaudit.collectors.common import load_json
-from agentaudit.collectors.shapes import GUID, Collected, Export, ReadState, Shape, sniff
+from agentaudit.collectors.shapes import GUID, SHAPES, Collected, Export, ReadState, Shape, sniff
 from agentaudit.collectors.validate import ShapeError, check_shape
 from agentaudit.errors import InputError
 from agentaudit.model.kinds import Input
@@ -38,9 +39,7 @@ def _load(path: Path) -> Any:
         check_shape(payload)
     except ShapeError as exc:
         raise InputError(exc.message, path, exc.where or None) from None
-    if isinstance(payload, dict) and isinstance(payload.get("value"), list) and "@odata.context" in payload:
-        return payload["value"]  # a raw Graph page
-    return payload
+    return payload  # raw Graph/ARM pages stay whole: their @odata.context says what they list
 
 
 class _Mark:
@@ -77,7 +76,11 @@ class ExportReader:
     def files(self) -> list[Path]:
         if not self.root.is_dir():
             raise InputError("export folder not found (pass a folder of saved CLI exports)", self.root)
-        return sorted(p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES)
+        found = sorted(p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        for path in found:
+            if path.suffix.lower() not in EXPORT_SUFFIXES:
+                self.out.warnings.append(f"{path}: not an export (ignored)")
+        return [p for p in found if p.suffix.lower() in EXPORT_SUFFIXES]
 
     def read(self) -> Collected:
         """Parse each file as soon as it is loaded, so only one large payload is in memory at a
@@ -94,6 +97,8 @@ class ExportReader:
         deferred.sort(key=lambda e: (e.shape.priority, str(e.path)))
         for export in deferred:
             self._read_one(export)
+        for finish in self.state.finishers:
+            finish(self.state)
         return self.out
 
     def _load(self, path: Path) -> Export | None:
@@ -101,10 +106,18 @@ class ExportReader:
         name = str(path.relative_to(self.root))
         try:
             payload = _load(path)
-            if isinstance(payload, list) and not payload:
+            listed = azure_exports.per_object_shape(path.relative_to(self.root))
+            empty = azure_exports.is_empty_page(payload)
+            if empty and listed is None and not azure_exports.context_of(payload):
+                payload = []  # `{"value": []}` of an ARM list: nothing to add, like `[]`
+            if isinstance(payload, list) and not payload and listed is None:
                 self._record(path, Input.UNKNOWN, self._provider_from_path(path), None, started, 0)
                 return None  # an empty list: nothing to add, and nothing says what it lists
-            shape = sniff(payload)
+            # An empty owner/sponsor list saved per object says "none": its name says what it is.
+            shape = SHAPES[listed] if listed and (empty or payload == []) else sniff(payload)
+            if shape is None and isinstance(payload, str):
+                self.out.warnings.append(f"{path}: a CSV file that is not an export (a roster?) was ignored")
+                return None
             if shape is None:
                 raise InputError("unknown export shape (not a CLI output agentaudit reads)", path)
         except InputError as exc:

@@ -63,6 +63,10 @@ class ReadState:
     tenants: dict[Path, str] = field(default_factory=dict)
     detailed_groups: set[tuple[str, str]] = field(default_factory=set)
     agentcore_ids: dict[str, str] = field(default_factory=dict)  # runtime/gateway/workload id → uid
+    # What a provider joins once every file is read (one Entra tenant from many files), by
+    # provider; each `finishers` callback runs once at the end of the read.
+    pending: dict[str, Any] = field(default_factory=dict)
+    finishers: list[Callable[[ReadState], None]] = field(default_factory=list)
 
     def _folders(self, path: Path) -> list[str]:
         try:
@@ -150,4 +154,4 @@ def sniff(payload: Any) -> Shape | None:
 
 def _load_parsers() -> None:
     """Import the parser modules: their decorators fill SHAPES."""
-    from agentaudit.collectors import aws_agentcore, aws_iam, aws_joins, aws_services, azure  # noqa: F401
+    from agentaudit.collectors import aws_agentcore, aws_iam, aws_joins, aws_services, azure, azure_exports  # noqa: F401

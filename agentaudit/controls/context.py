@@ -38,6 +38,15 @@ class Context:
     attestations: pd.DataFrame = field(default_factory=pd.DataFrame)
     snapshot_created: pd.Timestamp | None = None
 
+    def __post_init__(self) -> None:
+        """Credentials of provider-managed identities (Microsoft first-party apps, service-linked
+        roles) are the provider's to manage: no control evaluates them."""
+        if self.credentials.empty or self.identities.empty:
+            return
+        managed = set(self.identities.loc[self.identities["kind"].isin(PROVIDER_MANAGED_KINDS), "uid"])
+        if managed:
+            self.credentials = self.credentials[~self.credentials["identity_uid"].isin(managed)]
+
     @property
     def period(self) -> str:
         return period_of(self.as_of)

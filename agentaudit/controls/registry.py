@@ -26,6 +26,7 @@ def load_builtin_checks() -> dict[str, Check]:
         agentcore,
         agents,
         attestation,
+        azure,
         credentials,
         environment,
         lifecycle,

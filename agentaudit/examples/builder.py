@@ -423,6 +423,17 @@ def application(
     }
 
 
+# Built-in Azure role definition GUIDs (the same in every tenant), as ARM reports them.
+BUILTIN_ROLES = {
+    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+}
+
+
 def role_assignment(
     subscription: str, principal_id: str, principal_name: str, role_name: str, scope: str, assignment_id: str
 ) -> dict[str, Any]:
@@ -440,7 +451,7 @@ def role_assignment(
         "principalType": "ServicePrincipal",
         "roleDefinitionId": (
             f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/"
-            f"{assignment_id[:8]}-0000-0000-0000-000000000000"
+            f"{BUILTIN_ROLES.get(role_name, f'{assignment_id[:8]}-0000-0000-0000-000000000000')}"
         ),
         "roleDefinitionName": role_name,
         "scope": scope,

@@ -46,6 +46,13 @@ class Input(StrEnum):
     ENTRA_APPLICATIONS = "azure_applications", "azure"
     AZURE_ROLE_ASSIGNMENTS = "azure_role_assignments", "azure"
     KEYVAULT = "azure_keyvault_items", "azure"
+    ENTRA_OWNERS = "entra_owners", "azure"  # owner lists (az ad app|sp owner list) and sponsors, per object
+    ENTRA_USERS = "entra_users", "azure"  # owner liveness: accountEnabled, employeeLeaveDateTime
+    ENTRA_SIGN_INS = "entra_sign_in_activity", "azure"  # reports/servicePrincipalSignInActivities
+    AZURE_ROLE_DEFINITIONS = "azure_role_definitions", "azure"
+    AZURE_SUBSCRIPTIONS = "azure_subscriptions", "azure"
+    AZURE_MANAGED_IDENTITIES = "azure_managed_identities", "azure"
+    AZURE_KEYVAULTS = "azure_keyvaults", "azure"
     # Inputs the customer supplies
     REGISTER = "register", None
     ROSTER = "roster", None

@@ -73,6 +73,13 @@ class Identity:
     approved_profile: str | None = None
     approved_profile_source: str | None = None
     directory_owners: tuple[str, ...] = ()
+    # Entra owners and sponsors as read from the directory: one dict per person or object with
+    # id, type (user, group, servicePrincipal…), role (owner/sponsor), of (application,
+    # servicePrincipal, agentIdentity), upn, mail, account_enabled, left (ISO date) — unknown = None.
+    entra_people: tuple[dict[str, Any], ...] = ()
+    # Whether owner (or, for agent identities, sponsor) lists were read for this identity:
+    # None = not an Entra identity owned this way; False = not exported, so "no owner" is unknown.
+    owners_known: bool | None = None
     trust: tuple[dict[str, Any], ...] = ()
     links: tuple[str, ...] = ()
     console_access: bool = False
@@ -124,6 +131,11 @@ class Grant:
     privesc: bool = False
     data_access: bool = False
     last_accessed: datetime | None = None
+    # Azure RBAC: where the assignment applies (root, management_group, subscription,
+    # resource_group, resource) and whether the role is privileged (Owner, Contributor, User
+    # Access Administrator, RBAC Administrator, or a custom role with * or roleAssignments/write).
+    scope_level: str | None = None
+    privileged_role: bool = False
 
 
 @dataclass(frozen=True, slots=True)

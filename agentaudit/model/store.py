@@ -26,7 +26,7 @@ from agentaudit.errors import StoreError
 from agentaudit.model import records as r
 from agentaudit.model.bulk import StringTuple, insert_columns, insert_records, read_columns
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # How long a run waits for another run's write to finish before it gives up (seconds).
 BUSY_TIMEOUT = 600.0
 # pg_advisory_xact_lock key serialising schema creation and migration between processes.
@@ -148,6 +148,18 @@ def _add_attestations(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _add_missing_columns(conn: Connection) -> None:
+    """v4 → v5: columns the records gained (Entra owners/sponsors, Azure role scope), added as
+    nullable so rows written before them read back as unknown."""
+    inspector = sa.inspect(conn)
+    for table, _cls in RECORD_TABLES.values():
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
 def _add_agent_surface_columns(conn: Connection) -> None:
     """v3 → v4: provider attributes on identities, credentials and tools; deny/managed on profiles."""
     for name, column in (
@@ -168,6 +180,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_trails,
     2: _add_attestations,
     3: _add_agent_surface_columns,
+    4: _add_missing_columns,
 }
 
 

@@ -73,6 +73,28 @@ def _flag_check(ctx: Context, mask: pd.Series, what: str) -> pd.DataFrame:
     return result(frame["uid"], statuses, evidences)
 
 
+def unknown_roles(ctx: Context) -> dict[str, list[str]]:
+    """Azure role assignments whose role is neither a known built-in nor a definition that was
+    read (`az role definition list` not exported): whether they are privileged is unknown."""
+    g = ctx.grants
+    mask = (g["source_kind"] == "role_assignment") & ~g["resolved"].fillna(True).astype(bool)
+    return grouped_list(g[mask], "identity_uid", "actions")
+
+
+def with_unknown_roles(ctx: Context, frame: pd.DataFrame) -> pd.DataFrame:
+    """A pass that rests on an Azure role of unknown privilege becomes manual."""
+    unknown = unknown_roles(ctx)
+    if not unknown:
+        return frame
+    statuses, evidences = frame["status"].tolist(), frame["evidence"].tolist()
+    for position, uid in enumerate(frame["subject_uid"]):
+        if uid in unknown and statuses[position] == PASS.value:
+            statuses[position] = MANUAL.value
+            roles = sorted({a for actions in unknown[uid] for a in actions})
+            evidences[position] = {**evidences[position], "roles_not_defined": roles}
+    return result(frame["subject_uid"].tolist(), statuses, evidences)
+
+
 @check("ACC-001")
 def administrator(ctx: Context) -> pd.DataFrame:
     allow = ctx.grants["effect"].str.lower() == "allow"
@@ -87,13 +109,18 @@ def wildcards(ctx: Context) -> pd.DataFrame:
     allow = g["effect"].str.lower() == "allow"
     service_wide = g["wildcard_action"].astype(bool) & g["wildcard_resource"].astype(bool)
     full_access = (g["source_kind"] == "managed_policy") & g["source"].map(is_full_access).astype(bool)
-    return _flag_check(ctx, allow & (service_wide | full_access) & ~g["admin"].astype(bool), "wildcard_grants")
+    return _flag_check(ctx, allow & (service_wide | full_access) & ~_privileged(g), "wildcard_grants")
+
+
+def _privileged(grants: pd.DataFrame) -> pd.Series:
+    """Grants ACC-001 (admin) or ACC-011 (privileged Azure role, narrow scope) already report."""
+    return grants["admin"].astype(bool) | grants["privileged_role"].fillna(False).astype(bool)
 
 
 @check("ACC-004")
 def privilege_escalation(ctx: Context) -> pd.DataFrame:
     g = ctx.grants
-    return _flag_check(ctx, g["privesc"].astype(bool) & ~g["admin"].astype(bool), "escalation_grants")
+    return _flag_check(ctx, g["privesc"].astype(bool) & ~_privileged(g), "escalation_grants")
 
 
 def _overlaps(action: str, pattern: str) -> bool:
@@ -173,7 +200,9 @@ def unused_identity(ctx: Context) -> pd.DataFrame:
     has_signal = frame["last_used_signal"].notna()
     never_used = frame["last_used"].isna()
     unused = np.where(never_used, age > limit, idle > limit)
-    status = np.where(~has_signal, MANUAL, np.where(unused, FAIL, PASS))
+    # Never used and of unknown age: nothing says whether it is new or forgotten.
+    unknown = ~has_signal | (never_used & age.isna())
+    status = np.where(unknown, MANUAL, np.where(unused, FAIL, PASS))
     return result(
         frame["uid"],
         status,

@@ -22,8 +22,17 @@ ROTATED_TYPES = ("access_key", "client_secret", "api_key")
 
 
 def _live(ctx: Context) -> pd.DataFrame:
-    creds = ctx.credentials
+    creds = _expiry(ctx, ctx.credentials)
     return creds[creds["enabled"].astype(bool)]
+
+
+def _expiry(ctx: Context, creds: pd.DataFrame) -> pd.DataFrame:
+    """An end date in `no_expiry_from_year` or later (Entra's "never expires" is 2299, portals
+    offer 9999) is no expiry at all: `expires` becomes unknown, `expires_recorded` keeps it."""
+    year = ctx.thresholds["no_expiry_from_year"]
+    recorded = pd.to_datetime(creds["expires"], utc=True)
+    far = recorded.notna() & (recorded.dt.year >= year)
+    return creds.assign(expires_recorded=recorded, expires=recorded.where(~far))
 
 
 @check("LC-001")
@@ -44,14 +53,20 @@ def rotated(ctx: Context) -> pd.DataFrame:
 def expiry_set(ctx: Context) -> pd.DataFrame:
     creds = _live(ctx)
     creds = creds[creds["store"].isin(("entra", "keyvault")) | (creds["type"] == "api_key")]
+    threshold = [ctx.thresholds["no_expiry_from_year"]] * len(creds)
     return result(
-        creds["uid"], pass_fail(creds["expires"].notna()), evidence(expires=creds["expires"], store=creds["store"])
+        creds["uid"],
+        pass_fail(creds["expires"].notna()),
+        evidence(
+            expires=creds["expires_recorded"], store=creds["store"], no_expiry_from_year=threshold, type=creds["type"]
+        ),
     )
 
 
 @check("LC-003")
 def not_expired(ctx: Context) -> pd.DataFrame:
-    creds = ctx.credentials[ctx.credentials["expires"].notna()]
+    creds = _expiry(ctx, ctx.credentials)
+    creds = creds[creds["expires"].notna()]
     expired = creds["expires"] < ctx.as_of
     return result(
         creds["uid"],

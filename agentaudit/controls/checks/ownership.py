@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, PASS, evidence, pass_fail
+from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence, pass_fail
 from agentaudit.controls.context import Context, NotEvaluated, result
 from agentaudit.controls.registry import check
 
@@ -64,12 +66,52 @@ def _owner_check(ctx: Context, frame: pd.DataFrame, role: str) -> pd.DataFrame:
 
 @check("OWN-001")
 def business_owner(ctx: Context) -> pd.DataFrame:
-    return _owner_check(ctx, ctx.agents, "business_owner")
+    """Register/tag business owner (an agent's own, see _owner_check), else an Entra agent's
+    sponsor; `manual` where the agent's sponsor/owner lists were not exported or name no user."""
+    return _entra_unknown_is_manual(_owner_check(ctx, ctx.agents, "business_owner"), ctx.agents)
+
+
+def _entra_unknown_is_manual(results: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """A missing owner is a failure only when the directory's owner lists were read and name
+    nobody: where they were not exported, or name no resolvable user, the verdict is `manual`."""
+    reasons = [
+        _unknown_owner_reason(kind, known, people)
+        for kind, known, people in zip(frame["kind"], frame["owners_known"], frame["entra_people"], strict=True)
+    ]
+    failing = (results["status"] == FAIL.value).tolist()
+    results["status"] = [
+        MANUAL.value if f and r else s for f, r, s in zip(failing, reasons, results["status"], strict=True)
+    ]
+    results["evidence"] = [
+        {**e, "note": r} if f and r else e for f, r, e in zip(failing, reasons, results["evidence"], strict=True)
+    ]
+    return results
+
+
+def _unknown_owner_reason(kind: str, owners_known: Any, people: Any) -> str | None:
+    """Why "no identity owner" cannot be called a failure, or None when it can."""
+    if kind == "azure_managed_identity":
+        return "a managed identity is owned through its Azure resource: name the owner in a tag or the register"
+    if owners_known is not None and owners_known is not pd.NA and not pd.isna(owners_known) and not owners_known:
+        return "the owner lists of this object were not exported (az ad app|sp owner list, sponsors)"
+    if any(p.get("type") not in ("user", "group", "servicePrincipal", "agentIdentity") for p in people or ()):
+        return "an owner could not be resolved to a user (export az ad user list)"
+    return None
 
 
 @check("OWN-002")
 def identity_owner(ctx: Context) -> pd.DataFrame:
-    return _owner_check(ctx, ctx.nhis, "identity_owner")
+    """Register/tag owner, else a user-type Entra owner or sponsor; `manual` where Entra owners
+    were not exported or the identity is a managed identity, never a guessed failure."""
+    results = _entra_unknown_is_manual(_owner_check(ctx, ctx.nhis, "identity_owner"), ctx.nhis)
+    results["evidence"] = [
+        {**e, "entra_owners": _names(p)} for e, p in zip(results["evidence"], ctx.nhis["entra_people"], strict=True)
+    ]
+    return results
+
+
+def _names(people: Any) -> list[str]:
+    return [f"{p.get('role')}: {p.get('upn') or p.get('mail') or p.get('name') or p.get('id')}" for p in people or ()]
 
 
 @check("OWN-003")
@@ -77,19 +119,54 @@ def control_owner(ctx: Context) -> pd.DataFrame:
     return _owner_check(ctx, ctx.agents, "control_owner")
 
 
+def person_state(person: dict[str, Any], roster: dict[str, str], as_of: pd.Timestamp) -> str:
+    """departed (roster leaver, disabled in the directory, leave date passed), current (active
+    in the roster) or unknown (not in the roster and still enabled)."""
+    if person.get("account_enabled") is False:
+        return "departed: account disabled in the directory"
+    left = person.get("left")
+    if left and pd.Timestamp(left) <= as_of:
+        return f"departed: left {str(left)[:10]}"
+    keys = [k for k in (person.get("mail"), person.get("upn")) if k]
+    found = next((roster[k] for k in keys if k in roster), None)
+    if found == "leaver":
+        return "departed: leaver in the roster"
+    return "current" if found == "active" else "unknown: not in the roster"
+
+
+def _entra_verdict(people: Any, roster: dict[str, str], as_of: pd.Timestamp) -> tuple[str | None, dict[str, str]]:
+    """FAIL when every named human owner/sponsor has departed; PASS when one is current."""
+    humans = [p for p in people or () if p.get("type") == "user"]
+    states = {str(p.get("upn") or p.get("mail") or p.get("id")): person_state(p, roster, as_of) for p in humans}
+    if not states:
+        return None, states
+    if any(s == "current" for s in states.values()):
+        return PASS, states
+    if all(s.startswith("departed") for s in states.values()):
+        return FAIL, states
+    return MANUAL, states
+
+
 @check("OWN-004")
 def owners_are_current(ctx: Context) -> pd.DataFrame:
     if ctx.people.empty:
         raise NotEvaluated("no HR roster was supplied (--roster)")
-    status = dict(zip(ctx.people["email"], ctx.people["status"], strict=True))
-    frame = ctx.nhis[ctx.nhis[list(OWNER_ROLES)].notna().any(axis=1)]
+    roster = dict(zip(ctx.people["email"].str.lower(), ctx.people["status"], strict=True))
+    frame = ctx.nhis
+    sources = frame[[f"{r}_source" for r in OWNER_ROLES]].fillna("").astype(str)
+    named = frame[list(OWNER_ROLES)].where(~sources.apply(lambda c: c.str.startswith("entra:")).to_numpy())
+    has_entra = frame["entra_people"].map(lambda p: any(x.get("type") == "user" for x in p or ()))
+    keep = named.notna().any(axis=1) | has_entra
+    frame, named = frame[keep], named[keep]
     statuses, evidences = [], []
-    for row in frame[list(OWNER_ROLES)].itertuples(index=False):
+    for row, people in zip(named.itertuples(index=False), frame["entra_people"], strict=True):
         owners = {role: email for role, email in zip(OWNER_ROLES, row, strict=True) if isinstance(email, str)}
-        found = {role: status.get(email, "not in roster") for role, email in owners.items()}
+        found = {role: roster.get(email.lower(), "not in roster") for role, email in owners.items()}
         bad = {role: owners[role] for role, s in found.items() if s != "active"}
-        statuses.append(FAIL if bad else PASS)
-        evidences.append({"owners": owners, "roster_status": found, "not_current": bad})
+        entra, states = _entra_verdict(people, roster, ctx.as_of)
+        status = FAIL if bad or entra == FAIL else MANUAL if entra == MANUAL and not owners else PASS
+        statuses.append(status)
+        evidences.append({"owners": owners, "roster_status": found, "not_current": bad, "entra_owners": states})
     return result(frame["uid"], statuses, evidences)
 
 

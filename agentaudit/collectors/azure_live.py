@@ -1,0 +1,374 @@
+"""Live Azure collection: Microsoft Graph and ARM through azure-core's pipeline with an
+azure-identity credential, read-only, metadata only, pages handed to the same parsers
+(`azure_tenant.EntraTenant`) as saved `az` output.
+
+Client stack: azure-core `PipelineClient` + azure-identity (both already dependencies of the Blob
+export), not msgraph-sdk: one small retrying HTTP pipeline (429/503 `Retry-After` honoured by
+azure-core's RetryPolicy, exponential back-off when absent), bearer tokens per audience, and the
+Graph/ARM JSON kept as JSON — which is what the parsers read.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from azure.core import PipelineClient
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import BearerTokenCredentialPolicy, HeadersPolicy, RetryPolicy, SansIOHTTPPolicy
+from azure.core.rest import HttpRequest
+
+from agentaudit.collectors.azure import parse_keyvault_items
+from agentaudit.collectors.azure_tenant import EntraTenant
+from agentaudit.collectors.exports import Collected
+from agentaudit.errors import InputError
+from agentaudit.model.records import Source, SourceStatus
+
+KEYVAULT_AUDIENCE = {
+    "public": "https://vault.azure.net",
+    "usgovernment": "https://vault.usgovcloudapi.net",
+    "china": "https://vault.azure.cn",
+}
+KEYVAULT_API = "api-version=7.4"
+CLOUDS = {
+    "public": ("https://login.microsoftonline.com", "https://graph.microsoft.com", "https://management.azure.com"),
+    "usgovernment": (
+        "https://login.microsoftonline.us",
+        "https://graph.microsoft.us",
+        "https://management.usgovcloudapi.net",
+    ),
+    "china": (
+        "https://login.chinacloudapi.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+        "https://management.chinacloudapi.cn",
+    ),
+}
+SP_SELECT = (
+    "id,appId,displayName,accountEnabled,appOwnerOrganizationId,servicePrincipalType,servicePrincipalNames,"
+    "createdDateTime,notes,tags,keyCredentials,passwordCredentials"
+)
+APP_SELECT = "id,appId,displayName,createdDateTime,notes,tags,keyCredentials,passwordCredentials,signInAudience"
+AGENT_SELECT = "id,displayName,accountEnabled,agentIdentityBlueprintId,createdDateTime,servicePrincipalType,tags"
+OWNER_SELECT = "id,userPrincipalName,mail,accountEnabled,displayName"
+USER_SELECT = "id,mail,userPrincipalName,accountEnabled,employeeLeaveDateTime"
+EXPANDED_OWNER_LIMIT = 20  # $expand=owners returns at most 20: fetch /owners when 20 come back
+BATCH_SIZE = 20
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AzureEndpoints:
+    authority: str
+    graph: str
+    arm: str
+    keyvault_audience: str = KEYVAULT_AUDIENCE["public"]
+
+    @classmethod
+    def from_config(cls, azure: dict[str, str]) -> AzureEndpoints:
+        """`azure.cloud` (public, usgovernment, china) or explicit URLs; AZURE_AUTHORITY_HOST wins
+        for the authority, as azure-identity itself honours it."""
+        cloud = azure.get("cloud") or "public"
+        if cloud not in CLOUDS:
+            raise InputError(f"azure.cloud must be one of {sorted(CLOUDS)}, got {cloud!r}", "config")
+        authority, graph, arm = CLOUDS[cloud]
+        authority = os.environ.get("AZURE_AUTHORITY_HOST") or azure.get("authority_host") or authority
+        return cls(
+            authority.rstrip("/"),
+            (azure.get("graph_url") or graph).rstrip("/"),
+            (azure.get("arm_url") or arm).rstrip("/"),
+            KEYVAULT_AUDIENCE[cloud],
+        )
+
+
+@dataclass
+class AzureOptions:
+    tenant: str
+    endpoints: AzureEndpoints
+    subscriptions: list[str] | None = None
+
+    @property
+    def known_authority(self) -> bool:
+        return self.endpoints.authority in {c[0] for c in CLOUDS.values()}
+
+
+def default_credential(options: AzureOptions) -> TokenCredential:
+    """azure-identity's chain (environment, workload identity, managed identity, Azure CLI…);
+    a private authority (a sovereign or test endpoint) skips Entra instance discovery."""
+    from azure.identity import DefaultAzureCredential  # imported only for live runs
+
+    extra = {} if options.known_authority else {"disable_instance_discovery": True}
+    return DefaultAzureCredential(authority=options.endpoints.authority, **extra)
+
+
+@dataclass
+class CallCounter(SansIOHTTPPolicy[Any, Any]):
+    """Counts every HTTP request that leaves the pipeline, retries included, per source."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    current: str = "unattributed"
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        self.calls[self.current] = self.calls.get(self.current, 0) + 1
+
+
+class AzureCollector:
+    """One tenant: Graph objects, owners, sponsors, users, sign-ins; ARM roles and identities."""
+
+    def __init__(self, options: AzureOptions, credential: TokenCredential, progress: Progress | None = None):
+        self.options = options
+        self.progress = progress or (lambda _name: None)
+        self.counter = CallCounter()
+        self.tenant = EntraTenant(options.tenant.lower())
+        self.sources: list[Source] = []
+        self.graph = self._client(options.endpoints.graph, credential)
+        self.arm = self._client(options.endpoints.arm, credential)
+        # Vault URLs come from ARM (properties.vaultUri); the token audience is the cloud's.
+        self.vault = self._client("", credential, f"{options.endpoints.keyvault_audience}/.default")
+        self.keyvault_items: list[Any] = []
+
+    def _client(self, base: str, credential: TokenCredential, scope: str | None = None) -> PipelineClient[Any, Any]:
+        policies = [
+            HeadersPolicy({"x-ms-throttle-priority": "low", "Accept": "application/json"}),
+            BearerTokenCredentialPolicy(credential, scope or f"{base}/.default"),
+            RetryPolicy(retry_total=6, retry_backoff_factor=0.5, retry_backoff_max=60),
+            self.counter,
+        ]
+        return PipelineClient(base_url=base, policies=policies)
+
+    # ---- HTTP ----
+
+    def _get(self, client: PipelineClient[Any, Any], url: str, source: str) -> dict[str, Any]:
+        self.counter.current = source
+        response = client.send_request(HttpRequest("GET", client.format_url(url)))
+        response.raise_for_status()
+        body = response.json()
+        return body if isinstance(body, dict) else {"value": body}
+
+    def _pages(self, client: PipelineClient[Any, Any], url: str, source: str) -> Iterator[list[Any]]:
+        next_url: str | None = url
+        while next_url:
+            body = self._get(client, next_url, source)
+            yield list(body.get("value") or [])
+            next_url = body.get("@odata.nextLink") or body.get("nextLink")
+
+    def _batch(self, paths: list[str], source: str) -> dict[str, list[Any]]:
+        """GET several Graph paths in JSON $batch requests of 20; a throttled item is re-sent."""
+        results: dict[str, list[Any]] = {}
+        pending = list(paths)
+        attempts = 0
+        while pending and attempts < 6:
+            attempts += 1
+            retry: list[str] = []
+            wait = 0.0
+            for start in range(0, len(pending), BATCH_SIZE):
+                chunk = pending[start : start + BATCH_SIZE]
+                body = {"requests": [{"id": str(i), "method": "GET", "url": p} for i, p in enumerate(chunk)]}
+                self.counter.current = source
+                response = self.graph.send_request(
+                    HttpRequest("POST", self.graph.format_url("/v1.0/$batch"), json=body)
+                )
+                response.raise_for_status()
+                for item in response.json().get("responses") or []:
+                    path = chunk[int(item["id"])]
+                    if item.get("status") == 429:
+                        retry.append(path)
+                        wait = max(wait, _retry_after(item.get("headers") or {}, attempts))
+                    elif int(item.get("status", 500)) >= 400:
+                        raise HttpResponseError(message=f"$batch {path}: HTTP {item.get('status')}")
+                    else:
+                        results[path] = list((item.get("body") or {}).get("value") or [])
+            pending = retry
+            if pending:
+                time.sleep(wait)
+        if pending:
+            raise HttpResponseError(message=f"$batch: {len(pending)} request(s) still throttled")
+        return results
+
+    # ---- what is collected ----
+
+    def collect(self) -> Collected:
+        graph = [
+            ("graph:servicePrincipals", self._service_principals),
+            ("graph:agentIdentities", self._agent_identities),
+            ("graph:applications", self._applications),
+            ("graph:users", self._users),
+            ("graph:servicePrincipalSignInActivities", self._sign_ins),
+        ]
+        for name, step in graph:
+            self._step(name, step)
+        for sub in self._subscriptions():
+            per_subscription: list[tuple[str, Callable[[str, str], int]]] = [
+                ("roleDefinitions", self._role_definitions),
+                ("roleAssignments", self._role_assignments),
+                ("userAssignedIdentities", self._identities),
+                ("keyVaults", self._key_vaults),
+            ]
+            for name, read in per_subscription:
+                self._step(f"arm:{sub}:{name}", functools.partial(read, sub))
+        records = self.tenant.build()
+        return Collected(
+            sources=self.sources,
+            identities=records.identities,
+            credentials=records.credentials + self.keyvault_items,
+            grants=records.grants,
+            warnings=records.warnings,
+        )
+
+    def _step(self, name: str, step: Callable[[str], int]) -> None:
+        """One endpoint; a refusal or failure is a recorded collection gap and the rest goes on."""
+        self.progress(name)
+        started = datetime.now(UTC)
+        try:
+            records, status, error = step(name), SourceStatus.COMPLETE, None
+        except HttpResponseError as exc:
+            records, status, error = 0, SourceStatus.FAILED, _reason(exc)
+        self.sources.append(
+            Source(
+                name=name,
+                kind="azure_keyvault_items"
+                if name.startswith("keyvault:")
+                else _KINDS.get(name.rsplit(":", 1)[-1], "azure"),
+                provider="azure",
+                account=self.tenant.tenant,
+                location=name,
+                started=started,
+                finished=datetime.now(UTC),
+                status=status,
+                api_calls=self.counter.calls.get(name, 0),
+                records=records,
+                error=error,
+            )
+        )
+
+    def _service_principals(self, name: str) -> int:
+        url = f"/v1.0/servicePrincipals?$select={SP_SELECT}&$expand=owners($select={OWNER_SELECT})&$top=999"
+        count = 0
+        for page in self._pages(self.graph, url, name):
+            self._complete_owners(page, "servicePrincipals", name)
+            count += self.tenant.add_service_principals(page, name, None)
+        return count
+
+    def _agent_identities(self, name: str) -> int:
+        """Agent identities with their own owners and sponsors (page size at most 100)."""
+        url = (
+            f"/v1.0/servicePrincipals/microsoft.graph.agentIdentity?$select={AGENT_SELECT}"
+            f"&$expand=sponsors($select={OWNER_SELECT})&$top=100"
+        )
+        count = 0
+        for page in self._pages(self.graph, url, name):
+            paths = {f"/servicePrincipals/{p['id']}/owners?$select={OWNER_SELECT}": p for p in page}
+            for path, owners in self._batch(list(paths), name).items():
+                paths[path]["owners"] = owners
+            count += self.tenant.add_service_principals(page, name, None)
+        return count
+
+    def _applications(self, name: str) -> int:
+        url = f"/v1.0/applications?$select={APP_SELECT}&$expand=owners($select={OWNER_SELECT})&$top=999"
+        count = 0
+        for page in self._pages(self.graph, url, name):
+            self._complete_owners(page, "applications", name)
+            count += self.tenant.add_applications(page, name, None)
+        return count
+
+    def _complete_owners(self, page: list[dict[str, Any]], collection: str, name: str) -> None:
+        """$expand stops at 20 owners: fetch the full list, in $batch, for those that hit it."""
+        full = [o for o in page if len(o.get("owners") or []) >= EXPANDED_OWNER_LIMIT]
+        paths = {f"/{collection}/{o['id']}/owners?$select={OWNER_SELECT}": o for o in full}
+        for path, owners in self._batch(list(paths), name).items():
+            paths[path]["owners"] = owners
+
+    def _users(self, name: str) -> int:
+        url = f"/v1.0/users?$select={USER_SELECT}&$top=999"
+        return sum(self.tenant.add_users(page, None) for page in self._pages(self.graph, url, name))
+
+    def _sign_ins(self, name: str) -> int:
+        url = "/beta/reports/servicePrincipalSignInActivities"
+        items = [i for page in self._pages(self.graph, url, name) for i in page]
+        return self.tenant.add_sign_ins(items, None)  # all pages at once: an empty report is data too
+
+    def _subscriptions(self) -> list[str]:
+        if self.options.subscriptions:
+            return [s.lower() for s in self.options.subscriptions]
+        found: list[str] = []
+
+        def read(name: str) -> int:
+            for page in self._pages(self.arm, "/subscriptions?api-version=2022-12-01", name):
+                found.extend(str(s["subscriptionId"]).lower() for s in page if s.get("state", "Enabled") == "Enabled")
+            return len(found)
+
+        self._step("arm:subscriptions", read)
+        return found
+
+    def _role_definitions(self, sub: str, name: str) -> int:
+        url = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01"
+        return sum(self.tenant.add_role_definitions(page, None) for page in self._pages(self.arm, url, name))
+
+    def _role_assignments(self, sub: str, name: str) -> int:
+        url = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01"
+        return sum(self.tenant.add_role_assignments(page, name, None) for page in self._pages(self.arm, url, name))
+
+    def _key_vaults(self, sub: str, name: str) -> int:
+        """Every vault of the subscription, then each vault's own source: list calls only."""
+        url = f"/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults?api-version=2023-07-01"
+        vaults = [v for page in self._pages(self.arm, url, name) for v in page]
+        for vault in vaults:
+            uri = str((vault.get("properties") or {}).get("vaultUri") or "").rstrip("/")
+            if uri:
+                self._step(f"keyvault:{vault.get('name') or uri}", functools.partial(self._vault_items, uri))
+        return len(vaults)
+
+    def _vault_items(self, uri: str, name: str) -> int:
+        """Properties of secrets, keys and certificates (enabled, dates, tags) — never values:
+        only the list operations are called, and they return no values."""
+        count = 0
+        for kind in ("secrets", "keys", "certificates"):
+            for page in self._pages(self.vault, f"{uri}/{kind}?{KEYVAULT_API}", name):
+                found = parse_keyvault_items(page, self.tenant.tenant, name, None)
+                self.keyvault_items += found
+                count += len(found)
+        return count
+
+    def _identities(self, sub: str, name: str) -> int:
+        url = f"/subscriptions/{sub}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version=2023-01-31"
+        return sum(self.tenant.add_managed_identities(page, None) for page in self._pages(self.arm, url, name))
+
+
+_KINDS = {
+    "graph:servicePrincipals": "azure_service_principals",
+    "servicePrincipals": "azure_service_principals",
+    "agentIdentities": "azure_service_principals",
+    "applications": "azure_applications",
+    "users": "entra_users",
+    "servicePrincipalSignInActivities": "entra_sign_in_activity",
+    "subscriptions": "azure_subscriptions",
+    "roleDefinitions": "azure_role_definitions",
+    "roleAssignments": "azure_role_assignments",
+    "userAssignedIdentities": "azure_managed_identities",
+    "keyVaults": "azure_keyvaults",
+}
+
+
+def _retry_after(headers: dict[str, Any], attempt: int) -> float:
+    """Seconds a throttled $batch item asks for (capped at a minute); exponential without one."""
+    value = str({str(k).lower(): v for k, v in headers.items()}.get("retry-after"))
+    try:
+        return min(60.0, max(0.0, float(value)))
+    except (TypeError, ValueError):
+        return min(60.0, 0.5 * 2**attempt)
+
+
+def _reason(exc: HttpResponseError) -> str:
+    """One line naming the status and the API path (never a token or a header)."""
+    status = getattr(exc, "status_code", None)
+    response: Any = getattr(exc, "response", None)
+    request: Any = getattr(response, "request", None)
+    where = urlparse(str(getattr(request, "url", ""))).path
+    return f"HTTP {status} on {where}: {exc.reason or exc.message}" if status else str(exc.message)

@@ -1,0 +1,213 @@
+"""Entra rules on a tenant saved with `az` in documented shapes (tests/data/azure/entra-tenant):
+owners and sponsors per object, users, custom roles, sign-in activity, agent identities and
+blueprints, Key Vault — each rule with a pass, a fail and a boundary case."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from agentaudit import pipeline
+from agentaudit.collectors.exports import read_exports
+from agentaudit.config import load_config
+from agentaudit.model.store import Store
+
+DATA = Path(__file__).parent / "data" / "azure" / "entra-tenant"
+TENANT = "5b6a7c8d-1111-4222-8333-944455556666"
+AS_OF = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def sp(n: int) -> str:
+    return f"azure:{TENANT}:{n + 0x100:08x}-aaaa-4bbb-8ccc-{n + 0x100:012x}"
+
+
+ORDERS, BILLING, REPORTS, NEW, GRAPH, MANAGED, TRIAGE, REFUND, BLUEPRINT = (sp(n) for n in range(1, 10))
+
+
+def run(tmp_path: Path, folder: Path = DATA) -> pd.DataFrame:
+    store = Store(f"sqlite:///{tmp_path / 'entra.db'}")
+    config = load_config()
+    roster = next(folder.rglob("roster.csv"), None) or next(DATA.rglob("roster.csv"))
+    collected = pipeline.collect(folder, store, config, roster=roster)
+    return pipeline.check(store, config, AS_OF, collected.snapshot_id).evaluation.findings
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    return run(tmp_path_factory.mktemp("entra"))
+
+
+def status(findings: pd.DataFrame, control: str, uid: str) -> str:
+    rows = findings[(findings["control_id"] == control) & (findings["subject_uid"] == uid)]
+    assert len(rows) == 1, f"{control} on {uid}: {len(rows)} results"
+    return str(rows.iloc[0]["status"])
+
+
+def evidence(findings: pd.DataFrame, control: str, uid: str) -> dict[str, Any]:
+    rows = findings[(findings["control_id"] == control) & (findings["subject_uid"] == uid)]
+    return dict(rows.iloc[0]["evidence"])
+
+
+def test_every_az_file_is_recognised_and_notes_are_not_gaps() -> None:
+    collected = read_exports(DATA)
+    kinds = sorted({s.kind for s in collected.sources})
+    assert all(s.status == "complete" for s in collected.sources), [s.error for s in collected.sources]
+    assert kinds == [
+        "azure_applications",
+        "azure_keyvault_items",
+        "azure_managed_identities",
+        "azure_role_assignments",
+        "azure_role_definitions",
+        "azure_service_principals",
+        "azure_subscriptions",
+        "entra_owners",
+        "entra_sign_in_activity",
+        "entra_users",
+    ]
+    assert {s.account for s in collected.sources} == {TENANT}
+    assert any("README.md: not an export (ignored)" in w for w in collected.warnings)
+    assert any("roster.csv: a CSV file that is not an export" in w for w in collected.warnings)
+
+
+def test_microsoft_first_party_principal_yields_nothing(findings: pd.DataFrame) -> None:
+    """Microsoft Graph holds an expired certificate and Owner at subscription scope: no result."""
+    graph = findings[findings["subject_uid"].str.startswith(GRAPH)]
+    assert graph.empty, graph[["control_id", "status"]]
+
+
+def test_owner_of_application_or_principal_and_not_a_service_principal(findings: pd.DataFrame) -> None:
+    assert status(findings, "OWN-002", ORDERS) == "pass"
+    assert evidence(findings, "OWN-002", ORDERS)["identity_owner"] == "alice@contoso.example"
+    assert evidence(findings, "OWN-002", ORDERS)["source"] == "entra:owner of application"
+    # report-runner: its app has no owners, the principal's only owner is another principal.
+    assert status(findings, "OWN-002", REPORTS) == "fail"
+    # newly-created: no owner list was exported for it: unknown, not a failure.
+    assert status(findings, "OWN-002", NEW) == "manual"
+    assert status(findings, "OWN-002", MANAGED) == "manual"
+
+
+def test_agent_owner_is_its_own_sponsor_not_the_blueprints_owner(findings: pd.DataFrame) -> None:
+    assert evidence(findings, "OWN-002", TRIAGE)["identity_owner"] == "erin@contoso.example"
+    assert evidence(findings, "OWN-001", TRIAGE)["business_owner"] == "erin@contoso.example"
+    assert evidence(findings, "OWN-002", BLUEPRINT)["identity_owner"] == "frank@contoso.example"
+    assert status(findings, "OWN-001", TRIAGE) == "pass"
+
+
+def test_departed_owners(findings: pd.DataFrame) -> None:
+    # bob is disabled in the directory; carol (mail null) is a leaver matched on her UPN.
+    assert status(findings, "OWN-004", BILLING) == "fail"
+    states = evidence(findings, "OWN-004", BILLING)["entra_owners"]
+    assert states == {
+        "bob@contoso.example": "departed: account disabled in the directory",
+        "carol@contoso.example": "departed: leaver in the roster",
+    }
+    assert status(findings, "OWN-004", REFUND) == "fail"  # sponsor gina left
+    assert status(findings, "OWN-004", ORDERS) == "pass"
+    assert NEW not in set(findings.loc[findings["control_id"] == "OWN-004", "subject_uid"])
+
+
+def test_purpose_from_notes_of_principal_or_application_or_tag(findings: pd.DataFrame) -> None:
+    assert status(findings, "PUR-004", ORDERS) == "pass"  # notes on the application
+    assert status(findings, "PUR-004", BILLING) == "pass"  # purpose: tag
+    assert status(findings, "PUR-004", BLUEPRINT) == "pass"  # notes on the principal
+    assert status(findings, "PUR-004", REPORTS) == "fail"
+    assert status(findings, "PUR-004", MANAGED) == "manual"
+    assert status(findings, "PUR-001", TRIAGE) == "fail"  # agents: PUR-001, higher severity
+    assert status(findings, "PUR-001", REFUND) == "pass"
+    assert TRIAGE not in set(findings.loc[findings["control_id"] == "PUR-004", "subject_uid"])
+
+
+def test_credentials_merge_application_principal_and_blueprint(findings: pd.DataFrame) -> None:
+    assert status(findings, "LC-013", ORDERS) == "fail"  # one secret on the app, one on the principal
+    assert evidence(findings, "LC-013", ORDERS)["active_client_secrets"] == 2
+    assert status(findings, "LC-013", BILLING) == "pass"  # a secret and a certificate
+    assert status(findings, "LC-013", REPORTS) == "pass"  # the older secret ended before the as-of date
+    blueprint_secret = f"{BLUEPRINT}#00000707-aaaa-4bbb-8ccc-000000000707"
+    assert status(findings, "LC-002", blueprint_secret) == "pass"
+    never = f"{BILLING}#00000703-aaaa-4bbb-8ccc-000000000703"
+    assert status(findings, "LC-002", never) == "fail"  # 2299-12-31 is "never expires"
+    assert never not in set(findings.loc[findings["control_id"] == "LC-003", "subject_uid"])
+
+
+def test_privileged_role_by_guid_and_scope(findings: pd.DataFrame) -> None:
+    # A custom role named "Reader" that holds "*" at subscription scope.
+    assert status(findings, "ACC-001", BILLING) == "fail"
+    # Contributor on a resource group: the narrow-scope control, not the subscription-wide one.
+    assert status(findings, "ACC-001", REPORTS) == "pass"
+    assert status(findings, "ACC-011", REPORTS) == "fail"
+    assert status(findings, "ACC-003", REPORTS) == "pass"
+    # The built-in Reader and a custom "*/read" role at subscription scope are never wildcards.
+    for control in ("ACC-001", "ACC-003", "ACC-004", "ACC-011"):
+        assert status(findings, control, NEW) == "pass", control
+
+
+def test_unused_from_sign_in_activity(findings: pd.DataFrame) -> None:
+    assert status(findings, "ACC-005", ORDERS) == "pass"
+    assert status(findings, "ACC-005", REPORTS) == "fail"  # last sign-in 2026-03-01
+    assert status(findings, "ACC-005", BILLING) == "fail"  # no record, created 2025
+    assert status(findings, "ACC-005", NEW) == "pass"  # no record, created ten days ago
+
+
+def test_no_sign_in_data_at_all_is_manual(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(DATA, folder)
+    next(folder.rglob("sign-in-activity.json")).unlink()
+    findings = run(tmp_path, folder)
+    assert status(findings, "ACC-005", REPORTS) == "manual"
+    assert status(findings, "ACC-005", BILLING) == "manual"
+
+
+def test_empty_sign_in_report_means_nobody_signed_in(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(DATA, folder)
+    report = next(folder.rglob("sign-in-activity.json"))
+    report.write_text(json.dumps({**json.loads(report.read_text()), "value": []}))
+    findings = run(tmp_path, folder)
+    assert status(findings, "ACC-005", ORDERS) == "fail"
+    assert status(findings, "ACC-005", NEW) == "pass"
+
+
+def test_keyvault_secret_owner_tag_and_expiry(findings: pd.DataFrame) -> None:
+    def secret(name: str) -> str:
+        return f"azure:{TENANT}:https://kv-contoso.vault.azure.net/secrets/{name}"
+
+    assert status(findings, "OWN-007", secret("db-password")) == "pass"
+    assert status(findings, "OWN-007", secret("legacy-token")) == "fail"
+    assert status(findings, "OWN-008", secret("db-password")) == "pass"
+    assert status(findings, "OWN-008", secret("old-api-key")) == "fail"  # gina left
+    assert status(findings, "LC-002", secret("legacy-token")) == "fail"
+    assert status(findings, "LC-003", secret("old-api-key")) == "fail"
+    assert status(findings, "LC-003", secret("db-password")) == "pass"
+
+
+def test_a_role_whose_definition_was_not_exported_is_manual_not_pass(tmp_path: Path) -> None:
+    """Without `az role definition list` the custom "Reader" holding `*` cannot be judged."""
+    folder = tmp_path / "export"
+    shutil.copytree(DATA, folder)
+    next(folder.rglob("role-definitions.json")).unlink()
+    findings = run(tmp_path, folder)
+    assert status(findings, "ACC-001", BILLING) == "manual"
+    assert evidence(findings, "ACC-001", BILLING)["unresolved_policies"]  # the assignment of that role
+    assert status(findings, "ACC-011", REPORTS) == "fail"  # Contributor is built in: known by its GUID
+    assert status(findings, "ACC-001", ORDERS) == "pass"  # the built-in Reader only
+
+
+def test_an_empty_owner_page_means_no_owner_and_missing_sponsors_are_unknown(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(DATA, folder)
+    tenant_folder = folder / TENANT
+    page = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects", "value": []}
+    (tenant_folder / "owners" / "00000304-aaaa-4bbb-8ccc-000000000304.json").write_text(json.dumps(page))
+    (tenant_folder / "sponsors" / "00000107-aaaa-4bbb-8ccc-000000000107.json").unlink()
+    findings = run(tmp_path, folder)
+    assert status(findings, "OWN-002", NEW) == "fail"  # its application's owner page came back empty
+    # claims-triage-agent: no sponsor or owner list exported for it: unknown, never a failure.
+    assert status(findings, "OWN-001", TRIAGE) == "manual"
+    assert status(findings, "OWN-002", TRIAGE) == "manual"
+    assert status(findings, "OWN-001", REFUND) == "pass"  # its sponsor is named (and left: OWN-004)

@@ -1,0 +1,211 @@
+"""The live Azure collector against a TLS replay server on loopback: real azure-identity token
+flow, real azure-core pipeline, documented Graph/ARM shapes; paging, $expand owners with the
+20-owner overflow fetched in $batch, a 429 with Retry-After, and a 403 recorded as a gap."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.identity import ClientSecretCredential
+from typer.testing import CliRunner
+
+from agentaudit.cli import app
+from agentaudit.collectors.azure_live import (
+    AGENT_SELECT,
+    APP_SELECT,
+    OWNER_SELECT,
+    SP_SELECT,
+    USER_SELECT,
+    AzureCollector,
+    AzureEndpoints,
+    AzureOptions,
+)
+from agentaudit.model.store import Store
+from tests.azure_replay import Replay
+
+DATA = Path(__file__).parent / "data" / "azure" / "entra-tenant" / "5b6a7c8d-1111-4222-8333-944455556666"
+TENANT = "5b6a7c8d-1111-4222-8333-944455556666"
+SUB = "0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9"
+runner = CliRunner()
+
+
+def load(name: str) -> Any:
+    return json.loads((DATA / name).read_text())
+
+
+def page(items: list[Any], next_link: str | None = None) -> tuple[int, dict[str, str], Any]:
+    body: dict[str, Any] = {"value": items}
+    if next_link:
+        body["@odata.nextLink"] = next_link
+    return 200, {}, body
+
+
+def routes(replay: Replay) -> None:
+    sps = load("sp-list.json")
+    owner = {"@odata.type": "#microsoft.graph.user", "id": "00000400-aaaa-4bbb-8ccc-000000000400"}
+    owner |= {"userPrincipalName": "alice@contoso.example", "mail": "alice@contoso.example"}
+    sps[0]["owners"] = [owner] * 20  # at the $expand limit: the full list is fetched
+    for sp in sps[1:]:
+        sp["owners"] = []
+    sp_url = f"/v1.0/servicePrincipals?$select={SP_SELECT}&$expand=owners($select={OWNER_SELECT})&$top=999"
+    replay.routes[("GET", sp_url)] = page(sps[:3], replay.url + "/v1.0/servicePrincipals?$skiptoken=2")
+    replay.routes[("GET", "/v1.0/servicePrincipals?$skiptoken=2")] = page(sps[3:])
+    agents = load("agent-identities.json")["value"]
+    for agent in agents:
+        agent["sponsors"] = []
+    agent_url = (
+        f"/v1.0/servicePrincipals/microsoft.graph.agentIdentity?$select={AGENT_SELECT}"
+        f"&$expand=sponsors($select={OWNER_SELECT})&$top=100"
+    )
+    replay.routes[("GET", agent_url)] = page(agents)
+
+    def batch(body: dict[str, Any] | None) -> tuple[int, dict[str, str], Any]:
+        assert body is not None
+        answers = [{"id": r["id"], "status": 200, "headers": {}, "body": {"value": [owner]}} for r in body["requests"]]
+        return 200, {}, {"responses": answers}
+
+    replay.routes[("POST", "/v1.0/$batch")] = batch
+    apps = load("app-list.json")
+    app_url = f"/v1.0/applications?$select={APP_SELECT}&$expand=owners($select={OWNER_SELECT})&$top=999"
+    replay.routes[("GET", app_url)] = page(apps)
+    users = load("users-liveness.json")["value"]
+    replay.routes[("GET", f"/v1.0/users?$select={USER_SELECT}&$top=999")] = [
+        (429, {"Retry-After": "1"}, {"error": {"code": "TooManyRequests"}}),
+        page(users),
+    ]
+    replay.routes[("GET", "/beta/reports/servicePrincipalSignInActivities")] = page(
+        load("sign-in-activity.json")["value"]
+    )
+    replay.routes[("GET", "/subscriptions?api-version=2022-12-01")] = page(
+        [{"subscriptionId": SUB, "tenantId": TENANT, "state": "Enabled", "displayName": "Contoso Production"}]
+    )
+    auth = f"/subscriptions/{SUB}/providers/Microsoft.Authorization"
+    replay.routes[("GET", f"{auth}/roleDefinitions?api-version=2022-04-01")] = (
+        403,
+        {},
+        {"error": {"code": "AuthorizationFailed", "message": "no access"}},
+    )
+    replay.routes[("GET", f"{auth}/roleAssignments?api-version=2022-04-01")] = page(load("role-assignments.json"))
+    mi = f"/subscriptions/{SUB}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version=2023-01-31"
+    replay.routes[("GET", mi)] = page(load("identity-list.json"))
+    vaults = f"/subscriptions/{SUB}/providers/Microsoft.KeyVault/vaults?api-version=2023-07-01"
+    vault = {"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-contoso"}
+    vault |= {"name": "kv-contoso", "type": "Microsoft.KeyVault/vaults", "properties": {"vaultUri": replay.url + "/"}}
+    replay.routes[("GET", vaults)] = page([vault])
+    # Key Vault REST list shapes: epoch-second attributes, `exp` for the expiry; no values.
+    secret = {
+        "id": "https://kv-contoso.vault.azure.net/secrets/db-password",
+        "tags": {"owner": "alice@contoso.example"},
+    }
+    secret["attributes"] = {"enabled": True, "created": 1767225600, "updated": 1767225600, "exp": 1798761600}
+    key = {
+        "kid": "https://kv-contoso.vault.azure.net/keys/signing",
+        "attributes": {"enabled": True, "created": 1767225600},
+    }
+    replay.routes[("GET", "/secrets?api-version=7.4")] = page([secret])
+    replay.routes[("GET", "/keys?api-version=7.4")] = page([key])
+    replay.routes[("GET", "/certificates?api-version=7.4")] = page([])
+
+
+def test_live_collection_through_the_replay_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Replay(tmp_path) as replay:
+        routes(replay)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(replay.ca))
+        monkeypatch.setenv("AZURE_AUTHORITY_HOST", replay.url)
+        endpoints = AzureEndpoints.from_config({"graph_url": replay.url, "arm_url": replay.url})
+        assert endpoints.authority == replay.url
+        credential = ClientSecretCredential(
+            TENANT, "client-id", "not-a-secret", authority=replay.url, disable_instance_discovery=True
+        )
+        collector = AzureCollector(AzureOptions(TENANT, endpoints), credential)
+        collected = collector.collect()
+    assert replay.unexpected == []
+    assert all(h.get("x-ms-throttle-priority") == "low" for h in replay.headers)
+    users = [p for m, p in replay.seen if p.startswith("/v1.0/users")]
+    assert len(users) == 2  # the 429 was retried after Retry-After
+    status = {s.name: (s.status, s.error) for s in collected.sources}
+    assert status[f"arm:{SUB}:roleDefinitions"][0] == "failed"
+    assert "HTTP 403" in str(status[f"arm:{SUB}:roleDefinitions"][1])
+    assert all(s == "complete" for n, (s, _e) in status.items() if not n.endswith("roleDefinitions"))
+    by_name = {i.name: i for i in collected.identities}
+    assert len(by_name) == 8  # six principals from /servicePrincipals, two agent identities
+    orders = by_name["orders-api"]
+    assert orders.owners_known and {p["upn"] for p in orders.entra_people} == {"alice@contoso.example"}
+    assert by_name["claims-triage-agent"].owners_known is True
+    assert by_name["report-runner"].last_used_signal == "entra:servicePrincipalSignInActivities"
+    batches = [p for m, p in replay.seen if m == "POST"]
+    assert len(batches) == 2  # the 20-owner overflow and the agents' owners, one $batch each
+    calls = sum(s.api_calls for s in collected.sources)
+    assert calls == len(replay.seen)
+    vault = {c.name: c for c in collected.credentials if c.store == "keyvault"}
+    assert vault["kv-contoso/db-password"].expires == datetime(2027, 1, 1, tzinfo=UTC)
+    assert vault["kv-contoso/signing"].expires is None and vault["kv-contoso/signing"].type == "key"
+    assert not [p for _m, p in replay.seen if "/secrets/" in p]  # list calls only, never a value
+
+
+def test_collect_azure_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`agentaudit collect --azure` with DefaultAzureCredential (environment credential), the
+    endpoints from the config and the authority from AZURE_AUTHORITY_HOST."""
+    with Replay(tmp_path) as replay:
+        routes(replay)
+        for key, value in {
+            "REQUESTS_CA_BUNDLE": str(replay.ca),
+            "AZURE_AUTHORITY_HOST": replay.url,
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_ID": "client-id",
+            "AZURE_CLIENT_SECRET": "not-a-secret",
+        }.items():
+            monkeypatch.setenv(key, value)
+        config = tmp_path / "policy.yaml"
+        config.write_text(f"azure:\n  graph_url: {replay.url}\n  arm_url: {replay.url}\n")
+        store = f"sqlite:///{tmp_path / 'live.db'}"
+        done = runner.invoke(app, ["collect", "--azure", "--config", str(config), "--store", store])
+    assert done.exit_code == 0, done.output
+    assert replay.unexpected == []
+    assert "not-a-secret" not in done.output
+    identities = Store(store).read_table("identities", Store(store).latest_snapshot_id() or 0)
+    assert len(identities) == 8 and set(identities["account"]) == {TENANT}
+
+
+def test_azure_options_need_azure_and_a_known_cloud(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["collect", "--tenant", TENANT, "--store", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert done.exit_code == 2 and "--tenant and --subscriptions need --azure" in done.output
+    config = tmp_path / "policy.yaml"
+    config.write_text("azure:\n  cloud: mars\n")
+    done = runner.invoke(app, ["collect", "--azure", "--tenant", TENANT, "--config", str(config)])
+    assert done.exit_code == 2 and "azure.cloud must be one of" in done.output
+
+
+def test_a_throttled_item_inside_a_batch_is_sent_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graph answers $batch 200 with a 429 for one item: that item alone goes in the next batch."""
+    with Replay(tmp_path) as replay:
+        routes(replay)
+        sent: list[list[str]] = []
+
+        def batch(body: dict[str, Any] | None) -> tuple[int, dict[str, str], Any]:
+            assert body is not None
+            urls = [r["url"] for r in body["requests"]]
+            sent.append(urls)
+            first = len(sent) == 1
+            answers = [
+                {"id": r["id"], "status": 429, "headers": {"Retry-After": "0"}, "body": {}}
+                if first and i == 0
+                else {"id": r["id"], "status": 200, "body": {"value": []}}
+                for i, r in enumerate(body["requests"])
+            ]
+            return 200, {}, {"responses": answers}
+
+        replay.routes[("POST", "/v1.0/$batch")] = batch
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(replay.ca))
+        endpoints = AzureEndpoints(replay.url, replay.url, replay.url)
+        credential = ClientSecretCredential(
+            TENANT, "client-id", "not-a-secret", authority=replay.url, disable_instance_discovery=True
+        )
+        collected = AzureCollector(AzureOptions(TENANT, endpoints), credential).collect()
+    assert replay.unexpected == []
+    assert len(sent[0]) == 1 and sent[1] == sent[0]  # the 20-owner overflow, throttled, then re-sent
+    assert all(s.status == "complete" for s in collected.sources if "roleDefinitions" not in s.name)
