@@ -82,9 +82,8 @@ def _entra_unknown_is_manual(results: pd.DataFrame, frame: pd.DataFrame) -> pd.D
     results["status"] = [
         MANUAL.value if f and r else s for f, r, s in zip(failing, reasons, results["status"], strict=True)
     ]
-    results["evidence"] = [
-        {**e, "note": r} if f and r else e for f, r, e in zip(failing, reasons, results["evidence"], strict=True)
-    ]
+    notes = [{**e, "note": r} if f and r else e for f, r, e in zip(failing, reasons, results["evidence"], strict=True)]
+    results["evidence"] = pd.Series(notes, index=results.index, dtype=object)
     return results
 
 
@@ -104,9 +103,10 @@ def identity_owner(ctx: Context) -> pd.DataFrame:
     """Register/tag owner, else a user-type Entra owner or sponsor; `manual` where Entra owners
     were not exported or the identity is a managed identity, never a guessed failure."""
     results = _entra_unknown_is_manual(_owner_check(ctx, ctx.nhis, "identity_owner"), ctx.nhis)
-    results["evidence"] = [
+    owners = [
         {**e, "entra_owners": _names(p)} for e, p in zip(results["evidence"], ctx.nhis["entra_people"], strict=True)
     ]
+    results["evidence"] = pd.Series(owners, index=results.index, dtype=object)
     return results
 
 
