@@ -109,7 +109,7 @@ def test_roster_field_over_the_csv_limit_is_exit_2_naming_the_line(tmp_path: Pat
     ("text", "needle"),
     [
         ("profiles: [a, b]\n", "'profiles' must be a mapping"),
-        ("profiles:\n  p:\n    allow: [1, {a: b}]\n", "'allow' must list action patterns as text"),
+        ("profiles:\n  p:\n    allow: [1, {a: b}]\n", "'allow' must be a list of non-empty strings"),
         ("agents:\n  - identity: x\n    business_owner: [a@example.com, b@example.com]\n",
          "'business_owner' must be a single value, not a list"),
         ("agents:\n  - identity: {arn: x}\n", "'identity' must be a single value, not a mapping"),

@@ -72,7 +72,9 @@ def read_secret_policy(state: ReadState, export: Export) -> tuple[int, str | Non
     arn, attributes = aws_extras.parse_secret_policy(export.payload, str(export.path))
     out = state.out
     if not any(c.native_id == arn and c.store == "secretsmanager" for c in out.credentials):
-        raise InputError(f"resource policy of secret {arn}, which no list-secrets output in the folder lists")
+        raise InputError(
+            f"resource policy of secret {arn}, which no list-secrets output in the folder lists", export.path
+        )
     out.credentials[:] = [
         evolve(c, attributes={**c.attributes, **attributes}) if c.native_id == arn else c for c in out.credentials
     ]
