@@ -51,11 +51,15 @@ def _owner(role: str) -> Callable[[Evidence], str]:
 def _own_current(ev: Evidence) -> str:
     gone = ev.get("not_current") or {}
     status = ev.get("roster_status") or {}
-    if not gone:
-        return "every named owner is an active employee" if ev.get("owners") else "no owner named"
-    return "; ".join(
+    entra = ev.get("entra_owners") or {}
+    parts = [
         f"{role.replace('_', ' ')} {who} is {status.get(role) or 'not in the roster'}" for role, who in gone.items()
-    )
+    ]
+    if isinstance(entra, dict):
+        parts += [f"Entra owner or sponsor {who} ({why})" for who, why in entra.items()]
+    if not parts:
+        return "every named owner is an active employee" if ev.get("owners") else "no owner named"
+    return "; ".join(parts)
 
 
 def _purpose(ev: Evidence) -> str:
@@ -257,8 +261,10 @@ def _value(value: Any) -> str:
 
 
 def generic(evidence: Evidence) -> str:
-    """Every field, humanised: for plug-ins and for evidence the engine writes (missing input)."""
-    return "; ".join(f"{str(k).replace('_', ' ')}: {_value(v)}" for k, v in evidence.items() if k != "risk_acceptance")
+    """Every field, humanised, in name order (the same words whichever file the evidence was read
+    back from): for plug-ins and for evidence the engine writes (missing input)."""
+    fields = sorted((str(k), v) for k, v in evidence.items() if k != "risk_acceptance")
+    return "; ".join(f"{k.replace('_', ' ')}: {_value(v)}" for k, v in fields)
 
 
 def _acceptance(evidence: Evidence) -> str:
@@ -272,10 +278,19 @@ def _acceptance(evidence: Evidence) -> str:
     )
 
 
+def _in_name_order(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _in_name_order(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_in_name_order(v) for v in value]
+    return value
+
+
 def describe(control_id: str, evidence: Any) -> str:
     """The evidence of one result in words; never raises on an unexpected shape."""
     if not isinstance(evidence, dict) or not evidence:
         return ""
+    evidence = _in_name_order(evidence)  # the same words whichever file it was read back from
     phrase = PHRASES.get(control_id)
     try:
         text = phrase(evidence) if phrase is not None else generic(evidence)
