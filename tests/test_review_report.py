@@ -94,10 +94,8 @@ def test_remediation_markdown_is_rendered_and_estate_text_never_is() -> None:
     assert str(breakable("OWN-001 dana.leaver@halcyon.example")).startswith("OWN-001 dana.<wbr>leaver@<wbr>")
 
 
-def test_pdf_is_tagged_and_keeps_bookmarks(demo_run: dict[str, Any]) -> None:
+def test_pdf_keeps_bookmarks(demo_run: dict[str, Any]) -> None:
     pdf = demo_run["folder"] / "review-pack.pdf"
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
-    assert re.search(r"^Tagged:\s+yes", info, re.MULTILINE)
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     outline: list[str] = []
