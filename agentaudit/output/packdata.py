@@ -20,12 +20,14 @@ import pandas as pd
 from agentaudit.config import Config
 from agentaudit.controls.catalog import Catalog
 from agentaudit.controls.context import Context
+from agentaudit.model.records import Severity
 from agentaudit.output import charts
 from agentaudit.output.evidence import describe
 from agentaudit.output.results import is_missing
 
 OWNER_FAMILIES = ("OWN", "PUR")
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+# Most severe first, from the one order Severity defines.
+SEVERITY_ORDER = {s.value: i for i, s in enumerate(sorted(Severity, key=lambda s: -s.rank))}
 FAMILY_NAMES = {
     "OWN": "Ownership", "PUR": "Purpose and approved access", "ACC": "Access and privilege",
     "TOOL": "Agent tool autonomy", "LC": "Credential lifecycle", "MON": "Monitoring",
