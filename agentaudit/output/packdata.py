@@ -31,7 +31,8 @@ SEVERITY_ORDER = {s.value: i for i, s in enumerate(sorted(Severity, key=lambda s
 FAMILY_NAMES = {
     "OWN": "Ownership", "PUR": "Purpose and approved access", "ACC": "Access and privilege",
     "TOOL": "Agent tool autonomy", "LC": "Credential lifecycle", "MON": "Monitoring",
-    "ATT": "Owner attestation", "COL": "Collection completeness",
+    "ATT": "Owner attestation", "COL": "Collection completeness", "AGT": "Bedrock agent guardrails",
+    "INV": "AI agent inventory", "AGC": "Bedrock AgentCore",
 }  # fmt: skip
 _DIGITS = re.compile(r"(\d+)")
 
