@@ -217,16 +217,18 @@ def test_hung_endpoint_is_a_gap_within_the_source_deadline(
 def test_deadline_stops_a_source_that_keeps_being_retried(
     moto: str, monkeypatch: pytest.MonkeyPatch, hung_endpoint: tuple[str, threading.Event]
 ) -> None:
-    """Read timeouts are retried by botocore; the source deadline ends the retries."""
+    """Read timeouts are retried by botocore; the source deadline ends the retries.
+
+    Timed per source: moto answers the AgentCore reads it lacks with 500, which 50 attempts also retry
+    until their own deadlines, so the whole collection's time says nothing about this source."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", hung_endpoint[0])
     from agentaudit.collectors.aws_live import AwsCollector
 
     options = AwsOptions(regions=[REGION], read_timeout=3, source_deadline=12, max_attempts=50, retry_mode="standard")
     collector = AwsCollector(options)
-    started = time.monotonic()
     collector.collect()
-    assert time.monotonic() - started < 60
     name = f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"
+    assert 12 <= collector.counter.seconds[name] < 12 + 3 + 10  # deadline + one read timeout + backoff
     source = next(s for s in collector.out.sources if s.name == name)
     assert source.status == "failed" and "source deadline of 12 s" in (source.error or "")
     assert 1 < collector.counter.attempts[name] < 50

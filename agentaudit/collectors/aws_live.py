@@ -112,6 +112,7 @@ class ApiCounter:
         self.calls: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()
         self.operations: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()  # wall time per source: where a slow run spent it
         self.deadline_seconds = deadline_seconds
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
@@ -121,11 +122,14 @@ class ApiCounter:
     def source(self, name: str) -> Iterator[None]:
         previous = getattr(self._local, "name", None), getattr(self._local, "deadline", None)
         self._local.name = name
-        self._local.deadline = time.monotonic() + self.deadline_seconds
+        started = time.monotonic()
+        self._local.deadline = started + self.deadline_seconds
         try:
             yield
         finally:
             self._local.name, self._local.deadline = previous
+            with self._lock:
+                self.seconds[name] += time.monotonic() - started
 
     def _current(self) -> str:
         return getattr(self._local, "name", None) or "(outside a source)"
