@@ -19,7 +19,7 @@ import queue
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -112,7 +112,7 @@ class ApiCounter:
         self.calls: Counter[str] = Counter()
         self.attempts: Counter[str] = Counter()
         self.operations: Counter[str] = Counter()
-        self.seconds: Counter[str] = Counter()  # wall time per source: where a slow run spent it
+        self.seconds: dict[str, float] = defaultdict(float)  # wall time per source: where a slow run spent it
         self.deadline_seconds = deadline_seconds
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
