@@ -274,6 +274,7 @@ def trend(findings: pd.DataFrame, previous: PreviousRun | None, evaluated: set[s
         "new": len(now - before),
         "new_by_control": dict(sorted(Counter(c for c, _ in now - before).items())),
         "resolved": len(resolved),
+        "resolved_by_control": dict(sorted(Counter(c for c, _ in resolved).items())),
         "still_open": len(now & before),
         "not_compared": sorted((current | set(before_controls)) - compared),
         "unknown_now": len((before - now) & unknown_now),

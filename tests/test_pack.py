@@ -310,8 +310,14 @@ def test_pack_shows_what_was_resolved_since_the_previous_run(tmp_path: Path, pla
     assert trend["previous_run"] == 1 and trend["resolved"] >= 1
     resolved = {(i["control_id"], i["identity_name"]) for i in trend["resolved_items"]}
     assert ("OWN-001", planted["agent_without_business_owner"]) in resolved
+    assert trend["resolved_by_control"]["OWN-001"] >= 1
+    assert sum(trend["resolved_by_control"].values()) == trend["resolved"]
     text = _pdf_text(folder / "review-pack.pdf")
     assert "Since check run 1" in text and "Resolved since the previous run" in text
+    summary_page = subprocess.run(
+        ["pdftotext", "-f", "3", "-l", "3", str(folder / "review-pack.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert "New / resolved since run 1" in " ".join(summary_page.split())  # the per-family trend, both ways
 
 
 def test_framework_view_in_pdf_and_workbook(demo_run: dict[str, Any]) -> None:

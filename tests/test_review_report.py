@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from agentaudit.config import load_config
 from agentaudit.controls.catalog import load_catalog
 from agentaudit.output import packdata
+from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.pdf import breakable, catalog_markdown
 
 CONTROL_ID = re.compile(r"\b(?:OWN|PUR|ACC|TOOL|LC|MON|ATT|COL)-\d{3}\b")
@@ -91,10 +92,25 @@ def test_remediation_markdown_is_rendered_and_estate_text_never_is() -> None:
     hostile = "**bold** `code` <b>x</b> $x^2$ {{ 7*7 }}"
     shown = str(breakable(hostile))
     assert "<strong>" not in shown and "<code>" not in shown and "&lt;b&gt;" in shown and "{{ 7*7 }}" in shown
+
+
+def test_catalog_prose_is_plain_words_outside_the_pdf(demo_run: dict[str, Any]) -> None:
+    """The workbook, OCSF and Audit Manager show the catalog's Markdown as words, not raw marks."""
+    assert catalog_plain("Run `aws iam list-roles` **now**, see [the guide](https://example.com/g).") == (
+        "Run aws iam list-roles now, see the guide (https://example.com/g)."
+    )
+    book = load_workbook(demo_run["folder"] / "review-pack.xlsx", read_only=True)
+    rows = list(book["Catalog"].iter_rows(values_only=True))
+    remediation = {r[0]: r[5] for r in rows[1:]}
+    assert (
+        "`" not in remediation["ACC-001"]
+        and "`" in load_catalog(set(load_config().thresholds)).controls["ACC-001"].remediation
+    )
+    assert not any("`" in str(r[4]) + str(r[5]) for r in rows[1:])
     assert str(breakable("OWN-001 dana.leaver@halcyon.example")).startswith("OWN-001 dana.<wbr>leaver@<wbr>")
 
 
-def test_pdf_keeps_bookmarks(demo_run: dict[str, Any]) -> None:
+def test_pdf_is_tagged_and_keeps_bookmarks(demo_run: dict[str, Any]) -> None:
     pdf = demo_run["folder"] / "review-pack.pdf"
     from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -110,6 +126,8 @@ def test_pdf_keeps_bookmarks(demo_run: dict[str, Any]) -> None:
     with pdf.open("rb") as handle:
         walk(PdfFileReader(handle).root["/Outlines"]["/First"])
     assert "Conclusion by control family" in outline and "Findings by owner and subject, with evidence" in outline
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Tagged:\s+yes$", info, re.M), info  # PDF/UA-1 when no timestamp is configured
 
 
 def test_no_pdf_table_column_is_empty_on_every_row(demo_run: dict[str, Any]) -> None:

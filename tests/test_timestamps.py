@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ def test_verify_prints_both_timestamps_and_the_embedded_validation_data(stamped_
     ), result.stdout
     assert any(line.startswith("ok    review-pack.pdf: RFC 3161 timestamp 20") for line in lines), result.stdout
     assert "ok    review-pack.pdf: PAdES-B-LT validation data embedded (DSS: 3 Certs, 1 OCSPs, 1 CRLs)" in lines
+    # Untagged on purpose: validating the appended revision of a tagged pack took over 20 minutes.
+    info = subprocess.run(["pdfinfo", str(stamped_pack / "review-pack.pdf")], capture_output=True, text=True).stdout
+    assert re.search(r"^Tagged:\s+no$", info, re.M), info
 
 
 def test_pdfsig_shows_the_signature_and_openssl_accepts_its_timestamp_token(

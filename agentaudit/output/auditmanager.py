@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from agentaudit.controls.catalog import Catalog, Control
+from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.results import write_findings_csv
 
 FOLDER = "audit-manager"
@@ -47,7 +48,7 @@ def control_request(control: Control, catalog: Catalog) -> dict[str, Any]:
             1000,
         ),
         "actionPlanTitle": _cut(f"Remediate {control.id}", 300),
-        "actionPlanInstructions": _cut(control.remediation, 1000),
+        "actionPlanInstructions": _cut(catalog_plain(control.remediation), 1000),
         "controlMappingSources": [SOURCE],
         "tags": {"agentaudit:control": control.id, "agentaudit:family": control.family},
     }

@@ -20,6 +20,7 @@ import pandas as pd
 
 from agentaudit import __version__
 from agentaudit.controls.catalog import Catalog, Control
+from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.results import column_values, dumps, needing_action, open_text
 
 OCSF_VERSION = "1.3.0"
@@ -68,7 +69,7 @@ def _prefix(control: Control, catalog: Catalog, class_uid: int, status: str) -> 
             "event_code": control.id,
             "product": {"name": "agentaudit", "vendor_name": "agentaudit", "version": __version__},
         },
-        "remediation": {"desc": control.remediation},
+        "remediation": {"desc": catalog_plain(control.remediation)},
     }
     if class_uid == COMPLIANCE:
         status_id, name = COMPLIANCE_STATUS.get(status, (99, "Other"))

@@ -111,7 +111,8 @@ def _write_inventory(inventory: dict[str, pd.DataFrame], path: Path) -> None:
 
 def _write_signed_pdf(data: PackData, unsigned: Path, signed: Path, identity: SigningIdentity) -> None:
     try:
-        write_pdf(data, unsigned)
+        # Tagged only when no validation data will be appended: see write_pdf.
+        write_pdf(data, unsigned, tagged=not identity.tsa_url)
         sign_pdf(unsigned, signed, identity, reason=f"agentaudit review pack {data.meta['period']}")
     finally:
         unsigned.unlink(missing_ok=True)

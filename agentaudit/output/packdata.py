@@ -28,11 +28,11 @@ from agentaudit.output.results import is_missing
 OWNER_FAMILIES = ("OWN", "PUR")
 # Most severe first, from the one order Severity defines.
 SEVERITY_ORDER = {s.value: i for i, s in enumerate(sorted(Severity, key=lambda s: -s.rank))}
-FAMILY_NAMES = {
+FAMILY_NAMES = {  # in the catalog's order, which the conclusion table and the chart follow
     "OWN": "Ownership", "PUR": "Purpose and approved access", "ACC": "Access and privilege",
+    "AGT": "Bedrock agent guardrails", "INV": "AI agent inventory", "AGC": "Bedrock AgentCore",
     "TOOL": "Agent tool autonomy", "LC": "Credential lifecycle", "MON": "Monitoring",
-    "ATT": "Owner attestation", "COL": "Collection completeness", "AGT": "Bedrock agent guardrails",
-    "INV": "AI agent inventory", "AGC": "Bedrock AgentCore",
+    "ATT": "Owner attestation", "COL": "Collection completeness",
 }  # fmt: skip
 _DIGITS = re.compile(r"(\d+)")
 
@@ -340,7 +340,9 @@ def family_conclusions(
     """The executive conclusion per control family: what was evaluated, what failed, what is new
     since the previous run (per control, from the trend: only controls both runs evaluated)."""
     compared = trend.get("previous_run") is not None
+    not_compared = set(trend.get("not_compared") or [])
     new_by_control = trend.get("new_by_control") or {}
+    resolved_by_control = trend.get("resolved_by_control") or {}
     failing = findings[findings["status"] == "fail"]
     families: dict[str, list[dict[str, Any]]] = {}
     for control in controls:
@@ -348,6 +350,7 @@ def family_conclusions(
     rows = []
     for family, members in families.items():
         ids = [c["control_id"] for c in members]
+        both_runs = compared and not set(ids) <= not_compared  # else neither new nor resolved can be said
         evaluated = [c for c in members if c["evaluated"]]
         in_family = findings[findings["control_id"].isin(ids)]
         fails = failing[failing["control_id"].isin(ids)]
@@ -361,7 +364,8 @@ def family_conclusions(
             "subjects": int(in_family["subject_uid"].nunique()),
             "failing": int(fails["subject_uid"].nunique()),
             "severe": int(severe["subject_uid"].nunique()),
-            "new": sum(int(new_by_control.get(c, 0)) for c in ids) if compared else None,
+            "new": sum(int(new_by_control.get(c, 0)) for c in ids) if both_runs else None,
+            "resolved": sum(int(resolved_by_control.get(c, 0)) for c in ids) if both_runs else None,
             "undecided": undecided,
             "not_evaluated": [c["control_id"] for c in members if not c["evaluated"]],
         }
@@ -531,6 +535,8 @@ def _scope(identities: pd.DataFrame) -> str:
 
 def _charts(findings: pd.DataFrame, ctx: Context, gaps: pd.DataFrame, config: Config) -> dict[str, str]:
     by_family = findings.groupby(["family", "status"]).size().unstack(fill_value=0)
+    order = [f for f in FAMILY_NAMES if f in by_family.index]  # the order of the conclusion table
+    by_family = by_family.reindex(order + sorted(set(by_family.index) - set(order)))
     families = list(by_family.index)
 
     def column(name: str) -> list[int]:
@@ -542,7 +548,9 @@ def _charts(findings: pd.DataFrame, ctx: Context, gaps: pd.DataFrame, config: Co
     ages = ((ctx.as_of - rotated["last_rotated"].fillna(rotated["created"])).dt.days).dropna().tolist()
     units = gaps["unit"].value_counts().head(15) if not gaps.empty else pd.Series(dtype=int)
     return {
-        "families": charts.status_by_family(families, column("pass"), column("fail"), other),
+        "families": charts.status_by_family(
+            [FAMILY_NAMES.get(f, f) for f in families], column("pass"), column("fail"), other
+        ),
         "ages": charts.age_histogram(ages, config.thresholds["key_max_age_days"]),
         "units": charts.owner_gaps_by_unit([str(u) for u in units.index], [int(v) for v in units.to_numpy()]),
     }

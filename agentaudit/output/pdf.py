@@ -4,22 +4,20 @@ leaves the file).
 
 Estate text (names, tags, evidence values) is only ever escaped: it passes `visible` (invisible
 controls shown as [U+XXXX]) or `breakable` (the same, plus break opportunities after / : . @ -).
-Only the catalog's own text (remediation, why) is rendered as Markdown, with raw HTML and images
-off, so a catalog or plug-in author cannot make the page fetch anything either.
+Only the catalog's own text (remediation, why) is rendered as Markdown (`catalog_text`).
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from agentaudit.output.catalog_text import catalog_markdown
 from agentaudit.output.packdata import PackData, natural_sorted
 
 # Bidi overrides/isolates and other invisible controls can make a name display as another.
@@ -50,16 +48,6 @@ def breakable(value: Any) -> Markup:
     """`visible`, with line-break opportunities only where an identifier may break."""
     escaped = str(escape(_shown(value)))
     return Markup(_LONG.sub(lambda word: _BREAK_AFTER.sub("<wbr>", word.group()), escaped))
-
-
-@cache
-def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False}).disable(["image"])
-
-
-def catalog_markdown(text: str) -> Markup:
-    """The catalog's remediation and rationale (our text, not the estate's) as inline Markdown."""
-    return Markup(_markdown().renderInline(str(text)))
 
 
 def _environment() -> Environment:
@@ -111,13 +99,15 @@ def render_html(data: PackData, view: str = "pdf") -> str:
     return template.render(**context)
 
 
-def write_pdf(data: PackData, path: Path) -> None:
-    """A tagged PDF (PDF/UA-1: headings, tables and reading order for assistive technology)."""
+def write_pdf(data: PackData, path: Path, tagged: bool = True) -> None:
+    """The pack as PDF; `tagged`: PDF/UA-1 (headings, tables and reading order for assistive
+    technology). A PAdES-B-LT pack (timestamped, validation data appended after the signature) is
+    not tagged: pyHanko's modification analysis of that appended revision walks the whole structure
+    tree, which took over 20 minutes per validation of the demo pack (a B-B pack: 4 s)."""
     from weasyprint import HTML  # imported late: it loads Pango, which only the pack needs
 
-    # Not tagged (PDF/UA) for now: pyHanko's modification analysis of a PAdES-B-LT pack walks the
-    # whole structure tree of the incremental update, which took over 20 minutes per validation.
-    HTML(string=render_html(data), base_url=str(path.parent)).write_pdf(path)
+    variant = {"pdf_variant": "pdf/ua-1"} if tagged else {}
+    HTML(string=render_html(data), base_url=str(path.parent)).write_pdf(path, **variant)
 
 
 def write_html(data: PackData, path: Path) -> None:

@@ -20,6 +20,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
+from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.evidence import describe
 from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData, natural_sorted
 from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, present
@@ -276,7 +277,7 @@ def _catalog(book: Book, data: PackData) -> None:
     catalog = data.catalog
     keys = list(catalog.frameworks)
     rows = (
-        [c.id, c.title, c.severity.value, c.applies_to, c.why, c.remediation,
+        [c.id, c.title, c.severity.value, c.applies_to, catalog_plain(c.why), catalog_plain(c.remediation),
          *(", ".join(natural_sorted(c.mappings.get(f, ()))) for f in keys)]
         for c in catalog.controls.values()
     )  # fmt: skip
