@@ -144,3 +144,21 @@ def postgres_url() -> str:
     if not url:
         pytest.fail("AGENTAUDIT_TEST_POSTGRES_URL is not set: start PostgreSQL with `scripts/services.sh start`")
     return url
+
+
+@pytest.fixture
+def moto_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """boto3 pointed at moto's standalone server (`make test` starts it) with test credentials."""
+    url = os.environ.get("AGENTAUDIT_TEST_MOTO_URL")
+    if not url:
+        pytest.fail("AGENTAUDIT_TEST_MOTO_URL is not set: start moto with `scripts/services.sh start`")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return url

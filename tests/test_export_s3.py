@@ -27,18 +27,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    url = os.environ.get("AGENTAUDIT_TEST_MOTO_URL")
-    if not url:
-        pytest.fail("AGENTAUDIT_TEST_MOTO_URL is not set: start moto with `scripts/services.sh start`")
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": url,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def s3(moto_env: str) -> Iterator[Any]:
     yield boto3.client("s3")
 
 
