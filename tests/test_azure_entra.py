@@ -211,3 +211,45 @@ def test_an_empty_owner_page_means_no_owner_and_missing_sponsors_are_unknown(tmp
     assert status(findings, "OWN-001", TRIAGE) == "manual"
     assert status(findings, "OWN-002", TRIAGE) == "manual"
     assert status(findings, "OWN-001", REFUND) == "pass"  # its sponsor is named (and left: OWN-004)
+
+
+def test_profile_names_a_builtin_role_by_name_and_a_custom_role_by_guid(tmp_path: Path) -> None:
+    """ACC-002: a profile allowing the built-in Reader does not admit the custom role called
+    "Reader" (which holds `*`); a profile naming that custom role's GUID does."""
+    folder = tmp_path / "export"
+    shutil.copytree(DATA, folder)
+    assignments = next(folder.rglob("role-assignments.json"))
+    items = json.loads(assignments.read_text())
+    sub = "/subscriptions/0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9"
+    custom = f"{sub}/providers/Microsoft.Authorization/roleDefinitions/00000601-aaaa-4bbb-8ccc-000000000601"
+    reader = f"{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    for n, (principal, role) in enumerate([("107", custom), ("108", reader), ("108", custom)], start=1):
+        items.append(
+            {
+                "id": f"{sub}/resourceGroups/rg-claims/providers/Microsoft.Authorization/roleAssignments/{n}",
+                "principalId": f"00000{principal}-aaaa-4bbb-8ccc-000000000{principal}",
+                "principalType": "ServicePrincipal",
+                "roleDefinitionId": role,
+                "roleDefinitionName": "Reader",
+                "scope": f"{sub}/resourceGroups/rg-claims",
+            }
+        )
+    assignments.write_text(json.dumps(items))
+    register = tmp_path / "register.yaml"
+    register.write_text(
+        "profiles:\n"
+        "  claims: {allow: ['azure-role:Reader']}\n"
+        "  claims-custom: {allow: ['azure-role:Reader', 'azure-role:00000601-aaaa-4bbb-8ccc-000000000601']}\n"
+        "agents:\n"
+        "  - {identity: 00000107-aaaa-4bbb-8ccc-000000000107, approved_profile: claims}\n"
+        "  - {identity: 00000108-aaaa-4bbb-8ccc-000000000108, approved_profile: claims-custom}\n"
+    )
+    store = Store(f"sqlite:///{tmp_path / 'entra.db'}")
+    config = load_config()
+    collected = pipeline.collect(folder, store, config, register=[register], roster=next(folder.rglob("roster.csv")))
+    findings = pipeline.check(store, config, AS_OF, collected.snapshot_id).evaluation.findings
+    assert status(findings, "ACC-002", TRIAGE) == "fail"
+    assert evidence(findings, "ACC-002", TRIAGE)["excess_actions"] == [
+        "azure-role:00000601-aaaa-4bbb-8ccc-000000000601"
+    ]
+    assert status(findings, "ACC-002", REFUND) == "pass"

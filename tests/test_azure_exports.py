@@ -139,3 +139,25 @@ def test_builtin_roles_by_guid_whatever_their_name() -> None:
     unknown = {**assignment, "roleDefinitionId": "0000aaaa-0000-4000-8000-000000000000"}
     grant = azure_arm.parse_role_assignment(unknown, "azure:t:p", {}, "[0]", None)
     assert not grant.privileged_role and not grant.resolved  # its definition was not exported
+
+
+def test_a_role_name_counts_only_for_a_builtin_definition() -> None:
+    """A built-in definition (roleType BuiltInRole) is named and its data role recognised; a
+    custom role with the same name is named by its GUID and its name implies nothing."""
+    shared = {"roleName": "Storage Blob Data Reader", "permissions": [{"actions": ["*/read"], "notActions": []}]}
+    builtin = {**shared, "name": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "roleType": "BuiltInRole"}
+    custom = {**shared, "name": "00000609-aaaa-4bbb-8ccc-000000000609", "roleType": "CustomRole"}
+    definitions = azure_arm.parse_role_definitions([builtin, custom], None)
+    grants = [
+        azure_arm.parse_role_assignment(
+            {"principalId": "p", "scope": "/subscriptions/s", "roleDefinitionId": f"/x/roleDefinitions/{d['name']}"},
+            "azure:t:p",
+            definitions,
+            "[0]",
+            None,
+        )
+        for d in (builtin, custom)
+    ]
+    assert grants[0].actions == ("azure-role:Storage Blob Data Reader",) and grants[0].data_access
+    assert grants[1].actions == ("azure-role:00000609-aaaa-4bbb-8ccc-000000000609",) and not grants[1].data_access
+    assert grants[0].resolved and grants[1].resolved and not grants[1].privileged_role

@@ -2,7 +2,9 @@
 subscriptions (`az account list`) and user-assigned managed identities (`az identity list`).
 
 A role is judged by the GUID at the end of its `roleDefinitionId`, never by its display name: a
-custom role may be called "Reader" and hold `*`. Custom roles are judged by their actions.
+custom role may be called "Reader" and hold `*`. Custom roles are judged by their actions, and a
+grant names a custom role by its GUID (`azure-role:<guid>`) so that a profile allowing the
+built-in `azure-role:Reader` never admits a custom role that merely shares the name.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class RoleDefinition:
     actions: tuple[str, ...]
     not_actions: tuple[str, ...]
     data_actions: tuple[str, ...]
+    builtin: bool = False  # roleType BuiltInRole, said by the definition itself
 
 
 def role_guid(role_definition_id: str) -> str:
@@ -106,10 +109,12 @@ def parse_role_definitions(items: list[Any], path: str | None) -> dict[str, Role
         if not guid:
             raise InputError("role definition without 'name' or 'id'", path, where)
         permissions = [p for p in item.get("permissions") or [] if isinstance(p, dict)]
+        role_type = str(item.get("roleType") or item.get("type") or "").lower()
         found[guid] = RoleDefinition(
             guid=guid,
             name=str(item.get("roleName") or guid),
-            custom=str(item.get("roleType") or item.get("type") or "").lower() == "customrole",
+            custom=role_type == "customrole",
+            builtin=role_type == "builtinrole",
             actions=tuple(str(a) for p in permissions for a in p.get("actions") or []),
             not_actions=tuple(str(a) for p in permissions for a in p.get("notActions") or []),
             data_actions=tuple(str(a) for p in permissions for a in p.get("dataActions") or []),
@@ -125,15 +130,16 @@ def parse_role_assignment(
     scope = str(ra.get("scope") or "")
     guid = role_guid(str(ra.get("roleDefinitionId") or ""))  # "" when an old export names only the role
     definition = definitions.get(guid)
-    name = PRIVILEGED_BUILTIN.get(guid) or (definition.name if definition else None) or ra.get("roleDefinitionName")
     level = scope_level(scope)
     privileged = is_privileged(guid, definition)
     granting = guid in GRANTING_BUILTIN or (definition is not None and grants_action(definition, ROLE_ASSIGNMENT_WRITE))
-    lowered = str(name or "").lower()
+    builtin = guid in PRIVILEGED_BUILTIN or guid == READER or bool(definition and definition.builtin)
+    name = _role_label(guid, definition, ra.get("roleDefinitionName"), builtin)
+    lowered = name.lower() if builtin else ""  # a custom role's name says nothing of what it does
     return Grant(
         identity_uid=uid,
         effect="Allow",
-        actions=(f"azure-role:{name or guid}",),
+        actions=(f"azure-role:{name}",),
         resources=(scope,),
         source=str(ra.get("id") or ra.get("name") or where),
         source_kind="role_assignment",
@@ -150,6 +156,18 @@ def parse_role_assignment(
         scope_level=level,
         privileged_role=privileged,
     )
+
+
+def _role_label(guid: str, definition: RoleDefinition | None, assigned_name: Any, builtin: bool) -> str:
+    """A built-in role by its name (Microsoft's, unique); a custom role by its GUID; a role whose
+    definition was not read by the name the assignment prints (the grant is unresolved anyway)."""
+    if guid in PRIVILEGED_BUILTIN:
+        return PRIVILEGED_BUILTIN[guid]
+    if guid == READER:
+        return "Reader"
+    if definition is not None:
+        return definition.name if builtin else guid
+    return str(assigned_name or guid)
 
 
 def assignment_principal(raw: dict[str, Any], where: str, path: str | None) -> tuple[str, str, str]:
