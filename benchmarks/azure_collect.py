@@ -2,7 +2,7 @@
 
 Replays a tenant of N service principals (a tenth of them agent identities, one in fifty with
 20+ owners) and N*2/5 applications in Graph's page sizes, one subscription with a role assignment
-per ten principals, then runs the live collector and prints HTTP calls per source, calls per
+per ten principals, a directory role assignment per hundred, then runs the live collector and prints HTTP calls per source, calls per
 service principal, wall time and peak RSS.
 
     python benchmarks/azure_collect.py --sps 5000
@@ -109,6 +109,7 @@ def tenant(replay: Replay, sps: int) -> None:
         return 200, {}, {"responses": answers}
 
     replay.routes[("POST", "/v1.0/$batch")] = batch
+    directory_roles(replay, sps - agents)
     replay.routes[("GET", "/subscriptions?api-version=2022-12-01")] = (
         200,
         {},
@@ -132,6 +133,27 @@ def tenant(replay: Replay, sps: int) -> None:
     replay.routes[("GET", f"{auth}/roleDefinitions?api-version=2022-04-01")] = (200, {}, {"value": []})
     mi = f"/subscriptions/{SUB}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version=2023-01-31"
     replay.routes[("GET", mi)] = (200, {}, {"value": []})
+    vaults = f"/subscriptions/{SUB}/providers/Microsoft.KeyVault/vaults?api-version=2023-07-01"
+    replay.routes[("GET", vaults)] = (200, {}, {"value": []})
+
+
+def directory_roles(replay: Replay, principals: int) -> None:
+    """Built-in directory role definitions and one active assignment per hundred principals."""
+    definitions = [
+        {"id": role, "displayName": name, "isBuiltIn": True, "templateId": role, "rolePermissions": []}
+        for role, name in (
+            ("62e90394-69f5-4237-9190-012177145e10", "Global Administrator"),
+            ("88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "Directory Readers"),
+        )
+    ]
+    url = f"/v1.0/roleManagement/directory/roleDefinitions?$select={live.ROLE_DEFINITION_SELECT}"
+    replay.routes[("GET", url)] = (200, {}, {"value": definitions})
+    assignments = [
+        {"id": f"ra-{n}", "principalId": guid(1, n), "directoryScopeId": "/", "roleDefinitionId": definitions[1]["id"]}
+        for n in range(0, principals, 100)
+    ]
+    url = f"/v1.0/roleManagement/directory/roleAssignments?$select={live.ROLE_ASSIGNMENT_SELECT}"
+    paged(replay, url, assignments, 999, "roleManagement/directory/roleAssignments")
 
 
 def main() -> None:

@@ -66,6 +66,8 @@ def test_every_az_file_is_recognised_and_notes_are_not_gaps() -> None:
         "azure_role_definitions",
         "azure_service_principals",
         "azure_subscriptions",
+        "entra_directory_role_assignments",
+        "entra_directory_role_definitions",
         "entra_owners",
         "entra_sign_in_activity",
         "entra_users",
@@ -253,3 +255,39 @@ def test_profile_names_a_builtin_role_by_name_and_a_custom_role_by_guid(tmp_path
         "azure-role:00000601-aaaa-4bbb-8ccc-000000000601"
     ]
     assert status(findings, "ACC-002", REFUND) == "pass"
+
+
+def test_privileged_directory_role_by_guid_and_scope(findings: pd.DataFrame) -> None:
+    """ACC-012 on /roleManagement/directory/roleAssignments saved with az rest."""
+    assert status(findings, "ACC-012", BILLING) == "fail"  # Global Administrator at "/"
+    assert evidence(findings, "ACC-012", BILLING)["privileged_tenant_wide"] == ["Global Administrator"]
+    assert status(findings, "ACC-012", TRIAGE) == "fail"  # custom role that updates app credentials
+    # Application Administrator scoped to one application: reviewed, not failed.
+    assert status(findings, "ACC-012", REPORTS) == "manual"
+    assert status(findings, "ACC-012", BLUEPRINT) == "manual"  # custom role writing something unclassified
+    assert status(findings, "ACC-012", NEW) == "pass"  # Directory Readers
+    assert status(findings, "ACC-012", REFUND) == "pass"  # Global Reader: labelled privileged, read-only
+    # A custom role named "Global Administrator" that only reads is judged by its GUID and actions.
+    assert status(findings, "ACC-012", ORDERS) == "pass"
+    assert status(findings, "ACC-012", MANAGED) == "pass"  # no directory role
+    # Directory roles stay out of the RBAC checks and the access profile.
+    assert status(findings, "ACC-001", TRIAGE) == "pass"
+    assert status(findings, "ACC-011", REPORTS) == "fail"  # its Contributor on a resource group, as before
+
+
+def test_directory_roles_without_definitions_or_assignments(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(DATA, folder)
+    next(folder.rglob("directory-role-definitions.json")).unlink()
+    findings = run(tmp_path / "a", folder)
+    assert status(findings, "ACC-012", BILLING) == "fail"  # a privileged built-in is known by its GUID
+    assert status(findings, "ACC-012", NEW) == "manual"  # Directory Readers: definition not read
+    assert evidence(findings, "ACC-012", NEW)["roles_of_unknown_privilege"] == [
+        "88d8e3e3-8f55-4a1e-953a-9b9898b8876b at /"
+    ]
+    assert status(findings, "ACC-012", TRIAGE) == "manual"
+    assert status(findings, "ACC-012", MANAGED) == "pass"
+    next(folder.rglob("directory-role-assignments.json")).unlink()
+    findings = run(tmp_path / "b", folder)
+    assert status(findings, "ACC-012", MANAGED) == "error"
+    assert status(findings, "ACC-012", BILLING) == "error"

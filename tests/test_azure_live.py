@@ -18,6 +18,8 @@ from agentaudit.collectors.azure_live import (
     AGENT_SELECT,
     APP_SELECT,
     OWNER_SELECT,
+    ROLE_ASSIGNMENT_SELECT,
+    ROLE_DEFINITION_SELECT,
     SP_SELECT,
     USER_SELECT,
     AzureCollector,
@@ -80,6 +82,13 @@ def routes(replay: Replay) -> None:
     replay.routes[("GET", "/beta/reports/servicePrincipalSignInActivities")] = page(
         load("sign-in-activity.json")["value"]
     )
+    definitions = f"/v1.0/roleManagement/directory/roleDefinitions?$select={ROLE_DEFINITION_SELECT}"
+    replay.routes[("GET", definitions)] = page(load("directory-role-definitions.json")["value"])
+    assignments = load("directory-role-assignments.json")["value"]
+    directory = f"/v1.0/roleManagement/directory/roleAssignments?$select={ROLE_ASSIGNMENT_SELECT}"
+    second = "/v1.0/roleManagement/directory/roleAssignments?$skiptoken=d2"
+    replay.routes[("GET", directory)] = page(assignments[:4], replay.url + second)
+    replay.routes[("GET", second)] = page(assignments[4:])
     replay.routes[("GET", "/subscriptions?api-version=2022-12-01")] = page(
         [{"subscriptionId": SUB, "tenantId": TENANT, "state": "Enabled", "displayName": "Contoso Production"}]
     )
@@ -141,6 +150,12 @@ def test_live_collection_through_the_replay_server(tmp_path: Path, monkeypatch: 
     assert len(batches) == 2  # the 20-owner overflow and the agents' owners, one $batch each
     calls = sum(s.api_calls for s in collected.sources)
     assert calls == len(replay.seen)
+    directory = {(g.identity_uid.rsplit(":", 1)[-1], g.actions[0], g.privileged_role) for g in collected.grants
+                 if g.source_kind == "directory_role"}  # fmt: skip
+    assert ("00000102-aaaa-4bbb-8ccc-000000000102", "entra-role:Global Administrator", True) in directory
+    assert ("00000104-aaaa-4bbb-8ccc-000000000104", "entra-role:Directory Readers", False) in directory
+    assert len(directory) == 7  # both pages; not the user's role, nor the blueprint principal's (not served here)
+    assert status["graph:directoryRoleAssignments"] == ("complete", None)
     vault = {c.name: c for c in collected.credentials if c.store == "keyvault"}
     assert vault["kv-contoso/db-password"].expires == datetime(2027, 1, 1, tzinfo=UTC)
     assert vault["kv-contoso/signing"].expires is None and vault["kv-contoso/signing"].type == "key"

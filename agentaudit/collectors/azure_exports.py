@@ -355,6 +355,45 @@ def read_role_assignments(state: ReadState, export: Export) -> tuple[int, str | 
     return _folder(state).tenant(tenant).add_role_assignments(items, export.name, str(export.path)), tenant
 
 
+def _is_directory_assignment(item: dict[str, Any]) -> bool:
+    return "principalId" in item and "roleDefinitionId" in item and ("directoryScopeId" in item or "appScopeId" in item)
+
+
+def _is_directory_definition(item: dict[str, Any]) -> bool:
+    return "rolePermissions" in item and "isBuiltIn" in item
+
+
+@shape(
+    "entra_directory_role_definitions",
+    provider="azure",
+    provides=Input.ENTRA_DIRECTORY_ROLE_DEFINITIONS,
+    detect=_context_or_first("rolemanagement/directory/roledefinitions", _is_directory_definition),
+    priority=61,  # before ARM role definitions, whose context test also matches an empty Graph page
+    dependent=True,
+)
+def read_directory_role_definitions(state: ReadState, export: Export) -> tuple[int, str | None]:
+    """`az rest --url https://graph.microsoft.com/v1.0/roleManagement/directory/roleDefinitions`."""
+    tenant = _tenant_of(state, export, None, "these directory role definitions")
+    items = _items(export.payload)
+    return _folder(state).tenant(tenant).add_directory_role_definitions(items, str(export.path)), tenant
+
+
+@shape(
+    "entra_directory_role_assignments",
+    provider="azure",
+    provides=Input.ENTRA_DIRECTORY_ROLES,
+    detect=_context_or_first("rolemanagement/directory/roleassignments", _is_directory_assignment),
+    priority=63,  # before ARM role assignments, which also carry principalId and roleDefinitionId
+    dependent=True,
+)
+def read_directory_role_assignments(state: ReadState, export: Export) -> tuple[int, str | None]:
+    """`az rest --url https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments`."""
+    items = _items(export.payload)
+    principals = [str(i.get("principalId") or "") for i in items if isinstance(i, dict)]
+    tenant = _tenant_of(state, export, principals, "these directory role assignments")
+    return _folder(state).tenant(tenant).add_directory_role_assignments(items, export.name, str(export.path)), tenant
+
+
 @shape(
     "entra_users",
     provider="azure",

@@ -59,6 +59,8 @@ APP_SELECT = "id,appId,displayName,createdDateTime,notes,tags,keyCredentials,pas
 AGENT_SELECT = "id,displayName,accountEnabled,agentIdentityBlueprintId,createdDateTime,servicePrincipalType,tags"
 OWNER_SELECT = "id,userPrincipalName,mail,accountEnabled,displayName"
 USER_SELECT = "id,mail,userPrincipalName,accountEnabled,employeeLeaveDateTime"
+ROLE_DEFINITION_SELECT = "id,displayName,isBuiltIn,templateId,rolePermissions"
+ROLE_ASSIGNMENT_SELECT = "id,principalId,roleDefinitionId,directoryScopeId,appScopeId"
 EXPANDED_OWNER_LIMIT = 20  # $expand=owners returns at most 20: fetch /owners when 20 come back
 BATCH_SIZE = 20
 Progress = Callable[[str], None]
@@ -201,6 +203,8 @@ class AzureCollector:
             ("graph:applications", self._applications),
             ("graph:users", self._users),
             ("graph:servicePrincipalSignInActivities", self._sign_ins),
+            ("graph:directoryRoleDefinitions", self._directory_role_definitions),
+            ("graph:directoryRoleAssignments", self._directory_role_assignments),
         ]
         for name, step in graph:
             self._step(name, step)
@@ -294,6 +298,18 @@ class AzureCollector:
         items = [i for page in self._pages(self.graph, url, name) for i in page]
         return self.tenant.add_sign_ins(items, None)  # all pages at once: an empty report is data too
 
+    def _directory_role_definitions(self, name: str) -> int:
+        url = f"/v1.0/roleManagement/directory/roleDefinitions?$select={ROLE_DEFINITION_SELECT}"
+        return sum(self.tenant.add_directory_role_definitions(p, None) for p in self._pages(self.graph, url, name))
+
+    def _directory_role_assignments(self, name: str) -> int:
+        """Active directory role assignments (RoleManagement.Read.Directory); PIM-eligible ones
+        and roles held through groups are not read."""
+        url = f"/v1.0/roleManagement/directory/roleAssignments?$select={ROLE_ASSIGNMENT_SELECT}"
+        return sum(
+            self.tenant.add_directory_role_assignments(p, name, None) for p in self._pages(self.graph, url, name)
+        )
+
     def _subscriptions(self) -> list[str]:
         if self.options.subscriptions:
             return [s.lower() for s in self.options.subscriptions]
@@ -348,6 +364,8 @@ _KINDS = {
     "applications": "azure_applications",
     "users": "entra_users",
     "servicePrincipalSignInActivities": "entra_sign_in_activity",
+    "directoryRoleDefinitions": "entra_directory_role_definitions",
+    "directoryRoleAssignments": "entra_directory_role_assignments",
     "subscriptions": "azure_subscriptions",
     "roleDefinitions": "azure_role_definitions",
     "roleAssignments": "azure_role_assignments",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agentaudit.collectors import azure_arm, azure_graph
+from agentaudit.collectors import azure_arm, azure_directory, azure_graph
 from agentaudit.collectors.common import azure_tags, parse_time
 from agentaudit.errors import InputError
 from agentaudit.model.records import Credential, Grant, Identity
@@ -76,6 +76,8 @@ class EntraTenant:
         self.definitions: dict[str, azure_arm.RoleDefinition] = {}
         self.assignments: list[_Assignments] = []
         self.managed: dict[str, dict[str, Any]] = {}
+        self.directory_roles: dict[str, azure_directory.DirectoryRole] = {}
+        self.directory_assignments: list[_Assignments] = []
 
     # ---- adding what was read (each validates its own input and raises InputError) ----
 
@@ -136,6 +138,17 @@ class EntraTenant:
                 raise InputError("role assignment is not a JSON object", path, f"[{index}]")
             azure_arm.assignment_principal(raw, f"[{index}]", path)
         self.assignments.append(_Assignments(items, source, path))
+        return len(items)
+
+    def add_directory_role_definitions(self, items: list[Any], path: str | None) -> int:
+        found = azure_directory.parse_role_definitions(items, path)
+        self.directory_roles.update(found)
+        return len(items)
+
+    def add_directory_role_assignments(self, items: list[Any], source: str, path: str | None) -> int:
+        for index, raw in enumerate(items):
+            azure_directory.assignment_principal(raw, f"[{index}]", path)
+        self.directory_assignments.append(_Assignments(items, source, path))
         return len(items)
 
     def add_managed_identities(self, items: list[Any], path: str | None) -> int:
@@ -288,7 +301,18 @@ class EntraTenant:
                     continue
                 uid = azure_uid(self.tenant, principal)
                 grants.append(azure_arm.parse_role_assignment(raw, uid, self.definitions, where, batch.path))
-        return grants, unknown
+        return grants + self._directory_grants(), unknown
+
+    def _directory_grants(self) -> list[Grant]:
+        """Directory role assignments of the principals read; users and groups are people."""
+        grants: list[Grant] = []
+        for batch in self.directory_assignments:
+            for index, raw in enumerate(batch.items):
+                principal = azure_directory.assignment_principal(raw, f"[{index}]", batch.path)
+                if principal in self.sps:
+                    uid = azure_uid(self.tenant, principal)
+                    grants.append(azure_directory.parse_role_assignment(raw, uid, self.directory_roles, f"[{index}]"))
+        return grants
 
 
 def _inline(items: list[Any]) -> list[dict[str, Any]]:

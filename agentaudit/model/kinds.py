@@ -53,6 +53,8 @@ class Input(StrEnum):
     AZURE_SUBSCRIPTIONS = "azure_subscriptions", "azure"
     AZURE_MANAGED_IDENTITIES = "azure_managed_identities", "azure"
     AZURE_KEYVAULTS = "azure_keyvaults", "azure"
+    ENTRA_DIRECTORY_ROLES = "entra_directory_role_assignments", "azure"  # /roleManagement/directory/roleAssignments
+    ENTRA_DIRECTORY_ROLE_DEFINITIONS = "entra_directory_role_definitions", "azure"
     # Inputs the customer supplies
     REGISTER = "register", None
     ROSTER = "roster", None

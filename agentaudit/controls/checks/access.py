@@ -25,6 +25,7 @@ from agentaudit.model.iam_policy import action_matches
 from agentaudit.model.records import Profile
 
 MAX_LISTED = 20
+DIRECTORY_ROLE = "directory_role"  # Entra directory role assignments: ACC-012, never the ARM/IAM checks
 # Agents whose permissions are those of the execution role they link to.
 ROLE_AGENT_KINDS = frozenset({"aws_bedrock_agent", "aws_agentcore_runtime", "aws_agentcore_gateway"})
 
@@ -40,7 +41,8 @@ def _flag_check(ctx: Context, mask: pd.Series, what: str) -> pd.DataFrame:
     on them, the evidence names the role, and a role that was not collected makes it `error`."""
     grants = ctx.grants[mask]
     sources = grouped_list(grants, "identity_uid", "source")
-    unread = ctx.grants[~ctx.grants["resolved"].astype(bool)]
+    # A directory role of unknown privilege is ACC-012's question, not an unread policy.
+    unread = ctx.grants[~ctx.grants["resolved"].astype(bool) & (ctx.grants["source_kind"] != DIRECTORY_ROLE)]
     unresolved = grouped_list(unread, "identity_uid", "source")
     names = dict(zip(ctx.identities["uid"], ctx.identities["name"], strict=True))
     frame = ctx.nhis
@@ -158,7 +160,7 @@ def profile_drift(ctx: Context) -> pd.DataFrame:
     profiles = _profiles(ctx)
     agents = ctx.agents[~ctx.agents["kind"].isin(ROLE_AGENT_KINDS) & ctx.agents["approved_profile"].isin(profiles)]
     allow = _allow(ctx)
-    allow = allow[allow["identity_uid"].isin(set(agents["uid"]))]
+    allow = allow[allow["identity_uid"].isin(set(agents["uid"])) & (allow["source_kind"] != DIRECTORY_ROLE)]
     per_agent: dict[str, list[tuple[Any, ...]]] = {}
     for row in allow[["identity_uid", "actions", "not_actions", "resolved", "source"]].itertuples(index=False):
         per_agent.setdefault(row[0], []).append(row[1:])

@@ -1,5 +1,6 @@
 """Controls for Azure and Entra specifics: purpose of every workload principal, Key Vault secret
-owners, several live client secrets, and privileged roles at narrow scope."""
+owners, several live client secrets, privileged roles at narrow scope and privileged directory
+roles."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from agentaudit.controls.checks._util import FAIL, MANUAL, PASS, evidence, grouped_list, pass_fail
-from agentaudit.controls.checks.access import with_unknown_roles
+from agentaudit.controls.checks.access import DIRECTORY_ROLE, with_unknown_roles
 from agentaudit.controls.checks.ownership import person_state
 from agentaudit.controls.context import Context, NotEvaluated, result
 from agentaudit.controls.registry import check
@@ -125,3 +126,44 @@ def privileged_role_narrow_scope(ctx: Context) -> pd.DataFrame:
     listed = [roles.get(uid, []) for uid in frame["uid"]]
     found = result(frame["uid"], pass_fail([not r for r in listed]), evidence(privileged_assignments=listed))
     return with_unknown_roles(ctx, found)
+
+
+def _directory_roles(grants: pd.DataFrame) -> dict[str, list[tuple[str, str, bool, bool]]]:
+    """identity uid → (role, scope, privileged, known) of each directory role assignment."""
+    rows = grants[grants["source_kind"] == DIRECTORY_ROLE]
+    found: dict[str, list[tuple[str, str, bool, bool]]] = {}
+    for uid, actions, resources, privileged, known in zip(
+        rows["identity_uid"],
+        rows["actions"],
+        rows["resources"],
+        rows["privileged_role"].fillna(False),
+        rows["resolved"].fillna(False),
+        strict=True,
+    ):
+        role = str(actions[0]).removeprefix("entra-role:")
+        found.setdefault(uid, []).append((role, str(resources[0]), bool(privileged), bool(known)))
+    return found
+
+
+@check("ACC-012")
+def privileged_directory_role(ctx: Context) -> pd.DataFrame:
+    """A privileged Entra directory role tenant-wide fails; scoped to an administrative unit or
+    one application, or a role whose privilege is unknown, is manual."""
+    frame = _azure_nhis(ctx)
+    roles = _directory_roles(ctx.grants)
+    statuses, evidences = [], []
+    for uid in frame["uid"]:
+        held = roles.get(uid, [])
+        tenant_wide = sorted(r for r, scope, p, _k in held if p and scope == "/")
+        scoped = sorted(f"{r} at {scope}" for r, scope, p, _k in held if p and scope != "/")
+        unknown = sorted(f"{r} at {scope}" for r, scope, _p, k in held if not k)
+        statuses.append(FAIL if tenant_wide else MANUAL if scoped or unknown else PASS)
+        evidences.append(
+            {
+                "privileged_tenant_wide": tenant_wide,
+                "privileged_scoped": scoped,
+                "roles_of_unknown_privilege": unknown,
+                "directory_roles": sorted(r for r, _s, _p, _k in held),
+            }
+        )
+    return result(frame["uid"], statuses, evidences)
