@@ -2,8 +2,8 @@
 
 Replays a tenant of N service principals (a tenth of them agent identities, one in fifty with
 20+ owners) and N*2/5 applications in Graph's page sizes, one subscription with a role assignment
-per ten principals, a directory role assignment per hundred, then runs the live collector and prints HTTP calls per source, calls per
-service principal, wall time and peak RSS.
+per ten principals, a directory role assignment per hundred, then runs the live collector and
+prints HTTP calls per source, calls per service principal, wall time and peak RSS.
 
     python benchmarks/azure_collect.py --sps 5000
 """

@@ -25,6 +25,7 @@ from agentaudit.collectors.azure_live import (
     AzureCollector,
     AzureEndpoints,
     AzureOptions,
+    default_credential,
 )
 from agentaudit.model.store import Store
 from tests.azure_replay import Replay
@@ -224,3 +225,61 @@ def test_a_throttled_item_inside_a_batch_is_sent_again(tmp_path: Path, monkeypat
     assert replay.unexpected == []
     assert len(sent[0]) == 1 and sent[1] == sent[0]  # the 20-owner overflow, throttled, then re-sent
     assert all(s.status == "complete" for s in collected.sources if "roleDefinitions" not in s.name)
+
+
+def test_ssl_cert_file_alone_is_trusted_by_the_credential_and_every_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests ignores SSL_CERT_FILE on its own: the collector passes the bundle to azure-core."""
+    with Replay(tmp_path) as replay:
+        routes(replay)
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        for key, value in {
+            "SSL_CERT_FILE": str(replay.ca),
+            "AZURE_AUTHORITY_HOST": replay.url,
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_ID": "client-id",
+            "AZURE_CLIENT_SECRET": "not-a-secret",
+        }.items():
+            monkeypatch.setenv(key, value)
+        options = AzureOptions(TENANT, AzureEndpoints.from_config({"graph_url": replay.url, "arm_url": replay.url}))
+        collected = AzureCollector(options, default_credential(options)).collect()
+    assert replay.unexpected == []
+    failed = {s.name: s.error for s in collected.sources if s.status != "complete"}
+    assert set(failed) == {f"arm:{SUB}:roleDefinitions"}  # the 403 the routes serve, nothing else
+    assert len(collected.identities) == 8
+
+
+@pytest.mark.parametrize(
+    ("cloud", "authority", "graph", "arm", "vault"),
+    [
+        ("public", "https://login.microsoftonline.com", "https://graph.microsoft.com", "https://management.azure.com",
+         "https://vault.azure.net"),
+        ("usgovernment", "https://login.microsoftonline.us", "https://graph.microsoft.us",
+         "https://management.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
+        ("china", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn",
+         "https://management.chinacloudapi.cn", "https://vault.azure.cn"),
+    ],
+)  # fmt: skip
+def test_sovereign_cloud_endpoints(
+    cloud: str, authority: str, graph: str, arm: str, vault: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
+    endpoints = AzureEndpoints.from_config({"cloud": cloud})
+    assert (endpoints.authority, endpoints.graph, endpoints.arm, endpoints.keyvault_audience) == (
+        authority,
+        graph,
+        arm,
+        vault,
+    )
+    assert AzureOptions(TENANT, endpoints).known_authority  # instance discovery stays on
+    explicit = AzureEndpoints.from_config(
+        {"cloud": cloud, "graph_url": "https://graph.example/", "authority_host": "https://login.example"}
+    )
+    assert (explicit.graph, explicit.authority, explicit.arm) == ("https://graph.example", "https://login.example", arm)
+    assert not AzureOptions(TENANT, explicit).known_authority  # a private authority skips discovery
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://login.private.example/")
+    assert AzureEndpoints.from_config({"cloud": cloud, "authority_host": "https://x"}).authority == (
+        "https://login.private.example"
+    )

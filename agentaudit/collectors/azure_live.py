@@ -5,7 +5,8 @@ azure-identity credential, read-only, metadata only, pages handed to the same pa
 Client stack: azure-core `PipelineClient` + azure-identity (both already dependencies of the Blob
 export), not msgraph-sdk: one small retrying HTTP pipeline (429/503 `Retry-After` honoured by
 azure-core's RetryPolicy, exponential back-off when absent), bearer tokens per audience, and the
-Graph/ARM JSON kept as JSON — which is what the parsers read.
+Graph/ARM JSON kept as JSON — which is what the parsers read. The CA bundle comes from
+REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE (`agentaudit.tls`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from agentaudit.collectors.azure_tenant import EntraTenant
 from agentaudit.collectors.exports import Collected
 from agentaudit.errors import InputError
 from agentaudit.model.records import Source, SourceStatus
+from agentaudit.tls import azure_transport_options
 
 KEYVAULT_AUDIENCE = {
     "public": "https://vault.azure.net",
@@ -107,7 +109,7 @@ def default_credential(options: AzureOptions) -> TokenCredential:
     from azure.identity import DefaultAzureCredential  # imported only for live runs
 
     extra = {} if options.known_authority else {"disable_instance_discovery": True}
-    return DefaultAzureCredential(authority=options.endpoints.authority, **extra)
+    return DefaultAzureCredential(authority=options.endpoints.authority, **extra, **azure_transport_options())
 
 
 @dataclass
@@ -143,7 +145,7 @@ class AzureCollector:
             RetryPolicy(retry_total=6, retry_backoff_factor=0.5, retry_backoff_max=60),
             self.counter,
         ]
-        return PipelineClient(base_url=base, policies=policies)
+        return PipelineClient(base_url=base, policies=policies, **azure_transport_options())
 
     # ---- HTTP ----
 

@@ -22,6 +22,7 @@ from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agentaudit.output.signing import SigningError
+from agentaudit.tls import azure_transport_options
 
 KMS_RAW_LIMIT = 4096
 KMS_ALGORITHMS = {"rsa": "RSASSA_PKCS1_V1_5_SHA_256", "ec": "ECDSA_SHA_256"}
@@ -123,6 +124,7 @@ class KeyVaultSigner(signers.Signer):
                 policies.BearerTokenCredentialPolicy(credential, VAULT_SCOPE),
                 policies.NetworkTraceLoggingPolicy(),
             ],
+            **azure_transport_options(),
         )
         self._check_key(cert)
 

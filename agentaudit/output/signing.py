@@ -29,6 +29,7 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
 from agentaudit.errors import AgentAuditError
+from agentaudit.tls import azure_transport_options
 
 DEMO_MARK = "DEMO"
 DEMO_SUBJECT = "agentaudit DEMO signing key - NOT FOR AUDIT USE"
@@ -97,7 +98,7 @@ class SigningIdentity:
         if self.source == "azure-keyvault":
             from azure.identity import DefaultAzureCredential
 
-            credential = self.client_source or DefaultAzureCredential()
+            credential = self.client_source or DefaultAzureCredential(**azure_transport_options())
             return remote.KeyVaultSigner(self.key_ref, cert, store, credential)
         key = self.private_key()
         der = key.private_bytes(

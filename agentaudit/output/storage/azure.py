@@ -18,6 +18,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 from azure.storage.blob import BlobServiceClient, ContainerClient, LinearRetry
 
 from agentaudit.output.storage import Location, StorageError
+from agentaudit.tls import azure_transport_options
 
 META_KEY = "sha256"
 CONNECTION_ENV = "AZURE_STORAGE_CONNECTION_STRING"
@@ -33,7 +34,9 @@ def _service(account: str) -> BlobServiceClient:
     connection = os.environ.get(CONNECTION_ENV)
     if connection:
         try:
-            service = BlobServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
+            service = BlobServiceClient.from_connection_string(
+                connection, **CLIENT_OPTIONS, **azure_transport_options()
+            )
         except ValueError as exc:
             raise StorageError(f"{CONNECTION_ENV}: not a storage connection string ({exc})") from None
         if service.account_name != account:
@@ -41,7 +44,9 @@ def _service(account: str) -> BlobServiceClient:
         return service
     from azure.identity import DefaultAzureCredential
 
-    return BlobServiceClient(f"https://{account}.blob.core.windows.net", DefaultAzureCredential(), **CLIENT_OPTIONS)
+    tls = azure_transport_options()
+    credential = DefaultAzureCredential(**tls)
+    return BlobServiceClient(f"https://{account}.blob.core.windows.net", credential, **CLIENT_OPTIONS, **tls)
 
 
 def _reason(exc: AzureError) -> str:
