@@ -71,6 +71,7 @@ def test_every_az_file_is_recognised_and_notes_are_not_gaps() -> None:
         "entra_owners",
         "entra_sign_in_activity",
         "entra_users",
+        "foundry_agents",
     ]
     assert {s.account for s in collected.sources} == {TENANT}
     assert any("README.md: not an export (ignored)" in w for w in collected.warnings)
@@ -291,3 +292,36 @@ def test_directory_roles_without_definitions_or_assignments(tmp_path: Path) -> N
     findings = run(tmp_path / "b", folder)
     assert status(findings, "ACC-012", MANAGED) == "error"
     assert status(findings, "ACC-012", BILLING) == "error"
+
+
+FOUNDRY = f"azure-foundry:{TENANT}:claims-project"
+
+
+def test_foundry_agents_and_their_mcp_tools(findings: pd.DataFrame) -> None:
+    """TOOL-005 on a Foundry project's agent list (`GET {endpoint}/agents?api-version=v1`)."""
+    drafter, helper = f"{FOUNDRY}/refund-drafter", f"{FOUNDRY}/claims-helper"
+    assert status(findings, "TOOL-005", f"{drafter}#mcp/payments/*") == "fail"  # "never", no allowed_tools
+    assert evidence(findings, "TOOL-005", f"{drafter}#mcp/payments/*")["require_approval"] == "never"
+    assert status(findings, "TOOL-005", f"{helper}#mcp/docs/*") == "pass"  # absent = "always"
+    assert status(findings, "TOOL-005", f"{helper}#mcp/crm/lookup_claim") == "pass"  # limited by allowed_tools
+    assert status(findings, "TOOL-005", f"{helper}#mcp/tickets/*") == "pass"  # {"never": [get_ticket]}
+    assert status(findings, "TOOL-005", f"{helper}#mcp/ledger/*") == "fail"  # {"always": [post_entry]}
+    assert status(findings, "TOOL-005", f"{helper}#mcp/mixed/*") == "manual"  # both lists: the rest unknown
+    # The named tools carry their own flag for TOOL-004: auto-approved ones are known, not unknown.
+    assert evidence(findings, "TOOL-004", f"{helper}#mcp/tickets/get_ticket")["confirmation"] == "disabled"
+    assert evidence(findings, "TOOL-004", f"{helper}#mcp/ledger/post_entry")["confirmation"] == "enabled"
+    assert status(findings, "TOOL-004", f"{helper}#openapi/weather") == "manual"  # no approval setting exists
+    assert f"{helper}#openapi/weather" not in set(findings.loc[findings["control_id"] == "TOOL-005", "subject_uid"])
+    # The agent acts as its Entra agent identity: refund-agent's grants, or error without one.
+    assert evidence(findings, "ACC-001", drafter)["execution_roles"] == ["refund-agent"]
+    assert status(findings, "ACC-001", helper) == "error"
+    assert status(findings, "PUR-001", drafter) == "pass" and status(findings, "PUR-001", helper) == "fail"
+
+
+def test_foundry_agent_list_without_a_tenant_folder_is_a_gap(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    shutil.copy(next(DATA.rglob("foundry/claims-project/agents.json")), folder / "agents.json")
+    collected = read_exports(folder)
+    gap = [s for s in collected.sources if s.kind == "foundry_agents"]
+    assert len(gap) == 1 and gap[0].status == "failed" and "folder named by the tenant id" in str(gap[0].error)

@@ -154,4 +154,12 @@ def sniff(payload: Any) -> Shape | None:
 
 def _load_parsers() -> None:
     """Import the parser modules: their decorators fill SHAPES."""
-    from agentaudit.collectors import aws_agentcore, aws_iam, aws_joins, aws_services, azure, azure_exports  # noqa: F401
+    from agentaudit.collectors import (  # noqa: F401
+        aws_agentcore,
+        aws_iam,
+        aws_joins,
+        aws_services,
+        azure,
+        azure_exports,
+        azure_foundry,
+    )

@@ -55,6 +55,7 @@ class Input(StrEnum):
     AZURE_KEYVAULTS = "azure_keyvaults", "azure"
     ENTRA_DIRECTORY_ROLES = "entra_directory_role_assignments", "azure"  # /roleManagement/directory/roleAssignments
     ENTRA_DIRECTORY_ROLE_DEFINITIONS = "entra_directory_role_definitions", "azure"
+    FOUNDRY_AGENTS = "foundry_agents", "azure"  # Foundry project agent lists (agents and their tools)
     # Inputs the customer supplies
     REGISTER = "register", None
     ROSTER = "roster", None

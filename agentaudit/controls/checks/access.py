@@ -27,7 +27,10 @@ from agentaudit.model.records import Profile
 MAX_LISTED = 20
 DIRECTORY_ROLE = "directory_role"  # Entra directory role assignments: ACC-012, never the ARM/IAM checks
 # Agents whose permissions are those of the execution role they link to.
-ROLE_AGENT_KINDS = frozenset({"aws_bedrock_agent", "aws_agentcore_runtime", "aws_agentcore_gateway"})
+# A Foundry agent acts as its Entra agent identity (instance_identity.principal_id).
+ROLE_AGENT_KINDS = frozenset(
+    {"aws_bedrock_agent", "aws_agentcore_runtime", "aws_agentcore_gateway", "azure_foundry_agent"}
+)
 
 
 def _allow(ctx: Context) -> pd.DataFrame:

@@ -114,3 +114,28 @@ def approval_flag_known(ctx: Context) -> pd.DataFrame:
         [MANUAL if f == "unknown" else PASS for f in flags],
         evidence(confirmation=flags, group=ctx.tools["group"]),
     )
+
+
+@check("TOOL-005")
+def mcp_server_open_without_approval(ctx: Context) -> pd.DataFrame:
+    """A Foundry agent's MCP tool `*` (every tool of the server no list names) that runs without
+    approval fails; named tools pass here (their gating is TOOL-002/003/004's)."""
+    tools = ctx.tools
+    mcp = [isinstance(a, dict) and a.get("tool_type") == "mcp" for a in tools["attributes"]]
+    frame = tools[pd.Series(mcp, index=tools.index, dtype=bool)]
+    statuses, evidences = [], []
+    for name, flag, attributes in zip(frame["name"], frame["requires_approval"], frame["attributes"], strict=True):
+        known = _flag_text(flag)
+        open_ended = name == "*"
+        statuses.append(
+            (FAIL if known == "disabled" else MANUAL if known == "unknown" else PASS) if open_ended else PASS
+        )
+        evidences.append(
+            {
+                "server": attributes.get("server_url"),
+                "allowed_tools": attributes.get("allowed_tools"),
+                "require_approval": attributes.get("require_approval"),
+                "covers": "every tool of the server no list names" if open_ended else f"the tool {name}",
+            }
+        )
+    return result(frame["uid"], statuses, evidences)
