@@ -97,6 +97,8 @@ azure:                                 # live Azure (--azure): which cloud, or e
   authority_host: ""                   # Entra authority; AZURE_AUTHORITY_HOST overrides it
   graph_url: ""                        # Microsoft Graph base URL (default: the cloud's)
   arm_url: ""                          # Azure Resource Manager base URL (default: the cloud's)
+  foundry_projects: []                 # Foundry project endpoints whose agents --azure reads:
+                                       # https://ACCOUNT.services.ai.azure.com/api/projects/PROJECT
 attestation:
   workbooks: true                      # write attestation/<reviewer>.xlsx into every pack
   max_file_mb: 20                      # returned workbooks larger than this are refused on import
@@ -138,7 +140,11 @@ class Config:
 
     @property
     def azure(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.data["azure"].items()}
+        return {k: str(v) for k, v in self.data["azure"].items() if not isinstance(v, list)}
+
+    @property
+    def azure_foundry_projects(self) -> list[str]:
+        return [str(u).rstrip("/") for u in self.data["azure"]["foundry_projects"]]
 
     @property
     def ai_service_principals(self) -> list[str]:

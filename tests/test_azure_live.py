@@ -283,3 +283,36 @@ def test_sovereign_cloud_endpoints(
     assert AzureEndpoints.from_config({"cloud": cloud, "authority_host": "https://x"}).authority == (
         "https://login.private.example"
     )
+
+
+def test_foundry_agents_read_live_in_cursor_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`azure.foundry_projects`: each project's agent list, followed by `after=last_id` while
+    `has_more`; a project answering something else is a recorded gap naming it."""
+    agents = json.loads((DATA / "foundry" / "claims-project" / "agents.json").read_text())["data"]
+    with Replay(tmp_path) as replay:
+        routes(replay)
+        project = "/api/projects/claims-project"
+        first = {"object": "list", "data": agents[:1], "first_id": "refund-drafter", "last_id": "refund-drafter"}
+        replay.routes[("GET", f"{project}/agents?api-version=v1&limit=100")] = (200, {}, first | {"has_more": True})
+        last = {"object": "list", "data": agents[1:], "last_id": "claims-helper", "has_more": False}
+        replay.routes[("GET", f"{project}/agents?api-version=v1&limit=100&after=refund-drafter")] = (200, {}, last)
+        broken = "/api/projects/broken/agents?api-version=v1&limit=100"
+        replay.routes[("GET", broken)] = (200, {}, {"object": "list", "data": [{"object": "agent", "name": "x"}]})
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(replay.ca))
+        endpoints = AzureEndpoints(replay.url, replay.url, replay.url)
+        credential = ClientSecretCredential(
+            TENANT, "client-id", "not-a-secret", authority=replay.url, disable_instance_discovery=True
+        )
+        options = AzureOptions(
+            TENANT, endpoints, foundry_projects=[replay.url + project, replay.url + "/api/projects/broken"]
+        )
+        collected = AzureCollector(options, credential).collect()
+    assert replay.unexpected == []
+    status = {s.name: (s.status, s.kind, s.error) for s in collected.sources}
+    assert status["foundry:claims-project:agents"] == ("complete", "foundry_agents", None)
+    assert status["foundry:broken:agents"][0] == "failed"
+    assert "versions.latest" in str(status["foundry:broken:agents"][2])
+    foundry = {i.name: i for i in collected.identities if i.kind == "azure_foundry_agent"}
+    assert set(foundry) == {"refund-drafter", "claims-helper"}
+    tools = {t.uid.split("#", 1)[1]: t.requires_approval for t in collected.tools}
+    assert tools["mcp/payments/*"] is False and tools["mcp/docs/*"] is True and tools["openapi/weather"] is None

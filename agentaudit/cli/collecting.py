@@ -74,7 +74,12 @@ def _azure_options(azure: bool, tenant: str | None, subscriptions: str | None, c
     if not tenant:
         raise AgentAuditError("--azure needs the tenant id: --tenant ID (or AZURE_TENANT_ID)")
     endpoints = AzureEndpoints.from_config(cfg.azure)
-    return AzureOptions(tenant=tenant, endpoints=endpoints, subscriptions=split_list(subscriptions) or None)
+    return AzureOptions(
+        tenant=tenant,
+        endpoints=endpoints,
+        subscriptions=split_list(subscriptions) or None,
+        foundry_projects=cfg.azure_foundry_projects,
+    )
 
 
 def _aws_options(
