@@ -43,17 +43,17 @@ tags:                                  # tag keys (case-insensitive) that carry 
 ownership:
   agents_inherit_from_execution_role: false  # OWN/PUR: true = a Bedrock agent's owners/purpose may come
                                        # from its execution role's tags; false (strict) = only its own
-compute_service_principals:            # INV-001: a role trusting these and holding bedrock:InvokeModel*
-  - lambda.amazonaws.com               # or bedrock-agentcore:* acts like an AI agent
-  - ec2.amazonaws.com
+compute_service_principals:            # INV-001: a role trusting these that may invoke Bedrock models
+  - lambda.amazonaws.com               # (bedrock:InvokeModel*) or obtain AgentCore workload tokens
+  - ec2.amazonaws.com                  # acts like an AI agent
   - ecs-tasks.amazonaws.com
   - pods.eks.amazonaws.com
   - tasks.apprunner.amazonaws.com
   - states.amazonaws.com
-ai_service_principals:                 # trust to these services marks an AWS role as an agent's
-  - bedrock.amazonaws.com
-  - bedrock-agentcore.amazonaws.com
   - sagemaker.amazonaws.com
+ai_service_principals:                 # INV-001: a role trusting these that may obtain AgentCore workload
+  - bedrock-agentcore.amazonaws.com    # tokens acts like an agent (bedrock.amazonaws.com only for a Bedrock
+                                       # agent named by aws:SourceArn: knowledge-base roles are not agents)
 risky_tool_words: [delete, remove, refund, pay, payment, transfer, send, email, write, update,
                    create, purchase, approve, terminate, drop, wire]
 organisation: Your organisation        # shown on the pack's cover

@@ -238,7 +238,10 @@ def test_agent_ownership_is_its_own_unless_the_config_allows_inference(tmp_path:
                 "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
                 "RolePolicyList": [],
                 "AttachedManagedPolicies": [],
-                "Tags": [{"Key": "control-owner", "Value": "ops@example.com"}],
+                "Tags": [
+                    {"Key": "control-owner", "Value": "ops@example.com"},
+                    {"Key": "approved-profile", "Value": "claims-readonly"},
+                ],
             }
         ]
     }
@@ -255,7 +258,8 @@ def test_agent_ownership_is_its_own_unless_the_config_allows_inference(tmp_path:
         findings = pipeline.check(store, config, AS_OF, collected.snapshot_id).evaluation.findings
         uid = next(u for u in findings["subject_uid"] if u.endswith("agent/AGENT00001"))
         results[strict] = {
-            c: (status_of(findings, c, uid), evidence_of(findings, c, uid)) for c in ("OWN-001", "OWN-003", "PUR-001")
+            c: (status_of(findings, c, uid), evidence_of(findings, c, uid))
+            for c in ("OWN-001", "OWN-003", "PUR-001", "PUR-002")
         }
     # The agent's own tags give the business owner and purpose, strict or not.
     assert results[True]["OWN-001"][0] == "pass" and results[True]["PUR-001"][0] == "pass"
@@ -266,6 +270,13 @@ def test_agent_ownership_is_its_own_unless_the_config_allows_inference(tmp_path:
         evidence["inferred"] == "only inferred from role AmazonBedrockExecutionRoleForAgents_claims (ops@example.com)"
     )
     assert results[False]["OWN-003"][0] == "pass"
+    # So is an approved profile named only on the role (PUR-002), with the same evidence.
+    status, evidence = results[True]["PUR-002"]
+    assert status == "fail" and evidence["problem"] == "no approved profile named"
+    assert evidence["inferred"] == (
+        "only inferred from role AmazonBedrockExecutionRoleForAgents_claims (claims-readonly)"
+    )
+    assert results[False]["PUR-002"][1]["approved_profile"] == "claims-readonly"
 
 
 def test_shadow_agent_is_found_and_declared_ones_pass(tmp_path: Path) -> None:

@@ -414,3 +414,62 @@ def test_a_live_response_in_an_unexpected_shape_is_a_gap_not_a_traceback(moto: s
     assert source.status == "failed" and "unexpected response shape" in (source.error or ""), source.error
     assert by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"].status == "complete"
     assert not collected.credentials or all(c.store != "secretsmanager" for c in collected.credentials)
+
+
+@pytest.fixture
+def failing_proxy() -> Iterator[tuple[str, list[tuple[int, bytes]]]]:
+    """A real HTTP server on loopback answering like a failing proxy in front of IAM: each request
+    takes the next (status, body) of the list, the last one repeating."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    replies: list[tuple[int, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, page = replies.pop(0) if len(replies) > 1 else replies[0]
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", replies
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "page", "needle"),
+    [
+        # botocore reads an HTML 500 as an error without an AWS code
+        (500, b"<!DOCTYPE html>\n<html><body><h1>500 Internal Server Error</h1></body></html>", "HTTP 500 without"),
+        # a body that is neither XML nor HTML: botocore raises ResponseParserError
+        (502, b"Bad gateway <b>nginx</b>", "unreadable response from AWS"),
+    ],
+    ids=["html-500", "unparseable-502"],
+)
+def test_iam_behind_a_failing_proxy_is_a_gap_not_a_traceback(
+    moto: str, failing_proxy: tuple[str, list[tuple[int, bytes]]], monkeypatch: pytest.MonkeyPatch,
+    status: int, page: bytes, needle: str,
+) -> None:  # fmt: skip
+    from agentaudit.collectors.aws_live import AwsCollector
+
+    seed_account(boto3.Session(region_name=REGION), "h", agent=False)
+    url, replies = failing_proxy
+    replies.append((status, page))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", url)  # only IAM goes to the failing proxy
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    collected = AwsCollector(AwsOptions(regions=[REGION])).collect()
+    by_name = {s.name: s for s in collected.sources}
+    iam = by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"]
+    assert iam.status == "failed" and needle in (iam.error or ""), iam.error
+    assert "\n" not in (iam.error or "")
+    assert by_name[f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"].status == "complete"
+    assert not [i for i in collected.identities if i.kind == "aws_iam_role"]  # nothing half-read kept

@@ -34,6 +34,11 @@ def test_auth_details_merges_pages_decodes_url_encoded_documents_and_group_polic
             "conditions": False,
             "condition_keys": [],
             "action": "sts:AssumeRole",
+            "statement": 0,
+            "actions": ["sts:AssumeRole"],
+            "principal_types": ["Service"],
+            "condition": {},
+            "deny_statements": 0,
         },
     )
     assert role.last_used == datetime(2026, 11, 1, 12, tzinfo=UTC)

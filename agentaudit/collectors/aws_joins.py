@@ -9,7 +9,8 @@ Tag lists do not name their resource: the id comes from the file or folder name
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from agentaudit.collectors import aws_extras
 from agentaudit.collectors.shapes import Export, ReadState, has_keys, shape
@@ -17,12 +18,14 @@ from agentaudit.errors import InputError
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import evolve
 
+T = TypeVar("T")
+
 
 def _only(key: str, kind: type) -> Any:
     return lambda payload: isinstance(payload, dict) and len(payload) == 1 and isinstance(payload.get(key), kind)
 
 
-def _resource(export: Export, known: dict[str, str], what: str) -> str:
+def _resource(export: Export, known: Mapping[str, T], what: str) -> T:
     for hint in aws_extras.resource_id_hints(export.name):
         if hint in known:
             return known[hint]
@@ -47,18 +50,30 @@ def read_resource_tags(state: ReadState, export: Export) -> tuple[int, str | Non
     return len(tags), uid.split(":")[1]
 
 
+def _positions(state: ReadState, store: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Positions in `out.credentials` of one store's credentials, by native id and by the id after
+    the ARN's last `/`, built once per read (dependent adapters run after every list is read and
+    replace records in place), so joining n tag or policy files to n records is O(n), not O(n²)."""
+    key = f"aws_positions:{store}"
+    credentials = state.out.credentials
+    cached = state.pending.get(key)
+    if cached is None or cached[0] != len(credentials):
+        native = {c.native_id: n for n, c in enumerate(credentials) if c.store == store}
+        short = {arn.rsplit("/", 1)[-1]: n for arn, n in native.items()}
+        cached = state.pending[key] = (len(credentials), native, short)
+    return cached[1], cached[2]
+
+
 @shape("acm_certificate_tags", provider="aws", provides=Input.CERTIFICATE_TAGS, detect=_only("Tags", list),
        priority=60, dependent=True)  # fmt: skip
 def read_certificate_tags(state: ReadState, export: Export) -> tuple[int, str | None]:
     """`aws acm list-tags-for-certificate`."""
     out = state.out
-    certificates = {c.native_id.rsplit("/", 1)[-1]: c.uid for c in out.credentials if c.store == "acm"}
-    uid = _resource(export, certificates, "certificate id")
+    _native, by_id = _positions(state, "acm")
+    n = _resource(export, by_id, "certificate id")
     tags = aws_extras.parse_tag_map(export.payload, str(export.path))
-    out.credentials[:] = [
-        evolve(c, tags=aws_extras.merge_tags(c.tags, tags)) if c.uid == uid else c for c in out.credentials
-    ]
-    return len(tags), uid.split(":")[1]
+    out.credentials[n] = evolve(out.credentials[n], tags=aws_extras.merge_tags(out.credentials[n].tags, tags))
+    return len(tags), out.credentials[n].account
 
 
 def _is_policy(payload: Any) -> bool:
@@ -70,14 +85,13 @@ def _is_policy(payload: Any) -> bool:
 def read_secret_policy(state: ReadState, export: Export) -> tuple[int, str | None]:
     """`aws secretsmanager get-resource-policy`, joined to the secret by ARN."""
     arn, attributes = aws_extras.parse_secret_policy(export.payload, str(export.path))
-    out = state.out
-    if not any(c.native_id == arn and c.store == "secretsmanager" for c in out.credentials):
+    n = _positions(state, "secretsmanager")[0].get(arn)
+    if n is None:
         raise InputError(
             f"resource policy of secret {arn}, which no list-secrets output in the folder lists", export.path
         )
-    out.credentials[:] = [
-        evolve(c, attributes={**c.attributes, **attributes}) if c.native_id == arn else c for c in out.credentials
-    ]
+    out = state.out
+    out.credentials[n] = evolve(out.credentials[n], attributes={**out.credentials[n].attributes, **attributes})
     return 1, arn.split(":")[4]
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.parsers import ResponseParserError
 
 from agentaudit.collectors import aws_iam, aws_services
 from agentaudit.collectors.aws_live_agentcore import AgentCoreReads
@@ -167,7 +168,13 @@ def _describe(error: Exception) -> str:
     if isinstance(error, ClientError):
         err = error.response.get("Error", {})
         text = _one_line(str(err.get("Message", "")))
-        return f"{err.get('Code', 'Error')}: {text} ({error.operation_name})"
+        code = str(err.get("Code") or "")
+        if (not text and code in ("", "Unknown")) or code.isdigit():
+            # No AWS error document: something in between (a proxy, a load balancer) answered.
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            where = f"({error.operation_name}): a proxy or load balancer answered?"
+            return f"HTTP {status} without an AWS error document {where}"
+        return f"{code or 'Error'}: {text} ({error.operation_name})"
     return f"{type(error).__name__}: {_one_line(str(error))}"
 
 
@@ -325,6 +332,10 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
                 records = func()
         except (ClientError, BotoCoreError, InputError) as exc:  # InputError: a response we cannot parse
             self._record(name, kind, account, started, 0, exc)
+            return
+        except ResponseParserError as exc:  # botocore could not read the reply (e.g. a proxy's HTML 500 page)
+            error = InputError(f"unreadable response from AWS: {' '.join(str(exc).split())[:160]}")
+            self._record(name, kind, account, started, 0, error)
             return
         except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
             # A response in a shape no parser expects (records are only added once a source is

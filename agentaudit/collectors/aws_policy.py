@@ -12,6 +12,7 @@ from agentaudit.errors import InputError
 from agentaudit.model.iam_policy import action_matches, action_pattern
 from agentaudit.model.records import Grant
 from agentaudit.model.resource_policy import condition_keys
+from agentaudit.model.trust_policy import normalise_condition
 
 __all__ = ["action_matches"]  # re-exported: the matching rules live in model/iam_policy.py
 
@@ -229,14 +230,24 @@ def trust_entries(document: Any, where: str, path: str | None) -> tuple[dict[str
     """Who may assume a role: one entry per principal, with whether conditions restrict it."""
     doc = decode_document(document, where, path)
     entries: list[dict[str, Any]] = []
-    for statement in as_list(doc.get("Statement")):
-        if not isinstance(statement, dict) or str(statement.get("Effect", "Allow")).lower() != "allow":
+    statements = [s for s in as_list(doc.get("Statement")) if isinstance(s, dict)]
+    deny = sum(1 for s in statements if str(s.get("Effect", "Allow")).lower() != "allow")
+    for index, statement in enumerate(statements):
+        if str(statement.get("Effect", "Allow")).lower() != "allow":
             continue
         principal = statement.get("Principal")
-        conditions = bool(statement.get("Condition"))
-        keys = sorted(condition_keys(statement.get("Condition")))
-        action = ",".join(str(a) for a in as_list(statement.get("Action")))
-        common = {"conditions": conditions, "condition_keys": keys, "action": action}
+        actions = [str(a) for a in as_list(statement.get("Action"))]
+        common = {
+            "conditions": bool(statement.get("Condition")),
+            "condition_keys": sorted(condition_keys(statement.get("Condition"))),
+            "action": ",".join(actions),
+            # What ACC-010 and INV-001 read (model/trust_policy.py): the statement's shape and conditions.
+            "statement": index,
+            "actions": actions,
+            "principal_types": sorted(principal) if isinstance(principal, dict) else [str(principal)],
+            "condition": normalise_condition(statement.get("Condition")),
+            "deny_statements": deny,
+        }
         if principal == "*":
             entries.append({"type": "AWS", "principal": "*", **common})
             continue

@@ -13,11 +13,12 @@ from agentaudit.collectors import aws_services
 from agentaudit.collectors.common import tag_value, truthy
 from agentaudit.collectors.shapes import Collected
 from agentaudit.config import Config
-from agentaudit.model.aws_managed import is_agent_action
+from agentaudit.model.aws_managed import agent_capabilities
 from agentaudit.model.identity import IdentityIndex, parse_uid
 from agentaudit.model.kinds import CREDENTIAL_REPORT_SIGNAL
 from agentaudit.model.records import Credential, Grant, Identity, Person, Profile, RegisterEntry, evolve
 from agentaudit.model.store import SnapshotData
+from agentaudit.model.trust_policy import source_arns
 
 OWNER_FIELDS = ("business_owner", "identity_owner", "control_owner", "purpose", "approved_profile")
 
@@ -92,9 +93,10 @@ def _apply_register(entry: RegisterEntry) -> dict[str, Any]:
 
 
 def _classify(
-    identity: Identity, config: Config, registered: bool, exec_role_of: str | None, agent_grants: set[str]
+    identity: Identity, config: Config, registered: bool, exec_role_of: str | None, agent_grants: dict[str, set[str]]
 ) -> tuple[bool, str | None]:
-    """Declared marks (native agent, tag, register) first, then what only behaviour shows."""
+    """Declared marks (native agent, tag, register, a native agent's execution role) first, then
+    what only behaviour shows (`acts_like_agent`)."""
     if identity.is_agent:
         return True, identity.agent_reason
     value, key = tag_value(identity.tags, config.tags["agent"])
@@ -104,16 +106,41 @@ def _classify(
         return True, "listed in the agent register"
     if exec_role_of:
         return True, f"execution role of {exec_role_of}"
-    trusted = [str(e.get("principal", "")).lower() for e in identity.trust if e.get("type") == "Service"]
-    for principal in trusted:
-        if principal in config.ai_service_principals:
-            return True, f"trusts AI service {principal}"
-    compute = [p for p in trusted if p in config.compute_service_principals]
-    if compute and identity.uid in agent_grants:
-        return True, f"{SHADOW_REASON}: trusts {compute[0]} and holds Bedrock model/AgentCore permissions"
-    return False, None
+    behaviour = acts_like_agent(identity, config, agent_grants.get(identity.uid, set()))
+    return (True, f"{SHADOW_REASON}: {behaviour}") if behaviour else (False, None)
 
 
+def acts_like_agent(identity: Identity, config: Config, capabilities: set[str]) -> str | None:
+    """INV-001's definition (catalog): a role acts like an AI agent when it trusts
+    - bedrock.amazonaws.com under an aws:SourceArn naming a Bedrock agent (`…:agent/…`, the
+      documented agent service-role trust) and may invoke models;
+    - an AI agent service (config ai_service_principals: AgentCore) and may obtain AgentCore
+      workload tokens (runtime and gateway execution roles do; memory roles do not);
+    - a compute service (compute_service_principals) and may invoke models or obtain workload tokens.
+    Knowledge-base, model-customisation, batch-inference and logging roles trust Bedrock for other
+    resources (their SourceArn names them, or none is set): not agents."""
+    invokes, tokens = "invokes models" in capabilities, "obtains AgentCore workload tokens" in capabilities
+    for entry in identity.trust:
+        principal = str(entry.get("principal", "")).lower()
+        if entry.get("type") != "Service":
+            continue
+        agents = [a for a in source_arns(entry) if ":agent/" in a.lower()]
+        if principal == BEDROCK and agents and invokes:
+            return f"trusts {principal} for Bedrock agent {agents[0]} and may invoke models"
+        if principal in config.ai_service_principals and tokens:
+            return f"trusts {principal} and may obtain AgentCore workload tokens"
+        if principal in config.compute_service_principals and (invokes or tokens):
+            return f"trusts {principal} and " + " and ".join(PHRASES[c] for c in sorted(capabilities))
+    return None
+
+
+PHRASES = {
+    "invokes models": "may invoke models",
+    "obtains AgentCore workload tokens": "may obtain AgentCore workload tokens",
+}
+
+
+BEDROCK = "bedrock.amazonaws.com"
 SHADOW_REASON = "acts like an AI agent"
 # Agents the platform itself lists, whose execution role is part of them.
 NATIVE_AGENTS = {
@@ -123,12 +150,16 @@ NATIVE_AGENTS = {
 }
 
 
-def _holds_agent_permissions(grants: list[Grant]) -> set[str]:
-    """Identities allowed Bedrock model invocation or AgentCore actions by an explicit pattern."""
-    holders = set()
+def _holds_agent_permissions(grants: list[Grant]) -> dict[str, set[str]]:
+    """Per identity, the agent capabilities (model invocation, AgentCore workload tokens) its
+    Allow grants cover by an explicit pattern (`*` alone does not count)."""
+    holders: dict[str, set[str]] = {}
     for grant in grants:
-        if grant.effect.lower() == "allow" and any(is_agent_action(a) for a in grant.actions):
-            holders.add(grant.identity_uid)
+        if grant.effect.lower() == "allow":
+            for action in grant.actions:
+                found = agent_capabilities(action)
+                if found:
+                    holders.setdefault(grant.identity_uid, set()).update(found)
     return holders
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from agentaudit.model.iam_policy import action_matches
+
 AWS_MANAGED_PREFIX = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/", re.IGNORECASE)
 FULL_ACCESS = re.compile(r"FullAccess$")
 ADMIN_POLICIES = frozenset({"AdministratorAccess"})
@@ -69,13 +71,28 @@ def is_full_access(arn: str) -> bool:
     return name is not None and name not in ADMIN_POLICIES and bool(FULL_ACCESS.search(name))
 
 
-def is_agent_action(action: str) -> bool:
-    """An explicit Bedrock model-invocation or AgentCore action pattern (bedrock:InvokeModel*,
-    bedrock:Invoke*, bedrock:*, bedrock-agentcore:*). `*` alone is not a sign of an agent."""
-    service, _, verb = action.lower().partition(":")
-    if service == "bedrock-agentcore":
-        return True
-    return service == "bedrock" and ("invokemodel".startswith(verb.rstrip("*")) or verb.startswith("invokemodel"))
+# What an identity must be allowed to act *as* an AI agent (INV-001): invoke a model itself, or
+# obtain the AgentCore workload-identity tokens (and the OAuth tokens / API keys behind them) an
+# agent runtime or gateway uses to reach its tools. Calling an agent (bedrock:InvokeAgent,
+# bedrock-agentcore:InvokeAgentRuntime) is being its client, not being an agent.
+AGENT_CAPABILITIES: dict[str, tuple[str, ...]] = {
+    "invokes models": ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"),
+    "obtains AgentCore workload tokens": (
+        "bedrock-agentcore:GetWorkloadAccessToken",
+        "bedrock-agentcore:GetWorkloadAccessTokenForJWT",
+        "bedrock-agentcore:GetWorkloadAccessTokenForUserId",
+        "bedrock-agentcore:GetResourceOauth2Token",
+        "bedrock-agentcore:GetResourceApiKey",
+    ),
+}
+
+
+def agent_capabilities(action: str) -> set[str]:
+    """Which AGENT_CAPABILITIES an allowed action pattern covers (`bedrock:*`, `bedrock:Invoke*`,
+    `bedrock-agentcore:Get*` …). `*` alone is not a sign of an agent: an administrator is ACC-001's."""
+    if action.strip() == "*":
+        return set()
+    return {name for name, actions in AGENT_CAPABILITIES.items() if any(action_matches(a, action) for a in actions)}
 
 
 def _glob(pattern: str) -> re.Pattern[str]:

@@ -10,8 +10,8 @@ import pandas as pd
 from agentaudit.controls.checks._util import ERROR, FAIL, PASS
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
-from agentaudit.model.aws_managed import is_agent_action
-from agentaudit.model.resource_policy import DEPUTY_KEYS
+from agentaudit.model.aws_managed import agent_capabilities
+from agentaudit.model.trust_policy import deputy_gaps, is_service_role
 
 NATIVE_AGENT_KINDS = frozenset(
     {"aws_bedrock_agent", "aws_agentcore_runtime", "aws_agentcore_gateway", "aws_agentcore_workload_identity"}
@@ -43,20 +43,20 @@ def _agent_permission_holders(ctx: Context) -> set[str]:
     return {
         uid
         for uid, actions in zip(allow["identity_uid"], allow["actions"], strict=True)
-        if any(is_agent_action(a) for a in actions or ())
+        if any(agent_capabilities(a) for a in actions or ())
     }
 
 
 @check("INV-001")
 def unregistered_agent(ctx: Context) -> pd.DataFrame:
-    """Identities that act like an AI agent — trust an AI service (config ai_service_principals) or
-    a compute service (compute_service_principals) and hold Bedrock model-invocation or AgentCore
-    permissions — must be declared: an agent tag or register entry of their own, or being the
-    execution role of a native agent (which the inventory already lists)."""
+    """Identities that act like an AI agent (collectors/enrich.acts_like_agent, stated in the
+    catalog) must be declared: an agent tag or register entry of their own (they are then not
+    subjects here), or being the execution role of a native agent (pass)."""
     holders = _agent_permission_holders(ctx)
     reasons = ctx.nhis["agent_reason"].fillna("")
-    acts = reasons.str.startswith((SHADOW_PREFIX, "trusts AI service", EXEC_PREFIX)) & ctx.nhis["uid"].isin(holders)
-    frame = ctx.nhis[acts & ~ctx.nhis["kind"].isin(NATIVE_AGENT_KINDS)]
+    shadow = reasons.str.startswith(SHADOW_PREFIX)
+    exec_role = reasons.str.startswith(EXEC_PREFIX) & ctx.nhis["uid"].isin(holders)
+    frame = ctx.nhis[(shadow | exec_role) & ~ctx.nhis["kind"].isin(NATIVE_AGENT_KINDS)]
     declared = [str(r).startswith(EXEC_PREFIX) for r in frame["agent_reason"]]
     return result(
         frame["uid"],
@@ -68,36 +68,29 @@ def unregistered_agent(ctx: Context) -> pd.DataFrame:
     )
 
 
-def _deputy_gaps(entries: Any) -> list[str]:
-    gaps = []
-    for entry in entries or []:
-        actions = {a.strip().lower() for a in str(entry.get("action", "")).split(",")}
-        if entry.get("type") != "Service" or not actions & {"sts:assumerole", "sts:*", "*"}:
-            continue
-        keys = {str(k).lower() for k in entry.get("condition_keys") or []}
-        if not keys & DEPUTY_KEYS:
-            gaps.append(str(entry.get("principal")))
-    return sorted(set(gaps))
-
-
 @check("ACC-010")
 def confused_deputy(ctx: Context) -> pd.DataFrame:
-    """A role a service principal may assume without aws:SourceAccount / aws:SourceArn /
-    aws:SourceOrgID (or SourceOrgPaths) lets another account's resource use that service to act
-    as the role. Trust read before condition keys were recorded is `error`."""
+    """Prowler's iam_role_cross_service_confused_deputy_prevention (model/trust_policy.py): service
+    roles only; a statement letting an AWS service assume the role with no condition restricting the
+    caller fails. Trust read before statement conditions were recorded is `error`."""
     roles = ctx.nhis[ctx.nhis["kind"] == "aws_iam_role"]
     roles = roles[roles["trust"].map(lambda t: any(e.get("type") == "Service" for e in t or [])).astype(bool)]
+    uids: list[str] = []
     statuses: list[str] = []
     evidences: list[dict[str, Any]] = []
-    for trust in roles["trust"]:
-        services = [e for e in trust or [] if e.get("type") == "Service"]
-        if any("condition_keys" not in e for e in services):
+    for uid, trust in zip(roles["uid"], roles["trust"], strict=True):
+        entries = list(trust or [])
+        if any("condition" not in e for e in entries):
+            uids.append(uid)
             statuses.append(ERROR)
-            evidences.append({"note": "trust policy condition keys were not recorded; collect again"})
+            evidences.append({"note": "trust policy conditions were not recorded; collect again"})
             continue
-        gaps = _deputy_gaps(services)
+        if not is_service_role(entries):
+            continue  # also trusts accounts, federation or has a Deny: not a service role (Prowler)
+        gaps = deputy_gaps(entries)
+        uids.append(uid)
         statuses.append(FAIL if gaps else PASS)
         evidences.append(
-            {"services_without_source_condition": gaps, "trusted_services": sorted({e["principal"] for e in services})}
+            {"services_without_source_condition": gaps, "trusted_services": sorted({e["principal"] for e in entries})}
         )
-    return result(roles["uid"], statuses, evidences)
+    return result(pd.Series(uids, dtype=object), statuses, evidences)

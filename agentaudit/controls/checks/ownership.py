@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence, pass_fail
+from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence
 from agentaudit.controls.context import Context, NotEvaluated, result
 from agentaudit.controls.registry import check
 
@@ -187,18 +187,28 @@ def purpose(ctx: Context) -> pd.DataFrame:
 
 @check("PUR-002")
 def approved_profile(ctx: Context) -> pd.DataFrame:
+    """A profile of the agent's own that the register defines. A profile only on the execution
+    role fails "only inferred from role X" (strict by default), like OWN/PUR-001; `error` when the
+    agent's own tags were not read."""
     agents = ctx.agents
     known = set(ctx.profiles["name"]) if not ctx.profiles.empty else set()
     named = agents["approved_profile"].notna()
     exists = agents["approved_profile"].isin(known)
+    statuses = [
+        FAIL.value if has and not ok else status
+        for has, ok, status in zip(named, exists, _statuses(ctx, agents, named), strict=True)
+    ]
     problem = [
         None if ok else "no approved profile named" if not has else "profile not defined in the register"
         for has, ok in zip(named, named & exists, strict=True)
     ]
     return result(
         agents["uid"],
-        pass_fail(named & exists),
+        statuses,
         evidence(
-            approved_profile=agents["approved_profile"], source=agents["approved_profile_source"], problem=problem
+            approved_profile=agents["approved_profile"],
+            source=agents["approved_profile_source"],
+            problem=problem,
+            inferred=_inferred(ctx, agents, "approved_profile", named),
         ),
     )
