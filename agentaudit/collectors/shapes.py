@@ -156,6 +156,7 @@ def _load_parsers() -> None:
     """Import the parser modules: their decorators fill SHAPES."""
     from agentaudit.collectors import (  # noqa: F401
         aws_agentcore,
+        aws_agentcore_lists,
         aws_iam,
         aws_joins,
         aws_services,

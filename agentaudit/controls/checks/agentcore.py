@@ -148,7 +148,13 @@ def provider_secret_rotated(ctx: Context) -> pd.DataFrame:
         when = rotated.get(arn) if arn else None
         if when is None or pd.isna(when):
             statuses.append(ERROR)
-            why = "no secret ARN reported" if not arn else "the secret's metadata was not collected"
+            why = (
+                "the provider's get- output was not read (listed only): its secret is unknown"
+                if "secret_arn" not in _attrs(attributes)
+                else "no secret ARN reported"
+                if not arn
+                else "the secret's metadata was not collected"
+            )
             evidences.append({"secret_arn": arn, "note": why})
             continue
         days = int((ctx.as_of - when).days)
