@@ -86,6 +86,8 @@ PLANTED = {
     "open_secret_policy": "prod/payments/stripe-api-key",
     "weak_certificate_key": "api-legacy.halcyon.example",
     "secret_rotation_not_done": "prod/app/carrier-sftp",  # rotation on, last rotated 200 days ago
+    "certificate_without_owner": "track.halcyon.example",  # its tags name a purpose, no owner (OWN-005)
+    "certificate_owner_left": "partners.halcyon.example",  # owner tag names a leaver (OWN-006)
 }
 
 ROLE_LAMBDA = b.trust_service("lambda.amazonaws.com", PROD)
@@ -323,9 +325,18 @@ def write_aws(acc: dict, account: str) -> None:
             ("1a2b3c4d-0003-4e5f-8a9b-000000000003", "partners.halcyon.example", ago(383), ahead(12), ["arn:aws:cloudfront::111122223333:distribution/E2EXAMPLE"]),
             ("1a2b3c4d-0004-4e5f-8a9b-000000000004", "track.halcyon.example", ago(30), ahead(365), []),
         ]  # fmt: skip
+        # `aws acm list-tags-for-certificate` per certificate, saved as acm/<id>.tags.json (the output
+        # names no certificate: the id comes from the file name).
+        cert_tags = {
+            "www.halcyon.example": {"owner": "ana.silva@halcyon.example", "purpose": "public web site TLS"},
+            "api-legacy.halcyon.example": {"owner": "ben.okafor@halcyon.example", "purpose": "legacy partner API TLS"},
+            PLANTED["certificate_owner_left"]: {"owner": "dana.leaver@halcyon.example", "purpose": "partner portal TLS"},
+            PLANTED["certificate_without_owner"]: {"purpose": "parcel tracking site TLS"},
+        }
         for cert_id, domain, start, end, in_use in certs:
             key = "RSA_1024" if domain == PLANTED["weak_certificate_key"] else "RSA_2048"
             b.write(folder / "acm" / f"{cert_id}.json", b.certificate(PROD, cert_id, domain, start, end, in_use, key))
+            b.write(folder / "acm" / f"{cert_id}.tags.json", {"Tags": b.aws_tags(cert_tags[domain])})
 
 
 def azure_tenant() -> None:

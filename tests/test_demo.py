@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from tests.conftest import read_findings, read_jsonl
@@ -82,10 +83,28 @@ def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
         ("open_secret_policy", "LC-010"),
         ("weak_certificate_key", "LC-011"),
         ("secret_rotation_not_done", "LC-006"),
+        ("certificate_without_owner", "OWN-005"),
+        ("certificate_owner_left", "OWN-006"),
     ],
 )
 def test_planted_gap_is_found(demo_run: dict[str, Any], planted: dict[str, str], key: str, control: str) -> None:
     assert control in _fails(demo_run["findings"], planted[key])
+
+
+def test_certificate_owner_and_purpose_come_from_their_tag_exports(demo_run: dict[str, Any]) -> None:
+    """The sample's ACM certificates carry saved list-tags-for-certificate outputs: OWN-005/PUR-003
+    judge them (no `error` for want of tags), and only the planted ones fail."""
+    every = pd.read_parquet(demo_run["folder"] / "findings.parquet")
+    certs = every[
+        every["control_id"].isin(["OWN-005", "OWN-006", "PUR-003"]) & every["native_id"].str.contains(":certificate/")
+    ]
+    rows = list(zip(certs["identity_name"], certs["control_id"], certs["status"], strict=True))
+    assert len({name for name, _c, _s in rows}) == 4, rows
+    assert not [r for r in rows if r[2] == "error"], rows
+    assert sorted((n, c) for n, c, s in rows if s == "fail") == [
+        ("partners.halcyon.example", "OWN-006"),
+        ("track.halcyon.example", "OWN-005"),
+    ]
 
 
 def test_ungated_tools_and_unknown_schema(demo_run: dict[str, Any], planted: dict[str, str]) -> None:
