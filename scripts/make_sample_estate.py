@@ -330,7 +330,10 @@ def write_aws(acc: dict, account: str) -> None:
         cert_tags = {
             "www.halcyon.example": {"owner": "ana.silva@halcyon.example", "purpose": "public web site TLS"},
             "api-legacy.halcyon.example": {"owner": "ben.okafor@halcyon.example", "purpose": "legacy partner API TLS"},
-            PLANTED["certificate_owner_left"]: {"owner": "dana.leaver@halcyon.example", "purpose": "partner portal TLS"},
+            PLANTED["certificate_owner_left"]: {
+                "owner": "dana.leaver@halcyon.example",
+                "purpose": "partner portal TLS",
+            },
             PLANTED["certificate_without_owner"]: {"purpose": "parcel tracking site TLS"},
         }
         for cert_id, domain, start, end, in_use in certs:

@@ -52,7 +52,9 @@ def test_list_outputs_are_recognised_and_joined_with_get_outputs(folder: Path) -
     assert shapes["list-oauth2-credential-providers.json"] == "agentcore_credential_providers"
     by_uid = {i.uid: i for i in out.identities}
     # One record per runtime/gateway: the get- output's, never a second from the list.
-    assert [i.uid for i in out.identities].count(WEATHER) == 1 and [i.uid for i in out.identities].count(WEATHER_GW) == 1
+    assert [i.uid for i in out.identities].count(WEATHER) == 1 and [i.uid for i in out.identities].count(
+        WEATHER_GW
+    ) == 1
     assert by_uid[WEATHER].links  # the get- output's record, with its execution role
     billing = by_uid[BILLING]
     assert billing.links == () and billing.agent_reason.endswith("(list-agent-runtimes only)")
