@@ -120,3 +120,53 @@ def test_live_agentcore_is_collected_with_two_calls_per_runtime(moto: str) -> No
     assert ops["bedrock-agentcore-control:GetAgentRuntime"] == 1
     assert per_runtime <= 4  # runtime: get + tags; gateway: tags; workload identity: tags
     assert ops["bedrock-agentcore-control:GetGateway"] == 1 and ops["bedrock-agentcore-control:ListGatewayTargets"] == 1
+
+
+def _tagging(tags_by_arn: dict[str, dict[str, str]]) -> Any:
+    """GetResources (Resource Groups Tagging API) answering with the documented
+    ResourceTagMappingList: moto does not index AgentCore resources there."""
+    body = {
+        "ResourceTagMappingList": [
+            {"ResourceARN": arn, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            for arn, tags in tags_by_arn.items()
+        ]
+    }
+
+    def hook(session: boto3.Session) -> None:
+        session.events.register(
+            "before-call.resource-groups-tagging-api.GetResources",
+            lambda **_: (AWSResponse("https://tagging", 200, {}, None), body),  # type: ignore[arg-type]
+        )
+
+    return hook
+
+
+def test_agentcore_tags_come_from_one_tagging_read_and_a_refusal_falls_back(moto: str) -> None:  # noqa: F811
+    from tests.test_aws_live import _deny
+
+    seed_agentcore(boto3.Session(region_name=REGION))
+    control = boto3.Session(region_name=REGION).client("bedrock-agentcore-control")
+    runtime_arn = control.list_agent_runtimes()["agentRuntimes"][0]["agentRuntimeArn"]
+    # GetResources lists the runtime (with tags its own call would not give) but not the gateway.
+    listed = _tagging({runtime_arn: {"business-owner": "bo@example.com"}})
+    collector = AwsCollector(
+        AwsOptions(regions=[REGION]), session_factory=_factory(_replay_identity, _replay_action_groups, listed)
+    )
+    out = collector.collect()
+    by_kind = {i.kind: i for i in out.identities}
+    assert by_kind["aws_agentcore_runtime"].tags == {"business-owner": "bo@example.com"}
+    assert by_kind["aws_agentcore_gateway"].tags == {"owner": "eli@example.com"}  # not listed: its own call
+    ops = collector.counter.operations
+    assert ops["resourcegroupstaggingapi:GetResources"] == 1
+    assert ops["bedrock-agentcore-control:ListTagsForResource"] == 2  # gateway + workload identity, not the runtime
+    # Refused: every resource's own tags, and no gap (nothing is unknown).
+    refused = AwsCollector(
+        AwsOptions(regions=[REGION]),
+        session_factory=_factory(
+            _replay_identity, _replay_action_groups, _deny("resource-groups-tagging-api", "GetResources")
+        ),
+    )
+    out = refused.collect()
+    assert {i.kind: i for i in out.identities}["aws_agentcore_runtime"].tags == {"business-owner": "ana@example.com"}
+    assert [s.name for s in out.sources if s.status != "complete" and "agentcore" in s.name] == []
+    assert refused.counter.operations["bedrock-agentcore-control:ListTagsForResource"] == 3

@@ -1,18 +1,30 @@
 """Live Bedrock AgentCore reads (bedrock-agentcore-control), one source per resource family.
 
-Calls per region where AgentCore exists: one paginated list per family; per runtime GetAgentRuntime
-+ ListTagsForResource (2); per gateway GetGateway + ListGatewayTargets (2) + ListTagsForResource;
-per target GetGatewayTarget; per workload identity GetWorkloadIdentity + ListTagsForResource; per
-credential provider one Get (for the Secrets Manager ARN of its secret — never the secret).
-Regions botocore's endpoint data says lack the service are skipped; its data lists no regions for
-AgentCore today, so every requested region is read and a region without AgentCore is a gap.
+Calls per region where AgentCore exists: one paginated list per family, and one Resource Groups
+Tagging API `GetResources` read (resource type `bedrock-agentcore`) for the tags of every tagged
+runtime, gateway and workload identity at once. Then, per resource, only what the lists lack:
+- runtime: `GetAgentRuntime` (the list lacks roleArn, environment variables, authorizer, network,
+  protocol and workload identity) = 1 call; + `ListTagsForResource` only when GetResources did not
+  list it (untagged, or tags not readable that way) = 2 at most;
+- gateway: `GetGateway` (the list has authorizerType but lacks gatewayArn, roleArn,
+  policyEngineConfiguration and workload identity) + `ListGatewayTargets` = 2 calls; + tags as for
+  runtimes = 3 at most; and per target `GetGatewayTarget` (the target list lacks
+  credentialProviderConfigurations and targetConfiguration);
+- workload identity: `GetWorkloadIdentity` (return URLs) + tags as above;
+- credential provider: one `Get` (for the Secrets Manager ARN of its secret — never the secret).
+A refused or failed GetResources costs nothing but the per-resource tag calls (never a gap, never
+"no tags"). Regions botocore's endpoint data says lack the service are skipped; its data lists no
+regions for AgentCore today, so every requested region is read and a region without AgentCore is a gap.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from agentaudit.collectors import aws_agentcore, aws_extras
+from agentaudit.collectors.common import aws_tags
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import Credential, Identity, Tool
 
@@ -22,6 +34,7 @@ if TYPE_CHECKING:
     from agentaudit.collectors.shapes import Collected
 
 SERVICE = "bedrock-agentcore-control"
+TAGGING = "resourcegroupstaggingapi"
 
 
 class AgentCoreReads:
@@ -40,21 +53,29 @@ class AgentCoreReads:
             return
         prefix = f"aws/{account}/{region}/bedrock-agentcore"
         client = self._client(session, SERVICE, region)
+        tagged = _TagCache(self._client(session, TAGGING, region))
         for family, kind, func in (
             ("Runtimes", Input.AGENTCORE_RUNTIMES, self._agentcore_runtimes),
             ("Gateways", Input.AGENTCORE_GATEWAYS, self._agentcore_gateways),
             ("WorkloadIdentities", Input.AGENTCORE_WORKLOAD_IDENTITIES, self._agentcore_workloads),
-            ("CredentialProviders", Input.AGENTCORE_CREDENTIAL_PROVIDERS, self._agentcore_providers),
         ):
             name = f"{prefix}:{family}"
-            self._run_source(name, kind, account, lambda f=func, n=name: f(client, n))
+            self._run_source(name, kind, account, lambda f=func, n=name: f(_Tagged(client, tagged), n))
+        name = f"{prefix}:CredentialProviders"
+        self._run_source(
+            name, Input.AGENTCORE_CREDENTIAL_PROVIDERS, account, lambda: self._agentcore_providers(client, name)
+        )
 
     @staticmethod
     def _pages(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
         return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get(key) or []]
 
     @staticmethod
-    def _tags(client: Any, arn: str) -> dict[str, str]:
+    def _tags(client: _Tagged, arn: str) -> dict[str, str]:
+        """GetResources' tags when it listed the resource, else its own ListTagsForResource."""
+        known = client.tags.lookup(arn)
+        if known is not None:
+            return known
         return aws_extras.parse_tag_map(client.list_tags_for_resource(resourceArn=arn))
 
     def _add(
@@ -110,3 +131,39 @@ class AgentCoreReads:
         ]
         self._add(credentials=found)
         return len(found)
+
+
+class _TagCache:
+    """Tags of every tagged AgentCore resource of one region, read once by GetResources the first
+    time a source asks (its calls count to that source). None = not readable that way."""
+
+    def __init__(self, tagging: Any):
+        self._tagging = tagging
+        self._found: dict[str, dict[str, str]] | None = None
+        self._read = False
+
+    def lookup(self, arn: str) -> dict[str, str] | None:
+        if not self._read:
+            self._read = True
+            try:
+                pages = self._tagging.get_paginator("get_resources").paginate(ResourceTypeFilters=["bedrock-agentcore"])
+                self._found = {
+                    str(item["ResourceARN"]): aws_tags(item.get("Tags") or [])
+                    for page in pages
+                    for item in page.get("ResourceTagMappingList") or []
+                    if item.get("ResourceARN")
+                }
+            except (ClientError, BotoCoreError):  # refused or unsupported: read each resource's own tags
+                self._found = None
+        return None if self._found is None else self._found.get(arn)
+
+
+class _Tagged:
+    """The AgentCore client with the region's tag cache beside it."""
+
+    def __init__(self, client: Any, tags: _TagCache):
+        self._client = client
+        self.tags = tags
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
