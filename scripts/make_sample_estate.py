@@ -88,7 +88,20 @@ PLANTED = {
     "secret_rotation_not_done": "prod/app/carrier-sftp",  # rotation on, last rotated 200 days ago
     "certificate_without_owner": "track.halcyon.example",  # its tags name a purpose, no owner (OWN-005)
     "certificate_owner_left": "partners.halcyon.example",  # owner tag names a leaver (OWN-006)
+    "runtime_env_secret": "quote_runtime",  # AgentCore runtime with CARRIER_API_TOKEN in its environment (AGC-001)
+    "gateway_not_enforcing": "dispatch-tools",  # AgentCore gateway whose policy engine only logs (AGC-003)
 }
+AGENTCORE_TRUST = b.policy_doc(
+    {
+        "Effect": "Allow",
+        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "111122223333"},
+            "ArnLike": {"aws:SourceArn": "arn:aws:bedrock-agentcore:eu-west-1:111122223333:*"},
+        },
+    }
+)
 
 ROLE_LAMBDA = b.trust_service("lambda.amazonaws.com", PROD)
 ROLE_ECS = b.trust_service("ecs-tasks.amazonaws.com", PROD)
@@ -253,6 +266,20 @@ def plant_aws_prod(acc: dict) -> None:
         b.role(PROD, "AWSServiceRoleForOrganizations", ago(1500), b.trust_service("organizations.amazonaws.com"),
                managed=["arn:aws:iam::aws:policy/aws-service-role/AWSOrganizationsServiceTrustPolicy"],
                path="/aws-service-role/organizations.amazonaws.com/"),
+        b.role(PROD, "AgentCoreRuntimeRole-quote", ago(40), AGENTCORE_TRUST,
+               inline={"runtime": b.policy_doc(
+                   b.statement(["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT"],
+                               f"arn:aws:bedrock-agentcore:eu-west-1:{PROD}:workload-identity-directory/default*"),
+                   b.statement(["bedrock:InvokeModel"], "arn:aws:bedrock:eu-west-1::foundation-model/*"))},
+               tags={"business-owner": "ben.okafor@halcyon.example", "identity-owner": "ben.okafor@halcyon.example"},
+               last_used=ago(0.5)),
+        b.role(PROD, "AgentCoreGatewayRole-dispatch", ago(40), AGENTCORE_TRUST,
+               inline={"gateway": b.policy_doc(
+                   b.statement(["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetResourceOauth2Token"],
+                               f"arn:aws:bedrock-agentcore:eu-west-1:{PROD}:*"),
+                   b.statement(["lambda:InvokeFunction"], f"arn:aws:lambda:eu-west-1:{PROD}:function:dispatch-*"))},
+               tags={"business-owner": "hana.ito@halcyon.example", "identity-owner": "hana.ito@halcyon.example"},
+               last_used=ago(0.5)),
         b.role(PROD, "quote-agent-worker", ago(90), ecs, inline={"q": b.policy_doc(b.statement(["bedrock:InvokeModel"], "*"))},
                tags=owner_tags("ben.okafor", "ben.okafor", **{"ai-agent": "yes", "purpose": "Drafts freight quotes", "approved-profile": "quote-drafting"}),
                last_used=ago(0.5)),
@@ -312,6 +339,8 @@ def write_aws(acc: dict, account: str) -> None:
             )  # fmt: skip
         safe = item["Name"].replace("/", "_")
         b.write(folder / "secretsmanager" / "get-resource-policy" / f"{safe}.json", b.secret_policy(item, document))
+    if account == PROD:
+        agentcore(folder / "eu-west-1" / "bedrock-agentcore")
     # Production records S3 and DynamoDB data events; development records management events only.
     audit = b.trail(account, "org-audit" if account == PROD else "dev-mgmt", "eu-west-1")
     b.write(folder / "cloudtrail" / "describe-trails.json", {"trailList": [audit]})
@@ -340,6 +369,51 @@ def write_aws(acc: dict, account: str) -> None:
             key = "RSA_1024" if domain == PLANTED["weak_certificate_key"] else "RSA_2048"
             b.write(folder / "acm" / f"{cert_id}.json", b.certificate(PROD, cert_id, domain, start, end, in_use, key))
             b.write(folder / "acm" / f"{cert_id}.tags.json", {"Tags": b.aws_tags(cert_tags[domain])})
+
+
+def agentcore(folder: Path) -> None:
+    """A small Bedrock AgentCore estate: one runtime, one gateway with one tool (saved
+    `bedrock-agentcore-control get-…` outputs and their tag lists, named by resource id)."""
+    arn = f"arn:aws:bedrock-agentcore:eu-west-1:{PROD}"
+    runtime_id, gateway_id = "quote_runtime-Qr7St9Uv1W", "dispatch-tools-k3l4m5n6o7"
+    b.write(folder / "runtimes" / runtime_id / "get-agent-runtime.json", {
+        "agentRuntimeArn": f"{arn}:runtime/{runtime_id}", "agentRuntimeName": PLANTED["runtime_env_secret"],
+        "agentRuntimeId": runtime_id, "agentRuntimeVersion": "4", "createdAt": b.iso(ago(40)),
+        "lastUpdatedAt": b.iso(ago(3)), "roleArn": f"arn:aws:iam::{PROD}:role/AgentCoreRuntimeRole-quote",
+        "networkConfiguration": {"networkMode": "VPC"}, "status": "READY",
+        "description": "Drafts freight quotes for the sales desk",
+        "workloadIdentityDetails": {"workloadIdentityArn": f"{arn}:workload-identity-directory/default/workload-identity/quote"},
+        "protocolConfiguration": {"serverProtocol": "HTTP"},
+        "environmentVariables": {"LOG_LEVEL": "INFO", "CARRIER_API_TOKEN": "sample-not-a-secret"},
+        "authorizerConfiguration": {"customJWTAuthorizer": {
+            "discoveryUrl": "https://login.halcyon.example/.well-known/openid-configuration", "allowedClients": ["quote-ui"]}},
+    })  # fmt: skip
+    b.write(folder / "runtimes" / runtime_id / "list-tags-for-resource.json", {"tags": {
+        "business-owner": "ben.okafor@halcyon.example", "identity-owner": "ben.okafor@halcyon.example",
+        "control-owner": "eli.moreau@halcyon.example", "purpose": "Drafts freight quotes", "approved-profile": "agentcore-quote"}})  # fmt: skip
+    b.write(folder / "gateways" / gateway_id / "get-gateway.json", {
+        "gatewayArn": f"{arn}:gateway/{gateway_id}", "gatewayId": gateway_id,
+        "gatewayUrl": f"https://{gateway_id}.gateway.bedrock-agentcore.eu-west-1.amazonaws.com/mcp",
+        "createdAt": b.iso(ago(40)), "updatedAt": b.iso(ago(3)), "status": "READY", "name": PLANTED["gateway_not_enforcing"],
+        "description": "Dispatch tools for the quote agent",
+        "roleArn": f"arn:aws:iam::{PROD}:role/AgentCoreGatewayRole-dispatch", "protocolType": "MCP",
+        "authorizerType": "CUSTOM_JWT",
+        "policyEngineConfiguration": {"arn": f"{arn}:policy-engine/dispatch-pe", "mode": "LOG_ONLY"},
+    })  # fmt: skip
+    b.write(folder / "gateways" / gateway_id / "list-tags-for-resource.json", {"tags": {
+        "business-owner": "hana.ito@halcyon.example", "identity-owner": "hana.ito@halcyon.example",
+        "control-owner": "eli.moreau@halcyon.example", "purpose": "Dispatch tools for the quote agent",
+        "approved-profile": "agentcore-dispatch-tools"}})  # fmt: skip
+    # No credential providers in this account: the (empty) lists say so, so AGC-005 can judge the tool.
+    b.write(folder / "identity" / "list-oauth2-credential-providers.json", {"credentialProviders": []})
+    b.write(folder / "identity" / "list-api-key-credential-providers.json", {"credentialProviders": []})
+    b.write(folder / "gateways" / gateway_id / "rates-target.json", {
+        "gatewayArn": f"{arn}:gateway/{gateway_id}", "targetId": "RATESTGT01", "createdAt": b.iso(ago(40)),
+        "updatedAt": b.iso(ago(3)), "status": "READY", "name": "carrier-rates", "description": "Looks up carrier rates",
+        "targetConfiguration": {"mcp": {"lambda": {"lambdaArn": f"arn:aws:lambda:eu-west-1:{PROD}:function:dispatch-rates",
+                                                   "toolSchema": {"inlinePayload": []}}}},
+        "credentialProviderConfigurations": [{"credentialProviderType": "GATEWAY_IAM_ROLE"}],
+    })  # fmt: skip
 
 
 def azure_tenant() -> None:
@@ -464,6 +538,18 @@ def register_and_roster() -> None:
             "allow": ["cloudwatch:Describe*", "cloudwatch:Get*", "bedrock:InvokeModel"],
         },
         "quote-drafting": {"description": "Call the model only", "allow": ["bedrock:InvokeModel"]},
+        "agentcore-quote": {
+            "description": "Call the model with the runtime's own workload identity",
+            "allow": ["bedrock:InvokeModel", "bedrock-agentcore:GetWorkloadAccessToken*"],
+        },
+        "agentcore-dispatch-tools": {
+            "description": "Reach the dispatch tools with the gateway's identity",
+            "allow": [
+                "bedrock-agentcore:GetWorkloadAccessToken",
+                "bedrock-agentcore:GetResourceOauth2Token",
+                "lambda:InvokeFunction",
+            ],
+        },
         "research": {"description": "Read-only research", "allow": ["s3:GetObject", "bedrock:*"]},
         "claims": {
             "description": "Claims triage",

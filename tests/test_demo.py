@@ -85,6 +85,8 @@ def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
         ("secret_rotation_not_done", "LC-006"),
         ("certificate_without_owner", "OWN-005"),
         ("certificate_owner_left", "OWN-006"),
+        ("runtime_env_secret", "AGC-001"),
+        ("gateway_not_enforcing", "AGC-003"),
     ],
 )
 def test_planted_gap_is_found(demo_run: dict[str, Any], planted: dict[str, str], key: str, control: str) -> None:

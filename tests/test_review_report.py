@@ -40,7 +40,7 @@ def test_first_pages_are_an_executive_summary_with_contents(demo_run: dict[str, 
     pages = _pages(demo_run["folder"] / "review-pack.pdf")
     cover, contents, summary = pages[0], pages[1], pages[2]
     assert "Conclusion." in cover and "Scope and method." in cover and "subjects" in cover
-    assert re.search(r"\d+ of 168 non-human identities", " ".join(cover.split()))
+    assert re.search(r"\d+ of 172 non-human identities", " ".join(cover.split()))
     assert "Contents" in contents and "Part 1" in contents and "Part 2" in contents
     assert "Conclusion by control family" in summary
     for family in ("Ownership", "Access and privilege", "Credential lifecycle", "Agent tool autonomy"):
