@@ -56,7 +56,9 @@ def routes(replay: Replay) -> None:
         sp["owners"] = []
     sp_url = f"/v1.0/servicePrincipals?$select={SP_SELECT}&$expand=owners($select={OWNER_SELECT})&$top=999"
     replay.routes[("GET", sp_url)] = page(sps[:3], replay.url + "/v1.0/servicePrincipals?$skiptoken=2")
-    replay.routes[("GET", "/v1.0/servicePrincipals?$skiptoken=2")] = page(sps[3:])
+    # /servicePrincipals lists blueprint principals too (typed agentIdentityBlueprintPrincipal).
+    blueprints = load("agent-blueprint-principals.json")["value"]
+    replay.routes[("GET", "/v1.0/servicePrincipals?$skiptoken=2")] = page(sps[3:] + blueprints)
     agents = load("agent-identities.json")["value"]
     for agent in agents:
         agent["sponsors"] = []
@@ -66,9 +68,20 @@ def routes(replay: Replay) -> None:
     )
     replay.routes[("GET", agent_url)] = page(agents)
 
+    sponsor = {"@odata.type": "#microsoft.graph.user", "id": "00000406-aaaa-4bbb-8ccc-000000000406"}
+    sponsor |= {"userPrincipalName": "frank@contoso.example", "mail": "frank@contoso.example"}
+
     def batch(body: dict[str, Any] | None) -> tuple[int, dict[str, str], Any]:
         assert body is not None
-        answers = [{"id": r["id"], "status": 200, "headers": {}, "body": {"value": [owner]}} for r in body["requests"]]
+        answers = [
+            {
+                "id": r["id"],
+                "status": 200,
+                "headers": {},
+                "body": {"value": [sponsor if "/sponsors" in r["url"] else owner]},
+            }
+            for r in body["requests"]
+        ]
         return 200, {}, {"responses": answers}
 
     replay.routes[("POST", "/v1.0/$batch")] = batch
@@ -142,20 +155,26 @@ def test_live_collection_through_the_replay_server(tmp_path: Path, monkeypatch: 
     assert "HTTP 403" in str(status[f"arm:{SUB}:roleDefinitions"][1])
     assert all(s == "complete" for n, (s, _e) in status.items() if not n.endswith("roleDefinitions"))
     by_name = {i.name: i for i in collected.identities}
-    assert len(by_name) == 8  # six principals from /servicePrincipals, two agent identities
+    assert len(by_name) == 9  # six principals and a blueprint principal from /servicePrincipals, two agents
     orders = by_name["orders-api"]
     assert orders.owners_known and {p["upn"] for p in orders.entra_people} == {"alice@contoso.example"}
     assert by_name["claims-triage-agent"].owners_known is True
     assert by_name["report-runner"].last_used_signal == "entra:servicePrincipalSignInActivities"
     batches = [p for m, p in replay.seen if m == "POST"]
-    assert len(batches) == 2  # the 20-owner overflow and the agents' owners, one $batch each
+    # the 20-owner overflow, the blueprint principal's and the blueprint's sponsors, the agents' owners
+    assert len(batches) == 4
+    sponsored = [i for i in collected.identities if any(p["role"] == "sponsor" for p in i.entra_people)]
+    blueprint = [i for i in sponsored if i.name == "triage-blueprint"]
+    assert blueprint and {p["upn"] for p in blueprint[0].entra_people if p["role"] == "sponsor"} == {
+        "frank@contoso.example"
+    }
     calls = sum(s.api_calls for s in collected.sources)
     assert calls == len(replay.seen)
     directory = {(g.identity_uid.rsplit(":", 1)[-1], g.actions[0], g.privileged_role) for g in collected.grants
                  if g.source_kind == "directory_role"}  # fmt: skip
     assert ("00000102-aaaa-4bbb-8ccc-000000000102", "entra-role:Global Administrator", True) in directory
     assert ("00000104-aaaa-4bbb-8ccc-000000000104", "entra-role:Directory Readers", False) in directory
-    assert len(directory) == 7  # both pages; not the user's role, nor the blueprint principal's (not served here)
+    assert len(directory) == 8  # both pages; not the user's role
     assert status["graph:directoryRoleAssignments"] == ("complete", None)
     vault = {c.name: c for c in collected.credentials if c.store == "keyvault"}
     assert vault["kv-contoso/db-password"].expires == datetime(2027, 1, 1, tzinfo=UTC)
@@ -184,7 +203,7 @@ def test_collect_azure_on_the_command_line(tmp_path: Path, monkeypatch: pytest.M
     assert replay.unexpected == []
     assert "not-a-secret" not in done.output
     identities = Store(store).read_table("identities", Store(store).latest_snapshot_id() or 0)
-    assert len(identities) == 8 and set(identities["account"]) == {TENANT}
+    assert len(identities) == 9 and set(identities["account"]) == {TENANT}
 
 
 def test_azure_options_need_azure_and_a_known_cloud(tmp_path: Path) -> None:
@@ -248,7 +267,7 @@ def test_ssl_cert_file_alone_is_trusted_by_the_credential_and_every_client(
     assert replay.unexpected == []
     failed = {s.name: s.error for s in collected.sources if s.status != "complete"}
     assert set(failed) == {f"arm:{SUB}:roleDefinitions"}  # the 403 the routes serve, nothing else
-    assert len(collected.identities) == 8
+    assert len(collected.identities) == 9
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from azure.core.rest import HttpRequest
 
 from agentaudit.collectors.azure import parse_keyvault_items
 from agentaudit.collectors.azure_foundry import parse_agents
+from agentaudit.collectors.azure_graph import odata_type
 from agentaudit.collectors.azure_tenant import EntraTenant
 from agentaudit.collectors.exports import Collected
 from agentaudit.errors import InputError
@@ -272,6 +273,7 @@ class AzureCollector:
         count = 0
         for page in self._pages(self.graph, url, name):
             self._complete_owners(page, "servicePrincipals", name)
+            self._sponsors(page, "servicePrincipals", "agentIdentityBlueprintPrincipal", name)
             count += self.tenant.add_service_principals(page, name, None)
         return count
 
@@ -294,6 +296,7 @@ class AzureCollector:
         count = 0
         for page in self._pages(self.graph, url, name):
             self._complete_owners(page, "applications", name)
+            self._sponsors(page, "applications", "agentIdentityBlueprint", name)
             count += self.tenant.add_applications(page, name, None)
         return count
 
@@ -303,6 +306,14 @@ class AzureCollector:
         paths = {f"/{collection}/{o['id']}/owners?$select={OWNER_SELECT}": o for o in full}
         for path, owners in self._batch(list(paths), name).items():
             paths[path]["owners"] = owners
+
+    def _sponsors(self, page: list[dict[str, Any]], collection: str, kind: str, name: str) -> None:
+        """Sponsors of the blueprints (or blueprint principals) on a page, in $batch:
+        `/{collection}/{id}/microsoft.graph.{kind}/sponsors` (Application.Read.All)."""
+        found = [o for o in page if odata_type(o).lower() == kind.lower()]
+        paths = {f"/{collection}/{o['id']}/microsoft.graph.{kind}/sponsors?$select={OWNER_SELECT}": o for o in found}
+        for path, sponsors in self._batch(list(paths), name).items():
+            paths[path]["sponsors"] = sponsors
 
     def _users(self, name: str) -> int:
         url = f"/v1.0/users?$select={USER_SELECT}&$top=999"
