@@ -314,7 +314,11 @@ def test_foundry_agents_and_their_mcp_tools(findings: pd.DataFrame) -> None:
     assert f"{helper}#openapi/weather" not in set(findings.loc[findings["control_id"] == "TOOL-005", "subject_uid"])
     # The agent acts as its Entra agent identity: refund-agent's grants, or error without one.
     assert evidence(findings, "ACC-001", drafter)["execution_roles"] == ["refund-agent"]
+    assert evidence(findings, "ACC-001", drafter)["note"] == (
+        "the agent's permissions are its Entra agent identity's (instance_identity)"
+    )
     assert status(findings, "ACC-001", helper) == "error"
+    assert "reports no Entra agent identity" in evidence(findings, "ACC-001", helper)["note"]
     assert status(findings, "PUR-001", drafter) == "pass" and status(findings, "PUR-001", helper) == "fail"
 
 

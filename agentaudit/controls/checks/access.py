@@ -67,15 +67,26 @@ def _flag_check(ctx: Context, mask: pd.Series, what: str) -> pd.DataFrame:
         found: dict[str, Any] = {what: hits[:MAX_LISTED], "count": len(hits), "unresolved_policies": blind[:MAX_LISTED]}
         if agent:
             found["execution_roles"] = [names.get(r, r) for r in roles]
-            found["note"] = (
-                "the agent's permissions are its execution role's"
-                if roles and not missing
-                else "execution role not in the collected IAM data"
-                if roles
-                else "the agent reports no execution role"
-            )
+            found["note"] = _role_note(kind, bool(roles), bool(missing))
         evidences.append(found)
     return result(frame["uid"], statuses, evidences)
+
+
+def _role_note(kind: str, linked: bool, missing: bool) -> str:
+    """Why an agent is judged on another identity's grants, in the provider's words."""
+    if kind == "azure_foundry_agent":
+        judged, absent, none = (
+            "the agent's permissions are its Entra agent identity's (instance_identity)",
+            "Entra agent identity not in the collected service principals",
+            "the agent reports no Entra agent identity (instance_identity)",
+        )
+    else:
+        judged, absent, none = (
+            "the agent's permissions are its execution role's",
+            "execution role not in the collected IAM data",
+            "the agent reports no execution role",
+        )
+    return (judged if not missing else absent) if linked else none
 
 
 def unknown_roles(ctx: Context) -> dict[str, list[str]]:
