@@ -329,3 +329,12 @@ def test_foundry_agent_list_without_a_tenant_folder_is_a_gap(tmp_path: Path) -> 
     collected = read_exports(folder)
     gap = [s for s in collected.sources if s.kind == "foundry_agents"]
     assert len(gap) == 1 and gap[0].status == "failed" and "folder named by the tenant id" in str(gap[0].error)
+
+
+def test_an_empty_foundry_agent_list_is_read_not_a_gap(tmp_path: Path) -> None:
+    folder = tmp_path / "export" / TENANT / "empty-project"
+    folder.mkdir(parents=True)
+    (folder / "agents.json").write_text(json.dumps({"object": "list", "data": [], "has_more": False}))
+    collected = read_exports(tmp_path / "export")
+    [source] = collected.sources
+    assert (source.kind, source.status, source.records, source.account) == ("foundry_agents", "complete", 0, TENANT)

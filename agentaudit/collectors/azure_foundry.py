@@ -38,7 +38,9 @@ def is_agent_list(payload: Any) -> bool:
     if not isinstance(payload, dict) or payload.get("object") != "list" or not isinstance(payload.get("data"), list):
         return False
     items = payload["data"]
-    return bool(items) and all(isinstance(i, dict) and i.get("object") == "agent" for i in items)
+    if not items:  # a project without agents: the list's cursor fields still say what it is
+        return "has_more" in payload
+    return all(isinstance(i, dict) and i.get("object") == "agent" for i in items)
 
 
 def _created(value: Any, where: str, path: str | None) -> datetime | None:
