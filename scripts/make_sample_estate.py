@@ -90,7 +90,11 @@ PLANTED = {
     "certificate_owner_left": "partners.halcyon.example",  # owner tag names a leaver (OWN-006)
     "runtime_env_secret": "quote_runtime",  # AgentCore runtime with CARRIER_API_TOKEN in its environment (AGC-001)
     "gateway_not_enforcing": "dispatch-tools",  # AgentCore gateway whose policy engine only logs (AGC-003)
+    "directory_admin_app": "shadow-automation",  # Application Administrator tenant-wide (ACC-012)
 }
+# Built-in Entra directory roles, by the template id Microsoft documents (Entra built-in roles reference).
+APPLICATION_ADMINISTRATOR = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+DIRECTORY_READERS = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
 AGENTCORE_TRUST = b.policy_doc(
     {
         "Effect": "Allow",
@@ -506,6 +510,7 @@ def azure_tenant() -> None:
     b.write(folder / "sp-list.json", sps)
     b.write(folder / "app-list.json", apps)
     b.write(folder / "role-assignments.json", assignments)
+    directory_roles(folder, owners)
     kv = "hal-prod-kv"
     b.write(folder / "keyvault" / f"{kv}-secrets.json", [
         b.keyvault_item(kv, "secrets", "db-admin-password", ago(500), None, {"owner": "ana.silva@halcyon.example"}),
@@ -521,6 +526,29 @@ def azure_tenant() -> None:
         b.keyvault_item(kv, "certificates", "portal-tls", ago(340), ahead(25)),
         b.keyvault_item(kv, "certificates", "edi-client", ago(100), ahead(265)),
     ])  # fmt: skip
+
+
+def directory_roles(folder: Path, owners: dict[str, str]) -> None:
+    """Saved `az rest` pages of Graph roleManagement/directory: one planted privileged role, one reader."""
+    context = "https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/"
+    held = [("shadow-automation", APPLICATION_ADMINISTRATOR), ("hr-directory-sync", DIRECTORY_READERS)]
+    assignments = [
+        {"id": f"sample-{i}", "principalId": owners[name], "directoryScopeId": "/", "roleDefinitionId": role}
+        for i, (name, role) in enumerate(held)
+    ]
+    definitions = [
+        b.directory_role(APPLICATION_ADMINISTRATOR, "Application Administrator",
+                         ["microsoft.directory/applications/allProperties/allTasks"]),
+        b.directory_role(DIRECTORY_READERS, "Directory Readers", ["microsoft.directory/users/standard/read"]),
+    ]  # fmt: skip
+    b.write(
+        folder / "directory-role-assignments.json",
+        {"@odata.context": context + "roleAssignments", "value": assignments},
+    )
+    b.write(
+        folder / "directory-role-definitions.json",
+        {"@odata.context": context + "roleDefinitions", "value": definitions},
+    )
 
 
 def register_and_roster() -> None:

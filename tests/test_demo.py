@@ -87,6 +87,7 @@ def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
         ("certificate_owner_left", "OWN-006"),
         ("runtime_env_secret", "AGC-001"),
         ("gateway_not_enforcing", "AGC-003"),
+        ("directory_admin_app", "ACC-012"),
     ],
 )
 def test_planted_gap_is_found(demo_run: dict[str, Any], planted: dict[str, str], key: str, control: str) -> None:

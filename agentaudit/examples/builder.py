@@ -489,6 +489,21 @@ def keyvault_item(
     return item
 
 
+def directory_role(template_id: str, name: str, actions: list[str]) -> dict[str, Any]:
+    """A built-in Entra directory role definition as Graph's roleManagement/directory returns it."""
+    return {
+        "id": template_id,
+        "displayName": name,
+        "isBuiltIn": True,
+        "isEnabled": True,
+        "resourceScopes": ["/"],
+        "templateId": template_id,
+        "version": "1",
+        "rolePermissions": [{"allowedResourceActions": actions, "condition": None}],
+        "inheritsPermissionsFrom": [],
+    }
+
+
 def write(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
