@@ -111,6 +111,13 @@ def test_pass_role_limited_by_resource_or_passed_to_service_is_not_escalation(tm
                     "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
                 }
             ],
+            "passed_to_service_negated": [
+                {
+                    "Action": "iam:PassRole",
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+                }
+            ],
             "pass_any_role": [{"Action": "iam:PassRole", "Resource": "*"}],
             "every_role_pattern": [{"Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/*"}],
             "iam_star_on_star": [{"Action": "iam:*", "Resource": "*"}],
@@ -125,6 +132,7 @@ def test_pass_role_limited_by_resource_or_passed_to_service_is_not_escalation(tm
         "named_role": "pass",
         "role_path": "pass",
         "passed_to_service_on_star": "pass",
+        "passed_to_service_negated": "fail",  # boundary: every service but one is no limit
         "pass_any_role": "fail",
         "every_role_pattern": "fail",  # boundary: a pattern that matches every role is not a limit
         "iam_star_on_star": "fail",

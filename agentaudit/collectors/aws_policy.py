@@ -170,7 +170,7 @@ def make_grant(
     wildcard_action, data_access = _action_flags(actions, not_actions) if allow else (False, False)
     wildcard_resource = allow and "*" in resources
     has_conditions = bool(statement.get("Condition"))
-    passed_to_service = "iam:passedtoservice" in condition_keys(statement.get("Condition"))
+    passed_to_service = limits_passed_to_service(statement.get("Condition"))
     privesc = allow and bool(escalation(actions, not_actions, resources, passed_to_service))
     return Grant(
         identity_uid=identity_uid,
@@ -223,6 +223,16 @@ def unresolved_managed(identity_uid: str, name: str, arn: str) -> Grant:
         source=arn,
         source_kind="managed_policy",
         resolved=False,
+    )
+
+
+def limits_passed_to_service(condition: Any) -> bool:
+    """An iam:PassedToService condition that names the services a role may go to (StringEquals,
+    StringLike, ForAnyValue:…); StringNotEquals/StringNotLike name the services it may *not* go to,
+    which leaves every other service: no limit."""
+    return any(
+        "iam:passedtoservice" in block and "not" not in operator.lower()
+        for operator, block in normalise_condition(condition).items()
     )
 
 
