@@ -317,3 +317,23 @@ def test_shadow_agent_is_found_and_declared_ones_pass(tmp_path: Path) -> None:
         assert f[(f["control_id"] == "INV-001") & (f["subject_uid"] == declared.uid)].empty, declared.name
     # Once found, the shadow agent is held to the agent controls too.
     assert status_of(f, "OWN-001", shadow.uid) == "fail"
+
+
+def test_secrets_another_service_manages_are_not_judged_on_their_own_tags(tmp_path: Path) -> None:
+    from agentaudit.collectors.aws_services import parse_secrets
+
+    page = json.loads((DATA / "aws" / "secrets-managed.json").read_text())
+    rds, agentcore, own = parse_secrets([page], "list-secrets.json")
+    assert rds.attributes["owning_service"] == "rds" and agentcore.attributes["owning_service"] is None
+    f = evaluate_records(tmp_path, credentials=[rds, agentcore, own])
+    for control in ("OWN-005", "PUR-003"):
+        assert status_of(f, control, rds.uid) == "not_applicable"
+        assert evidence_of(f, control, rds.uid)["managed_by"] == "rds"
+        # No OwningService, but the reserved `service!` name prefix says who manages it.
+        assert status_of(f, control, agentcore.uid) == "not_applicable"
+        assert evidence_of(f, control, agentcore.uid)["managed_by"] == "bedrock-agentcore-identity"
+        assert status_of(f, control, own.uid) == "fail"  # boundary: the customer's own, untagged
+    # A managed secret that does carry an owner tag is judged on it.
+    tagged = replace(rds, uid="cred:tagged", tags={"owner": "ana@example.com"})
+    f = evaluate_records(tmp_path / "t", credentials=[tagged])
+    assert status_of(f, "OWN-005", tagged.uid) == "pass"

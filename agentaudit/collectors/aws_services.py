@@ -50,7 +50,7 @@ def parse_secrets(pages: list[dict[str, Any]], source: str, path: str | None = N
                     rotation_enabled=bool(secret.get("RotationEnabled", False)),
                     rotation_interval_days=rules.get("AutomaticallyAfterDays"),
                     tags=aws_tags(secret.get("Tags")),
-                    attributes={"rotation_signal": signal},
+                    attributes={"rotation_signal": signal, "owning_service": secret.get("OwningService")},
                 )
             )
     return credentials

@@ -4,16 +4,20 @@ over-broad users, and owner / purpose tags on the credential itself."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, PASS
+from agentaudit.controls.checks._util import ERROR, FAIL, NOT_APPLICABLE, PASS
 from agentaudit.controls.context import Context, NotEvaluated, result
 from agentaudit.controls.registry import check
 from agentaudit.model.aws_managed import covers_service
 
 OWNED_STORES = ("secretsmanager", "acm")
+# A secret another AWS service created and manages (RDS master passwords, AgentCore Identity's
+# provider secrets …): ListSecrets names it in OwningService, and its name starts `service!`.
+MANAGED_NAME = re.compile(r"^([a-z][a-z0-9-]*)!")
 # ACM KeyAlgorithm values (botocore acm service model) at or above RSA-2048 / EC P-256.
 WEAK_KEYS = frozenset({"RSA_1024"})
 STRONG_KEYS = frozenset({"RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"})
@@ -100,18 +104,37 @@ def _owner_keys(ctx: Context) -> list[str]:
     return tags["identity_owner"] + tags["business_owner"]
 
 
+def _managed_by(store: str, name: Any, attributes: Any) -> str | None:
+    if store != "secretsmanager":
+        return None
+    owner = _attrs(attributes).get("owning_service")
+    match = MANAGED_NAME.match(str(name or ""))
+    return str(owner) if owner else match.group(1) if match else None
+
+
+def _tag_check(ctx: Context, keys: list[str], field: str) -> pd.DataFrame:
+    """pass/fail on a tag of the credential's own; a secret another service manages is not
+    applicable: it is owned and explained with the resource that created it."""
+    creds = _owned(ctx)
+    statuses, evidences = [], []
+    for tags, store, name, attributes in zip(
+        creds["tags"], creds["store"], creds["name"], creds["attributes"], strict=True
+    ):
+        managed = _managed_by(store, name, attributes)
+        value, key = _tag(tags, keys)
+        if managed and not value:
+            statuses.append(NOT_APPLICABLE)
+            evidences.append({field: None, "managed_by": managed, "note": "managed by the service that created it"})
+            continue
+        statuses.append(PASS if value else FAIL)
+        value = value.lower() if value and field == "owner" else value
+        evidences.append({field: value, "tag": key, "store": store} if field == "owner" else {field: value, "tag": key})
+    return result(creds["uid"], statuses, evidences)
+
+
 @check("OWN-005")
 def credential_owner(ctx: Context) -> pd.DataFrame:
-    creds = _owned(ctx)
-    found = [_tag(t, _owner_keys(ctx)) for t in creds["tags"]]
-    return result(
-        creds["uid"],
-        [PASS if v else FAIL for v, _k in found],
-        [
-            {"owner": v.lower() if v else None, "tag": k, "store": s}
-            for (v, k), s in zip(found, creds["store"], strict=True)
-        ],
-    )
+    return _tag_check(ctx, _owner_keys(ctx), "owner")
 
 
 @check("OWN-006")
@@ -132,10 +155,4 @@ def credential_owner_current(ctx: Context) -> pd.DataFrame:
 
 @check("PUR-003")
 def credential_purpose(ctx: Context) -> pd.DataFrame:
-    creds = _owned(ctx)
-    found = [_tag(t, ctx.config.tags["purpose"]) for t in creds["tags"]]
-    return result(
-        creds["uid"],
-        [PASS if v else FAIL for v, _k in found],
-        [{"purpose": v, "tag": k} for v, k in found],
-    )
+    return _tag_check(ctx, ctx.config.tags["purpose"], "purpose")
