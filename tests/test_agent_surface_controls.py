@@ -337,3 +337,18 @@ def test_secrets_another_service_manages_are_not_judged_on_their_own_tags(tmp_pa
     tagged = replace(rds, uid="cred:tagged", tags={"owner": "ana@example.com"})
     f = evaluate_records(tmp_path / "t", credentials=[tagged])
     assert status_of(f, "OWN-005", tagged.uid) == "pass"
+
+
+def test_managed_secret_rotation_is_judged_on_its_age_not_on_its_rotation_setting(tmp_path: Path) -> None:
+    from agentaudit.collectors.aws_services import parse_secrets
+
+    page = json.loads((DATA / "aws" / "secrets-managed.json").read_text())
+    rds, agentcore, own = parse_secrets([page], "list-secrets.json")
+    stale = replace(agentcore, uid="cred:stale", last_rotated=AS_OF - timedelta(days=200))
+    f = evaluate_records(tmp_path, credentials=[rds, agentcore, own, stale])
+    assert status_of(f, "LC-006", rds.uid) == "pass"  # RDS rotates it, 5 days ago
+    assert status_of(f, "LC-006", agentcore.uid) == "pass"  # rotation off, but AgentCore manages it; 50 days old
+    assert evidence_of(f, "LC-006", agentcore.uid)["managed_by"] == "bedrock-agentcore-identity"
+    assert status_of(f, "LC-006", stale.uid) == "fail"  # boundary: managed, but unchanged for 200 days
+    assert status_of(f, "LC-006", own.uid) == "fail"
+    assert "rotation is not enabled" in evidence_of(f, "LC-006", own.uid)["problems"]

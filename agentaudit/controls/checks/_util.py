@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -66,3 +67,17 @@ def grouped_list(frame: pd.DataFrame, key: str, column: str) -> dict[str, list[A
     if frame.empty:
         return {}
     return {str(k): list(v) for k, v in frame.groupby(key, sort=False)[column]}
+
+
+# A secret another AWS service created and manages (RDS master passwords, AgentCore Identity's
+# provider secrets …): ListSecrets names the service in OwningService; the name starts `service!`.
+MANAGED_NAME = re.compile(r"^([a-z][a-z0-9-]*)!")
+
+
+def managed_by(store: str, name: Any, attributes: Any) -> str | None:
+    """The AWS service that manages a Secrets Manager secret, or None for the customer's own."""
+    if store != "secretsmanager":
+        return None
+    owner = attributes.get("owning_service") if isinstance(attributes, dict) else None
+    match = MANAGED_NAME.match(str(name or ""))
+    return str(owner) if owner else match.group(1) if match else None

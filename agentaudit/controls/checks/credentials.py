@@ -4,20 +4,16 @@ over-broad users, and owner / purpose tags on the credential itself."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, NOT_APPLICABLE, PASS
+from agentaudit.controls.checks._util import ERROR, FAIL, NOT_APPLICABLE, PASS, managed_by
 from agentaudit.controls.context import Context, NotEvaluated, result
 from agentaudit.controls.registry import check
 from agentaudit.model.aws_managed import covers_service
 
 OWNED_STORES = ("secretsmanager", "acm")
-# A secret another AWS service created and manages (RDS master passwords, AgentCore Identity's
-# provider secrets …): ListSecrets names it in OwningService, and its name starts `service!`.
-MANAGED_NAME = re.compile(r"^([a-z][a-z0-9-]*)!")
 # ACM KeyAlgorithm values (botocore acm service model) at or above RSA-2048 / EC P-256.
 WEAK_KEYS = frozenset({"RSA_1024"})
 STRONG_KEYS = frozenset({"RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"})
@@ -104,14 +100,6 @@ def _owner_keys(ctx: Context) -> list[str]:
     return tags["identity_owner"] + tags["business_owner"]
 
 
-def _managed_by(store: str, name: Any, attributes: Any) -> str | None:
-    if store != "secretsmanager":
-        return None
-    owner = _attrs(attributes).get("owning_service")
-    match = MANAGED_NAME.match(str(name or ""))
-    return str(owner) if owner else match.group(1) if match else None
-
-
 def _tag_check(ctx: Context, keys: list[str], field: str) -> pd.DataFrame:
     """pass/fail on a tag of the credential's own; a secret another service manages is not
     applicable: it is owned and explained with the resource that created it."""
@@ -120,7 +108,7 @@ def _tag_check(ctx: Context, keys: list[str], field: str) -> pd.DataFrame:
     for tags, store, name, attributes in zip(
         creds["tags"], creds["store"], creds["name"], creds["attributes"], strict=True
     ):
-        managed = _managed_by(store, name, attributes)
+        managed = managed_by(store, name, attributes)
         value, key = _tag(tags, keys)
         if managed and not value:
             statuses.append(NOT_APPLICABLE)

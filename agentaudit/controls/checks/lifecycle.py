@@ -13,6 +13,7 @@ from agentaudit.controls.checks._util import (
     PASS,
     evidence,
     in_credential_report,
+    managed_by,
     pass_fail,
 )
 from agentaudit.controls.context import Context, result
@@ -116,10 +117,12 @@ def secret_rotation(ctx: Context) -> pd.DataFrame:
     interval = pd.to_numeric(creds["rotation_interval_days"], errors="coerce")
     age = ctx.days_since(creds["last_rotated"])
     signal = [(a or {}).get("rotation_signal") if isinstance(a, dict) else None for a in creds["attributes"]]
+    # The service that manages a secret decides whether Secrets Manager rotates it; its age still counts.
+    managed = [managed_by(s, n, a) for s, n, a in zip(creds["store"], creds["name"], creds["attributes"], strict=True)]
     problems = []
-    for on, days, old, when in zip(enabled, interval, age, signal, strict=True):
+    for on, days, old, when, by in zip(enabled, interval, age, signal, managed, strict=True):
         found = []
-        if not on:
+        if not on and not by:
             found.append("rotation is not enabled")
         if not pd.isna(days) and days > limit:
             found.append(f"rotation interval {int(days)} days exceeds {limit}")
@@ -141,6 +144,7 @@ def secret_rotation(ctx: Context) -> pd.DataFrame:
             rotation_signal=signal,
             days_since_rotation=age.astype("Int64"),
             problems=problems,
+            managed_by=managed,
             max_days=[limit] * len(creds),
         ),
     )
