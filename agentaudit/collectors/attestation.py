@@ -22,8 +22,8 @@ from openpyxl.utils import get_column_letter
 
 from agentaudit.errors import InputError
 from agentaudit.model import attestation as fmt
+from agentaudit.model.campaigns import Campaign
 from agentaudit.model.records import Attestation, Decision
-from agentaudit.model.store import Campaign
 
 MAX_ZIP_MEMBERS = 500
 MAX_RATIO = 100  # real workbooks unpack to 5-20 times their size; a zip bomb to thousands

@@ -17,7 +17,7 @@ from agentaudit.model.aws_managed import agent_capabilities
 from agentaudit.model.identity import IdentityIndex, parse_uid
 from agentaudit.model.kinds import CREDENTIAL_REPORT_SIGNAL
 from agentaudit.model.records import Credential, Grant, Identity, Person, Profile, RegisterEntry, evolve
-from agentaudit.model.store import SnapshotData
+from agentaudit.model.snapshots import SnapshotData
 from agentaudit.model.trust_policy import source_arns
 
 OWNER_FIELDS = ("business_owner", "identity_owner", "control_owner", "purpose", "approved_profile")

@@ -24,7 +24,7 @@ import pandas as pd
 from agentaudit.controls.context import Context
 from agentaudit.controls.engine import UNASSIGNED, subject_frames
 from agentaudit.model import attestation as fmt
-from agentaudit.model.store import Campaign
+from agentaudit.model.campaigns import Campaign
 from agentaudit.output.xlsx import Book
 
 FOLDER = "attestation"
