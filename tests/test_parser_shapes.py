@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from agentaudit.collectors.exports import read_exports
 from agentaudit.collectors.register import load_register, load_roster
 from agentaudit.config import load_config
 from agentaudit.errors import InputError
+from agentaudit.examples import builder as b
 from agentaudit.model.records import SourceStatus
 
 SAMPLE = pipeline.demo_paths()["source"]
@@ -242,3 +244,18 @@ def test_free_form_objects_are_not_checked_by_field_name() -> None:
     check_shape(group)
     with pytest.raises(ValueError, match=r"agentActionGroup\.actionGroupId"):
         check_shape({"agentActionGroup": {"actionGroupId": {"x": 1}}})
+
+
+def test_a_credential_report_at_iams_user_quota_is_read_whole_and_a_larger_field_is_a_gap() -> None:
+    """5,000 users (IAM's quota per account) with long names: 1.8 million characters of base64,
+    past the old one-million limit that turned every such account's report into a gap."""
+    from agentaudit.collectors.validate import MAX_TEXT, check_shape
+
+    created = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [b.report_row("210987654321", f"svc-{i:04d}-" + "x" * 40, created, [(True, created, created)] * 2)
+            for i in range(5000)]  # fmt: skip
+    report = b.credential_report(rows, created)
+    assert len(report["Content"]) > 1_500_000
+    check_shape(report)
+    with pytest.raises(ValueError, match=r"Content: .* characters of text"):
+        check_shape({**report, "Content": "A" * (MAX_TEXT + 1)})
