@@ -27,7 +27,7 @@ from agentaudit.output.interchange import write_oscal
 from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
 from agentaudit.output.pdf import write_html, write_pdf
 from agentaudit.output.pdfsign import sign_pdf
-from agentaudit.output.results import write_findings_csv, write_findings_json
+from agentaudit.output.results import write_findings_csv, write_findings_jsonl, write_findings_parquet
 from agentaudit.output.signing import ensure_demo_identity
 from agentaudit.output.xlsx import write_xlsx
 
@@ -59,7 +59,8 @@ def main() -> int:
     }  # fmt: skip
     data = timed("pack_data", packdata.build, findings, result.context, result.evaluation.controls,
                  result.evaluation.catalog, config, meta)  # fmt: skip
-    timed("findings_json", write_findings_json, findings, scratch / "findings.json")
+    timed("findings_parquet", write_findings_parquet, findings, scratch / "findings.parquet")
+    timed("findings_jsonl", write_findings_jsonl, findings, scratch / "findings.jsonl.gz")
     timed("findings_csv", write_findings_csv, findings, scratch / "findings.csv")
     catalog = result.evaluation.catalog
     ocsf_targets = {COMPLIANCE: scratch / "findings.ocsf.json", DETECTION: scratch / "detections.ocsf.json"}
