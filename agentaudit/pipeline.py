@@ -241,9 +241,7 @@ def check(
         evaluated = {c["control_id"] for c in evaluation.controls if c["evaluated"]}
         evaluation.trend = trend(evaluation.findings, previous, evaluated)
         summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id, "trend": evaluation.trend}
-        frame = evaluation.findings
-        columns = {name: _native_column(frame[name]) for name in _FINDING_COLUMNS if name in frame}
-        run_id = store.write_check_run(snapshot_id, when, summary, columns)
+        run_id = store.write_check_run(snapshot_id, when, summary, _finding_chunks(evaluation.findings))
     return CheckResult(run_id, snapshot_id, evaluation, ctx)
 
 
@@ -285,11 +283,25 @@ def trend(findings: pd.DataFrame, previous: PreviousRun | None, evaluated: set[s
     }
 
 
+STORE_CHUNK = 100_000  # findings converted to Python values and stored at a time
+
+
+def _finding_chunks(frame: pd.DataFrame) -> Iterator[dict[str, list[Any]]]:
+    """The findings frame as column-wise chunks of Python values, for the store."""
+    names = [name for name in _FINDING_COLUMNS if name in frame]
+    for start in range(0, len(frame), STORE_CHUNK):
+        part = frame.iloc[start : start + STORE_CHUNK]
+        yield {name: _native_column(part[name]) for name in names}
+
+
 def _native_column(series: pd.Series) -> list[Any]:
     """A column as Python values with pandas' missing markers as None, converted in bulk."""
-    if series.dtype == object and not series.isna().any():
+    if series.dtype.kind == "M":  # Timestamps become datetimes, NaT None
+        return [_native(v) for v in series.tolist()]
+    missing = series.isna()
+    if not missing.any():
         return series.tolist()
-    return [_native(v) for v in series.tolist()]
+    return series.astype(object).where(~missing, None).tolist()
 
 
 def _native(value: Any) -> Any:
@@ -307,7 +319,7 @@ _FINDING_COLUMNS = {c.name for c in findings_table.c if c.name != "run_id"}
 
 def write_results(result: CheckResult, store: Store, out: Path, include_passes: bool = False) -> Path:
     """A result folder `<out>/<period>/run-<id>/` written atomically: findings.parquet with every
-    result, findings.jsonl.gz and findings.csv with what needs action (every result on request)."""
+    result, findings.jsonl.gz and findings.csv.gz with what needs action (every result on request)."""
     evaluation = result.evaluation
     final = out / period_of(evaluation.as_of) / f"run-{result.run_id:06d}"
     info = store.snapshot_info(result.snapshot_id)

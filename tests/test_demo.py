@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import subprocess
@@ -38,7 +39,7 @@ def test_contract_last_line_is_result_folder_with_findings(tmp_path: Path) -> No
     findings = read_findings(folder)
     assert isinstance(findings, list) and findings
     assert all(set(f) >= REQUIRED for f in findings)
-    assert (folder / "findings.csv").is_file()
+    assert (folder / "findings.csv.gz").is_file()
 
 
 def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
@@ -155,7 +156,7 @@ def test_findings_route_to_owners_and_carry_evidence(demo_run: dict[str, Any]) -
 def test_csv_and_json_lines_hold_the_results_needing_action(demo_run: dict[str, Any]) -> None:
     acting = [f for f in demo_run["findings"] if f["status"] not in ("pass", "not_applicable")]
     assert len(acting) < len(demo_run["findings"])  # findings.parquet holds the passes too
-    with (demo_run["folder"] / "findings.csv").open(newline="") as handle:
+    with gzip.open(demo_run["folder"] / "findings.csv.gz", "rt", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["control_id"], r["subject_uid"], r["status"]) for r in rows] == [
         (f["control_id"], f["subject_uid"], f["status"]) for f in acting

@@ -159,11 +159,11 @@ def test_remote_verify_catches_a_changed_and_an_added_object(demo_run: dict[str,
     exported = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}"])
     url = exported.stdout.strip().splitlines()[-1]
     prefix = url.removeprefix(f"s3://{bucket}/")
-    s3.put_object(Bucket=bucket, Key=f"{prefix}/findings.csv", Body=b"control_id\nnothing to see\n")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/findings.csv.gz", Body=b"control_id\nnothing to see\n")
     s3.put_object(Bucket=bucket, Key=f"{prefix}/extra.txt", Body=b"planted")
     result = runner.invoke(app, ["verify", url])
     assert result.exit_code == 1
-    assert "FAIL  findings.csv: SHA-256 differs from the manifest" in result.stdout
+    assert "FAIL  findings.csv.gz: SHA-256 differs from the manifest" in result.stdout
     assert "FAIL  extra.txt: not listed in the manifest" in result.stdout
 
 
@@ -179,7 +179,7 @@ def test_export_never_overwrites_a_different_stored_object(demo_run: dict[str, A
 def test_a_pack_that_does_not_verify_is_not_exported(demo_run: dict[str, Any], tmp_path: Path) -> None:
     copy = tmp_path / "pack"
     shutil.copytree(demo_run["folder"], copy)
-    (copy / "findings.csv").write_text("changed\n")
+    (copy / "findings.csv.gz").write_text("changed\n")
     with pytest.raises(StorageError, match="does not verify"):
         export_pack(copy, str(tmp_path / "vault"))
     assert not (tmp_path / "vault").exists()

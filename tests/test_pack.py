@@ -35,7 +35,7 @@ PACK_FILES = {
     "review-pack.xlsx",
     "findings.parquet",
     "findings.jsonl.gz",
-    "findings.csv",
+    "findings.csv.gz",
     "summary.json",
     "inventory.json.gz",
     "findings.ocsf.jsonl.gz",
@@ -105,8 +105,8 @@ def test_verify_fails_when_a_file_is_added_or_removed(pack_copy: Path) -> None:
     (pack_copy / "extra.txt").write_text("planted")
     assert any("extra.txt: not listed" in f for f in verify_pack(pack_copy).failures)
     (pack_copy / "extra.txt").unlink()
-    (pack_copy / "findings.csv").unlink()
-    assert any("findings.csv: listed in the manifest but missing" in f for f in verify_pack(pack_copy).failures)
+    (pack_copy / "findings.csv.gz").unlink()
+    assert any("findings.csv.gz: listed in the manifest but missing" in f for f in verify_pack(pack_copy).failures)
 
 
 def test_verify_fails_with_another_signer(pack_copy: Path, tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_hostile_names_are_neutralised_in_xlsx_and_csv_and_escaped_in_pdf(tmp_pa
     )
     assert result.exit_code == 0, result.output
     folder = Path(result.stdout.strip().splitlines()[-1])
-    csv_text = (folder / "findings.csv").read_text()
+    csv_text = gzip.decompress((folder / "findings.csv.gz").read_bytes()).decode()
     assert ",'=cmd|' /C calc'!A0," in csv_text and ",'@SUM(1)," in csv_text
     book = load_workbook(folder / "review-pack.xlsx")
     cells = [c for row in book["Findings"].iter_rows() for c in row if c.value == "=cmd|' /C calc'!A0"]

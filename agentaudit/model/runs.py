@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,16 +35,22 @@ def _evaluated_controls(summary: Any) -> frozenset[str] | None:
 
 
 def write_check_run(
-    conn: Connection, snapshot_id: int, as_of: datetime, summary: dict[str, Any], findings: dict[str, list[Any]]
+    conn: Connection,
+    snapshot_id: int,
+    as_of: datetime,
+    summary: dict[str, Any],
+    findings: Iterable[dict[str, list[Any]]],
 ) -> int:
-    """The run's row and its findings, given column-wise (name → values)."""
+    """The run's row and its findings, given column-wise (name → values) in chunks: a million
+    results as Python lists all at once cost more memory than the frame they come from."""
     result = conn.execute(
         check_runs.insert().values(snapshot_id=snapshot_id, as_of=as_of, created_at=datetime.now(UTC), summary=summary)
     )
     run_id = new_id(result)
-    if findings:
-        size = len(next(iter(findings.values())))
-        insert_columns(conn, findings_table, {**findings, "run_id": [run_id] * size})
+    for chunk in findings:
+        size = len(next(iter(chunk.values()), []))
+        if size:
+            insert_columns(conn, findings_table, {**chunk, "run_id": [run_id] * size})
     return run_id
 
 

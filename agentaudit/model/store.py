@@ -9,7 +9,7 @@ path (`schema`), snapshots and their merge (`snapshots`), check runs (`runs`), r
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,9 +189,9 @@ class Store:
         snapshot_id: int,
         as_of: datetime,
         summary: dict[str, Any],
-        findings: dict[str, list[Any]],
+        findings: Iterable[dict[str, list[Any]]],
     ) -> int:
-        """Findings come column-wise (name → values), as the engine's frame holds them."""
+        """Findings come column-wise (name → values), in chunks, as the engine's frame holds them."""
         with self._begin(write=True) as conn:
             return runs.write_check_run(conn, snapshot_id, as_of, summary, findings)
 

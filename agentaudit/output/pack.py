@@ -1,7 +1,7 @@
 """Write a signed review pack into one folder, atomically.
 
 Layout: review-pack.pdf (PAdES), review-pack.xlsx, findings.parquet (every result),
-findings.jsonl.gz and findings.csv (what needs action), summary.json, inventory.json.gz,
+findings.jsonl.gz and findings.csv.gz (what needs action), summary.json, inventory.json.gz,
 findings.ocsf.jsonl.gz (OCSF 2003), detections.ocsf.jsonl.gz (OCSF 2004),
 oscal-assessment-results.json.gz (OSCAL), signing-cert.pem,
 attestation/<owner>.xlsx (one review workbook per owner), audit-manager/ (when configured),
