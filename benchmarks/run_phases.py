@@ -10,6 +10,7 @@ through /proc/self/clear_refs, so each figure is that phase's own).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -32,10 +33,8 @@ def _status_mb(field: str) -> float:
 
 
 def _reset_peak() -> None:
-    try:
+    with contextlib.suppress(OSError):  # not Linux, or not allowed: peaks are then cumulative
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass  # not Linux, or not allowed: peaks are then cumulative
 
 
 class Phases:
