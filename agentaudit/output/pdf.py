@@ -103,7 +103,8 @@ def write_pdf(data: PackData, path: Path, tagged: bool = True) -> None:
     """The pack as PDF; `tagged`: PDF/UA-1 (headings, tables and reading order for assistive
     technology). A PAdES-B-LT pack (timestamped, validation data appended after the signature) is
     not tagged: pyHanko's modification analysis of that appended revision walks the whole structure
-    tree, which took over 20 minutes per validation of the demo pack (a B-B pack: 4 s)."""
+    tree, which took over 20 minutes per validation of a timestamped test pack (the demo pack, B-B:
+    4 s)."""
     from weasyprint import HTML  # imported late: it loads Pango, which only the pack needs
 
     variant = {"pdf_variant": "pdf/ua-1"} if tagged else {}
