@@ -28,7 +28,7 @@ from agentaudit.output.results import is_missing
 OWNER_FAMILIES = ("OWN", "PUR")
 # Most severe first, from the one order Severity defines.
 SEVERITY_ORDER = {s.value: i for i, s in enumerate(sorted(Severity, key=lambda s: -s.rank))}
-FAMILY_NAMES = {  # in the catalog's order, which the conclusion table and the chart follow
+FAMILY_NAMES = {
     "OWN": "Ownership", "PUR": "Purpose and approved access", "ACC": "Access and privilege",
     "AGT": "Bedrock agent guardrails", "INV": "AI agent inventory", "AGC": "Bedrock AgentCore",
     "TOOL": "Agent tool autonomy", "LC": "Credential lifecycle", "MON": "Monitoring",
@@ -201,7 +201,7 @@ def build(
     )
     if meta.get("attestation"):
         data.attestation = attestation_table(meta["attestation"], ctx.decisions, limits["pdf_owners"])
-    data.charts = _charts(findings, ctx, gap_frame, config)
+    data.charts = _charts(findings, ctx, gap_frame, config, data.families)
     return data
 
 
@@ -533,10 +533,13 @@ def _scope(identities: pd.DataFrame) -> str:
     return " and ".join(parts) or "no account"
 
 
-def _charts(findings: pd.DataFrame, ctx: Context, gaps: pd.DataFrame, config: Config) -> dict[str, str]:
+def _charts(
+    findings: pd.DataFrame, ctx: Context, gaps: pd.DataFrame, config: Config, table: list[dict[str, Any]]
+) -> dict[str, str]:
+    """`table`: the conclusion by family, whose order and names the results chart follows."""
     by_family = findings.groupby(["family", "status"]).size().unstack(fill_value=0)
-    order = [f for f in FAMILY_NAMES if f in by_family.index]  # the order of the conclusion table
-    by_family = by_family.reindex(order + sorted(set(by_family.index) - set(order)))
+    shown = [row for row in table if row["family"] in by_family.index]
+    by_family = by_family.reindex([row["family"] for row in shown])
     families = list(by_family.index)
 
     def column(name: str) -> list[int]:
@@ -548,9 +551,7 @@ def _charts(findings: pd.DataFrame, ctx: Context, gaps: pd.DataFrame, config: Co
     ages = ((ctx.as_of - rotated["last_rotated"].fillna(rotated["created"])).dt.days).dropna().tolist()
     units = gaps["unit"].value_counts().head(15) if not gaps.empty else pd.Series(dtype=int)
     return {
-        "families": charts.status_by_family(
-            [FAMILY_NAMES.get(f, f) for f in families], column("pass"), column("fail"), other
-        ),
+        "families": charts.status_by_family([row["name"] for row in shown], column("pass"), column("fail"), other),
         "ages": charts.age_histogram(ages, config.thresholds["key_max_age_days"]),
         "units": charts.owner_gaps_by_unit([str(u) for u in units.index], [int(v) for v in units.to_numpy()]),
     }
