@@ -142,9 +142,12 @@ def parse_needs(value: Any, label: str, where: str, cwhere: str) -> tuple[Need, 
 
 
 @lru_cache(maxsize=1)
-def _bundled_text() -> str:
-    return resources.files("agentaudit.controls").joinpath("catalog.yaml").read_text(encoding="utf-8")
+def _bundled_data() -> Any:
+    """The bundled catalog parsed once per process (each evaluation loads the catalog; the YAML
+    parse was a third of evaluating the demo). Read only: parse_catalog builds fresh records."""
+    text = resources.files("agentaudit.controls").joinpath("catalog.yaml").read_text(encoding="utf-8")
+    return safeyaml.load(text)
 
 
 def load_catalog(thresholds: set[str]) -> Catalog:
-    return parse_catalog(safeyaml.load(_bundled_text()), "agentaudit/controls/catalog.yaml", thresholds)
+    return parse_catalog(_bundled_data(), "agentaudit/controls/catalog.yaml", thresholds)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -105,12 +105,16 @@ def evaluate(
     config: Config,
     first_seen: dict[tuple[str, str], datetime] | None = None,
     progress: Callable[[str], None] | None = None,
+    only: Collection[str] | None = None,
 ) -> Evaluation:
+    """Every control of the catalog (or `only` those ids) over one snapshot's context."""
     catalog, checks = checked_catalog(config)
     subjects = subject_frames(ctx, config.tags["business_owner"] + config.tags["identity_owner"])
     coverage = Coverage.of(ctx.sources)
     frames, summaries = [], []
     for control in catalog.controls.values():
+        if only is not None and control.id not in only:
+            continue
         if progress:
             progress(control.id)
         applies = subjects[control.applies_to].drop_duplicates("subject_uid")
@@ -121,7 +125,7 @@ def evaluate(
     findings = (
         pd.concat(frames, ignore_index=True)
         if frames
-        else pd.DataFrame(columns=[*SUBJECT_COLUMNS, "status", "evidence"])
+        else pd.DataFrame(columns=[*SUBJECT_COLUMNS, "status", "evidence", "control_id", "title", "family", "severity"])
     )
     findings = apply_acceptances(findings, ctx)
     counts = findings.groupby(["control_id", "status"]).size() if not findings.empty else pd.Series(dtype=int)
