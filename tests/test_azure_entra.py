@@ -294,7 +294,7 @@ def test_directory_roles_without_definitions_or_assignments(tmp_path: Path) -> N
     assert status(findings, "ACC-012", BILLING) == "error"
 
 
-FOUNDRY = f"azure-foundry:{TENANT}:claims-project"
+FOUNDRY = f"azure:{TENANT}:claims-project"
 
 
 def test_foundry_agents_and_their_mcp_tools(findings: pd.DataFrame) -> None:

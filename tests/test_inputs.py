@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import json
-from datetime import UTC, datetime
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +16,12 @@ from agentaudit import pipeline
 from agentaudit.collectors.common import aws_tags
 from agentaudit.collectors.exports import read_exports
 from agentaudit.collectors.shapes import SHAPES, sniff
-from agentaudit.config import load_config
-from agentaudit.controls.context import InvalidStatusError, result
-from agentaudit.controls.engine import checked_catalog, evaluate
+from agentaudit.config import Config, load_config
+from agentaudit.controls.catalog import Control, Need
+from agentaudit.controls.context import Context, InvalidStatusError, result
+from agentaudit.controls.engine import checked_catalog, evaluate, subject_frames
 from agentaudit.controls.needs import Coverage
+from agentaudit.model.identity import make_uid
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import Source, SourceStatus, Status, evolve
 from agentaudit.model.store import Store
@@ -72,44 +76,130 @@ def test_a_failed_source_of_unknown_account_taints_every_account_of_its_provider
     assert Coverage.of(frame.iloc[:2]).has(Input.CREDENTIAL_REPORT, "222222222222")
 
 
-def test_every_control_declares_its_needs_and_removing_each_turns_passes_into_error(tmp_path: Path) -> None:
-    """Registry-wide, on the demo snapshot: for every control and every input it needs, remove
-    that input's sources and no subject of that provider may still pass."""
-    config = load_config(pipeline.demo_paths()["config"])
-    catalog, _checks = checked_catalog(config)
-    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
+# Recorded provider responses that give the demo estate subjects it lacks: AgentCore workload
+# identities and credential providers, Bedrock API keys, Foundry agents and their MCP tools (only
+# the agent list of that tenant: its principals would make a register entry of the demo ambiguous).
+FOUNDRY_TENANT = "5b6a7c8d-1111-4222-8333-944455556666"
+RICH_EXTRAS = ("aws_agents/agentcore", "aws_agents/exports", f"azure/entra-tenant/{FOUNDRY_TENANT}/foundry")
+KEY_HOLDER_ACCOUNT = "123456789012"  # list-service-specific-credentials.json's user lives here
+
+
+@pytest.fixture(scope="module")
+def rich_estate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Context, Config]:
+    """The demo estate plus RICH_EXTRAS, the Bedrock API key holder's IAM user, and a Revoke
+    decision on one identity, credential and entitlement per provider (ATT-002's subjects)."""
+    root = tmp_path_factory.mktemp("rich")
     paths = pipeline.demo_paths()
-    pipeline.collect(paths["source"], store, config, [paths["register"]], paths["roster"])
-    base = pipeline.check(store, config, AS_OF).context
-    tested = 0
+    shutil.copytree(paths["source"], root / "estate")
+    for extra in RICH_EXTRAS:
+        shutil.copytree(ROOT / "tests" / "data" / extra, root / "estate" / "extra" / extra)
+    holder = {"UserName": "bedrock-caller", "UserId": "AIDAEXAMPLEHOLDER", "Path": "/",
+              "Arn": f"arn:aws:iam::{KEY_HOLDER_ACCOUNT}:user/bedrock-caller", "CreateDate": "2025-01-01T00:00:00Z",
+              "UserPolicyList": [], "AttachedManagedPolicies": [], "GroupList": [], "Tags": []}  # fmt: skip
+    _write(
+        root / "estate" / "holder" / KEY_HOLDER_ACCOUNT / "iam.json",
+        {"UserDetailList": [holder], "RoleDetailList": [], "GroupDetailList": [], "Policies": []},
+    )
+    config = load_config(paths["config"])
+    store = Store(f"sqlite:///{root / 'rich.db'}")
+    collected = pipeline.collect(root / "estate", store, config, [paths["register"]], paths["roster"])
+    assert collected.status == "complete", collected.warnings
+    ctx = pipeline.load_context(store, collected.snapshot_id, config, AS_OF)
+    return replace(ctx, attestations=_revokes(ctx)), config
+
+
+def _revokes(ctx: Context) -> pd.DataFrame:
+    """Revoke decisions, decided long before the snapshot, on the first identity, credential and
+    entitlement of each provider."""
+    decided = AS_OF - timedelta(days=60)
+    rows = []
+    for provider in ("aws", "azure"):
+        uid = ctx.identities.loc[ctx.identities["provider"] == provider, "uid"].iloc[0]
+        cred = ctx.credentials.loc[ctx.credentials["provider"] == provider, "uid"].iloc[0]
+        held = ctx.grants[ctx.grants["identity_uid"].str.startswith(provider + ":")].iloc[0]
+        for kind, subject, entitlement in (
+            ("identity", uid, None),
+            ("credential", cred, None),
+            ("entitlement", held["identity_uid"], held["source"]),
+        ):
+            rows.append({"campaign_id": 1, "period": "2026-Q4", "reviewer": "r@example.com",
+                         "row_id": f"{kind}:{subject}:{entitlement}", "kind": kind, "subject_uid": subject,
+                         "identity_uid": subject if kind != "credential" else None, "entitlement": entitlement,
+                         "label": subject, "decision": "revoke", "comment": None, "decided_at": decided,
+                         "file_name": "f.xlsx", "file_sha256": "0" * 64})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)
+    return frame
+
+
+def _without(ctx: Context, need: Need) -> Context:
+    """The context as if every source of the needed input had failed (or, for an input the
+    customer supplies, as if it was not given)."""
+    if need.input is Input.ROSTER:
+        return replace(ctx, people=ctx.people.iloc[0:0])
+    if need.input is Input.REGISTER:
+        return replace(ctx, register=ctx.register.iloc[0:0])
+    sources = ctx.sources.copy()
+    sources.loc[sources["kind"] == need.input.value, "status"] = "failed"
+    return replace(ctx, sources=sources)
+
+
+def _in_scope(findings: pd.DataFrame, subjects: pd.DataFrame, control: Control, need: Need) -> pd.DataFrame:
+    """The control's results on subjects the need applies to: of the need's provider (and of the
+    subject kinds it names)."""
+    scoped = subjects[subjects["provider"] == need.input.provider]
+    if need.subjects is not None:
+        scoped = scoped[scoped["subject_kind"].isin(need.subjects)]
+    mine = findings[findings["control_id"] == control.id]
+    return mine[mine["subject_uid"].isin(set(scoped["subject_uid"]))]
+
+
+def test_every_control_declares_its_needs_and_removing_each_turns_its_verdicts_into_error_or_manual(
+    rich_estate: tuple[Context, Config],
+) -> None:
+    """Registry-wide: for every control and every input it needs, fail that input's sources (or
+    withhold the roster/register). Each need must first judge some subject pass or fail (else
+    this test proves nothing for it); without the input, none of those subjects may pass or fail
+    (a guessed fail is as wrong as a pass), and a control needing the roster or register is not
+    evaluated at all."""
+    base, config = rich_estate
+    catalog, _checks = checked_catalog(config)
+    owner_keys = config.tags["business_owner"] + config.tags["identity_owner"]
+    before = evaluate(base, config).findings
+    subjects = subject_frames(base, owner_keys)
+    problems: list[str] = []
     for control in catalog.controls.values():
-        assert isinstance(control.needs, tuple)
+        assert isinstance(control.needs, tuple) and all(isinstance(n, Need) for n in control.needs), control.id
         for need in control.needs:
-            ctx = base
+            after = evaluate(_without(base, need), config, only={control.id})
             if need.input.provider is None:
-                ctx = _replace(base, people=base.people.iloc[0:0], register=base.register.iloc[0:0])
-            else:
-                sources = base.sources.copy()
-                sources.loc[sources["kind"] == need.input.value, "status"] = "failed"
-                ctx = _replace(base, sources=sources)
-            findings = evaluate(ctx, config).findings
-            mine = findings[findings["control_id"] == control.id]
-            if need.input.provider is not None:
-                mine = mine[mine["provider"] == need.input.provider]
-            if need.subjects is not None:
-                ids, creds = base.identities, base.credentials
-                scoped = set(ids.loc[ids["kind"].isin(need.subjects), "uid"])
-                scoped |= set(creds.loc[creds["type"].isin(need.subjects), "uid"])
-                mine = mine[mine["subject_uid"].isin(scoped)]
-            assert not (mine["status"] == "pass").any(), f"{control.id} still passes without {need.describe()}"
-            tested += 1
-    assert tested >= 15
+                [summary] = after.controls
+                if summary["evaluated"] or not after.findings.empty:
+                    problems.append(f"{control.id} is evaluated without the {need.input.value}")
+                continue
+            judged = _in_scope(before, subjects[control.applies_to], control, need)
+            judged = judged[judged["status"].isin(["pass", "fail"])]
+            if judged.empty:
+                problems.append(f"{control.id}: no subject judged pass/fail on {need.describe()} to test with")
+                continue
+            now = after.findings.set_index("subject_uid")["status"]
+            guessed = {uid: now.get(uid) for uid in judged["subject_uid"] if now.get(uid) not in ("error", "manual")}
+            if guessed:
+                problems.append(f"{control.id} without {need.describe()}: {len(guessed)} still {set(guessed.values())}")
+    assert problems == [], "\n".join(problems)
 
 
-def _replace(ctx, **changes):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    return replace(ctx, **changes)
+def test_every_identity_uid_is_made_of_its_provider_account_and_native_id(rich_estate: tuple[Context, Config]) -> None:
+    """Needs apply by the subject's provider and account, which a tool takes from its agent's uid:
+    a uid whose prefix is not its identity's provider (Foundry agents' was `azure-foundry`) put
+    TOOL-005 beyond its `foundry_agents` need."""
+    ids = rich_estate[0].identities
+    assert len(ids) > 150
+    wrong = [u for u, p, a, n in zip(ids["uid"], ids["provider"], ids["account"], ids["native_id"], strict=True)
+             if u != make_uid(p, a, n)]  # fmt: skip
+    assert wrong == []
+    tools = subject_frames(rich_estate[0], [])["tools"]
+    assert {"aws", "azure"} <= set(tools["provider"]) <= {"aws", "azure"}
 
 
 def test_result_refuses_a_misspelled_status_naming_the_control(tmp_path: Path) -> None:
@@ -231,7 +321,7 @@ def test_stages_import_downward_only() -> None:
                 elif isinstance(node, ast.ImportFrom) and node.module:
                     names = [node.module]
                 problems += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.startswith(banned)]
-    assert problems == []
+    assert problems == [], "\n".join(problems)
 
 
 @pytest.mark.parametrize(("saved", "expected"), [(True, "pass"), (False, "fail"), (None, "manual")])

@@ -22,6 +22,7 @@ from typing import Any
 
 from agentaudit.collectors.shapes import GUID, Export, ReadState, shape
 from agentaudit.errors import InputError
+from agentaudit.model.identity import make_uid
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import Identity, Tool
 
@@ -147,7 +148,7 @@ def parse_agents(
         if not name or not isinstance(latest, dict):
             raise InputError("agent without 'name' or 'versions.latest'", path, where)
         definition = _object(latest.get("definition"))
-        uid = f"azure-foundry:{tenant}:{project}/{name}"
+        uid = make_uid("azure", tenant, f"{project}/{name}")  # provider:account:native id, like every identity
         principal = _object(latest.get("instance_identity")).get("principal_id")
         description = str(latest.get("description") or "").strip() or None
         metadata = _object(latest.get("metadata"))
