@@ -21,6 +21,7 @@ from agentaudit.controls.catalog import Control, Need
 from agentaudit.controls.context import Context, InvalidStatusError, result
 from agentaudit.controls.engine import checked_catalog, evaluate, subject_frames
 from agentaudit.controls.needs import Coverage
+from agentaudit.controls.registry import CHECKS, load_builtin_checks
 from agentaudit.model.identity import make_uid
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import Source, SourceStatus, Status, evolve
@@ -202,9 +203,15 @@ def test_every_identity_uid_is_made_of_its_provider_account_and_native_id(rich_e
     assert {"aws", "azure"} <= set(tools["provider"]) <= {"aws", "azure"}
 
 
-def test_result_refuses_a_misspelled_status_naming_the_control(tmp_path: Path) -> None:
+def test_result_refuses_a_misspelled_status_naming_the_control(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidStatusError, match="passed"):
         result(["a"], ["passed"], [{}])
+    # A check (built-in or plug-in) that writes one stops the evaluation naming its control.
+    role = identity("r")
+    load_builtin_checks()
+    monkeypatch.setitem(CHECKS, "OWN-002", lambda ctx: result(ctx.nhis["uid"], ["passed"] * len(ctx.nhis), None))
+    with pytest.raises(InvalidStatusError, match=r"control OWN-002: .*'passed'"):
+        evaluate_records(tmp_path, identities=[role])
     frame = result(["a", "b"], [Status.PASS, Status.ERROR], [{}, {}])
     assert frame["status"].tolist() == ["pass", "error"]
     assert all(type(s) is str for s in frame["status"])

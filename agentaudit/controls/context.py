@@ -106,5 +106,5 @@ def validate_statuses(frame: pd.DataFrame, control_id: str | None = None) -> Non
         return
     bad = sorted({str(v) for v in frame["status"].unique()} - STATUS_VALUES)
     if bad:
-        who = f"control {control_id}" if control_id else "a check"
+        who = f"control {control_id}" if control_id else "the check"
         raise InvalidStatusError(f"{who} returned unknown status(es) {bad}; use agentaudit.model.records.Status")

@@ -12,7 +12,7 @@ import pandas as pd
 from agentaudit.config import Config
 from agentaudit.controls import plugins
 from agentaudit.controls.catalog import Catalog, Control, load_catalog
-from agentaudit.controls.context import Check, Context, NotEvaluated, validate_statuses
+from agentaudit.controls.context import Check, Context, InvalidStatusError, NotEvaluated, validate_statuses
 from agentaudit.controls.exceptions import apply_acceptances
 from agentaudit.controls.needs import Coverage, apply_needs, customer_input_missing
 from agentaudit.controls.registry import load_builtin_checks
@@ -84,6 +84,8 @@ def _run_one(
         frame = func(ctx)
     except NotEvaluated as exc:
         return _not_evaluated(summary, str(exc))
+    except InvalidStatusError as exc:  # raised by result() inside the check, which knows no id
+        raise InvalidStatusError(f"control {control.id}: {exc}") from None
     validate_statuses(frame, control.id)
     if frame.empty:
         summary["subjects"] = 0
