@@ -9,12 +9,10 @@ from urllib.parse import unquote
 
 from agentaudit.collectors.common import as_list
 from agentaudit.errors import InputError
-from agentaudit.model.iam_policy import action_matches, action_pattern
+from agentaudit.model.iam_policy import action_pattern
 from agentaudit.model.records import Grant
 from agentaudit.model.resource_policy import condition_keys
 from agentaudit.model.trust_policy import normalise_condition
-
-__all__ = ["action_matches"]  # re-exported: the matching rules live in model/iam_policy.py
 
 # Actions that let a holder raise its own privileges (Rhino Security Labs' list, abridged).
 PRIVESC_ACTIONS = frozenset(
