@@ -20,7 +20,9 @@ from botocore.awsrequest import AWSResponse
 
 from agentaudit import pipeline
 from agentaudit.collectors.aws_live import AwsCollector, AwsOptions, SecretReadRefusedError
+from agentaudit.collectors.shapes import SHAPES, sniff
 from agentaudit.config import load_config
+from agentaudit.model.kinds import Input, parse_input
 from agentaudit.model.store import Store
 from tests.conftest import read_findings
 
@@ -220,6 +222,12 @@ def test_single_account_reads_every_service_and_never_a_secret_value(moto: str) 
     collector = _collect(AwsOptions(regions=[REGION]))
     out = collector.out
     assert {s.status for s in out.sources} == {"complete"}, [(s.name, s.error) for s in out.sources]
+    # Each call is a source of the input kind its saved export has (the region list, role
+    # assumption and organisation listing exist only live).
+    live_only = {Input.AWS_REGIONS, Input.AWS_ASSUME_ROLE, Input.AWS_ORGANIZATION}
+    read = {parse_input(s.kind) for s in out.sources}
+    sniff([])  # loads the parser modules
+    assert Input.CREDENTIAL_REPORT in read and read - live_only <= {shape.provides for shape in SHAPES.values()}
     kinds = {i.name: i.kind for i in out.identities}
     assert kinds["a-role-0"] == "aws_iam_role" and kinds["a-svc"] == "aws_iam_user"
     assert kinds["a-agent"] == "aws_bedrock_agent"

@@ -27,6 +27,8 @@ from agentaudit.collectors.azure_live import (
     AzureOptions,
     default_credential,
 )
+from agentaudit.collectors.shapes import SHAPES, sniff
+from agentaudit.model.kinds import Input, parse_input
 from agentaudit.model.store import Store
 from tests.azure_replay import Replay
 
@@ -180,6 +182,12 @@ def test_live_collection_through_the_replay_server(tmp_path: Path, monkeypatch: 
     assert vault["kv-contoso/db-password"].expires == datetime(2027, 1, 1, tzinfo=UTC)
     assert vault["kv-contoso/signing"].expires is None and vault["kv-contoso/signing"].type == "key"
     assert not [p for _m, p in replay.seen if "/secrets/" in p]  # list calls only, never a value
+    # Each endpoint is a source of the input kind its saved export has, so needs read both alike.
+    kinds = {s.name: parse_input(s.kind) for s in collected.sources}
+    sniff([])  # loads the parser modules
+    assert set(kinds.values()) <= {shape.provides for shape in SHAPES.values()}
+    assert kinds["graph:agentIdentities"] is Input.ENTRA_PRINCIPALS and kinds["graph:users"] is Input.ENTRA_USERS
+    assert kinds[f"arm:{SUB}:keyVaults"] is Input.AZURE_KEYVAULTS and kinds["keyvault:kv-contoso"] is Input.KEYVAULT
 
 
 def test_collect_azure_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,7 @@ from agentaudit.collectors.azure_graph import odata_type
 from agentaudit.collectors.azure_tenant import EntraTenant
 from agentaudit.collectors.exports import Collected
 from agentaudit.errors import InputError
+from agentaudit.model.kinds import Input
 from agentaudit.model.records import Identity, Source, SourceStatus, Tool
 from agentaudit.tls import azure_transport_options
 
@@ -207,29 +208,34 @@ class AzureCollector:
     # ---- what is collected ----
 
     def collect(self) -> Collected:
-        graph = [
-            ("graph:servicePrincipals", self._service_principals),
-            ("graph:agentIdentities", self._agent_identities),
-            ("graph:applications", self._applications),
-            ("graph:users", self._users),
-            ("graph:servicePrincipalSignInActivities", self._sign_ins),
-            ("graph:directoryRoleDefinitions", self._directory_role_definitions),
-            ("graph:directoryRoleAssignments", self._directory_role_assignments),
+        graph: list[tuple[str, Input, Callable[[str], int]]] = [
+            ("graph:servicePrincipals", Input.ENTRA_PRINCIPALS, self._service_principals),
+            ("graph:agentIdentities", Input.ENTRA_PRINCIPALS, self._agent_identities),
+            ("graph:applications", Input.ENTRA_APPLICATIONS, self._applications),
+            ("graph:users", Input.ENTRA_USERS, self._users),
+            ("graph:servicePrincipalSignInActivities", Input.ENTRA_SIGN_INS, self._sign_ins),
+            (
+                "graph:directoryRoleDefinitions",
+                Input.ENTRA_DIRECTORY_ROLE_DEFINITIONS,
+                self._directory_role_definitions,
+            ),
+            ("graph:directoryRoleAssignments", Input.ENTRA_DIRECTORY_ROLES, self._directory_role_assignments),
         ]
-        for name, step in graph:
-            self._step(name, step)
+        for name, kind, step in graph:
+            self._step(name, kind, step)
         for sub in self._subscriptions():
-            per_subscription: list[tuple[str, Callable[[str, str], int]]] = [
-                ("roleDefinitions", self._role_definitions),
-                ("roleAssignments", self._role_assignments),
-                ("userAssignedIdentities", self._identities),
-                ("keyVaults", self._key_vaults),
+            per_subscription: list[tuple[str, Input, Callable[[str, str], int]]] = [
+                ("roleDefinitions", Input.AZURE_ROLE_DEFINITIONS, self._role_definitions),
+                ("roleAssignments", Input.AZURE_ROLE_ASSIGNMENTS, self._role_assignments),
+                ("userAssignedIdentities", Input.AZURE_MANAGED_IDENTITIES, self._identities),
+                ("keyVaults", Input.AZURE_KEYVAULTS, self._key_vaults),
             ]
-            for name, read in per_subscription:
-                self._step(f"arm:{sub}:{name}", functools.partial(read, sub))
+            for name, kind, read in per_subscription:
+                self._step(f"arm:{sub}:{name}", kind, functools.partial(read, sub))
         for endpoint in self.options.foundry_projects:
             project = endpoint.rstrip("/").rsplit("/", 1)[-1]
-            self._step(f"foundry:{project}:agents", functools.partial(self._foundry_agents, endpoint, project))
+            reader = functools.partial(self._foundry_agents, endpoint, project)
+            self._step(f"foundry:{project}:agents", Input.FOUNDRY_AGENTS, reader)
         records = self.tenant.build()
         return Collected(
             sources=self.sources,
@@ -240,8 +246,9 @@ class AzureCollector:
             warnings=records.warnings,
         )
 
-    def _step(self, name: str, step: Callable[[str], int]) -> None:
-        """One endpoint; a refusal or failure is a recorded collection gap and the rest goes on."""
+    def _step(self, name: str, kind: Input, step: Callable[[str], int]) -> None:
+        """One endpoint, recorded as a source of `kind` (the kinds saved exports use); a refusal
+        or failure is a recorded collection gap and the rest goes on."""
         self.progress(name)
         started = datetime.now(UTC)
         try:
@@ -253,9 +260,7 @@ class AzureCollector:
         self.sources.append(
             Source(
                 name=name,
-                kind="azure_keyvault_items"
-                if name.startswith("keyvault:")
-                else _KINDS.get(name.rsplit(":", 1)[-1], "azure"),
+                kind=kind.value,
                 provider="azure",
                 account=self.tenant.tenant,
                 location=name,
@@ -346,7 +351,7 @@ class AzureCollector:
                 found.extend(str(s["subscriptionId"]).lower() for s in page if s.get("state", "Enabled") == "Enabled")
             return len(found)
 
-        self._step("arm:subscriptions", read)
+        self._step("arm:subscriptions", Input.AZURE_SUBSCRIPTIONS, read)
         return found
 
     def _role_definitions(self, sub: str, name: str) -> int:
@@ -364,7 +369,8 @@ class AzureCollector:
         for vault in vaults:
             uri = str((vault.get("properties") or {}).get("vaultUri") or "").rstrip("/")
             if uri:
-                self._step(f"keyvault:{vault.get('name') or uri}", functools.partial(self._vault_items, uri))
+                reader = functools.partial(self._vault_items, uri)
+                self._step(f"keyvault:{vault.get('name') or uri}", Input.KEYVAULT, reader)
         return len(vaults)
 
     def _vault_items(self, uri: str, name: str) -> int:
@@ -400,24 +406,6 @@ class AzureCollector:
     def _identities(self, sub: str, name: str) -> int:
         url = f"/subscriptions/{sub}/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version=2023-01-31"
         return sum(self.tenant.add_managed_identities(page, None) for page in self._pages(self.arm, url, name))
-
-
-_KINDS = {
-    "graph:servicePrincipals": "azure_service_principals",
-    "servicePrincipals": "azure_service_principals",
-    "agentIdentities": "azure_service_principals",
-    "applications": "azure_applications",
-    "users": "entra_users",
-    "servicePrincipalSignInActivities": "entra_sign_in_activity",
-    "directoryRoleDefinitions": "entra_directory_role_definitions",
-    "directoryRoleAssignments": "entra_directory_role_assignments",
-    "subscriptions": "azure_subscriptions",
-    "roleDefinitions": "azure_role_definitions",
-    "roleAssignments": "azure_role_assignments",
-    "userAssignedIdentities": "azure_managed_identities",
-    "keyVaults": "azure_keyvaults",
-    "agents": "foundry_agents",
-}
 
 
 def _retry_after(headers: dict[str, Any], attempt: int) -> float:
