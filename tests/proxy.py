@@ -19,6 +19,12 @@ class Proxy:
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._budget: int | None = None  # request bytes still let through before the cut
+
+    def cut_after(self, request_bytes: int) -> None:
+        """Stop (as `stop()`) once this many more request bytes reach the server: a cut mid-object."""
+        with self._lock:
+            self._budget = request_bytes
 
     @property
     def url(self) -> str:
@@ -58,14 +64,29 @@ class Proxy:
                 continue
             with self._lock:
                 self._open.extend([client, upstream])
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, request in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, request), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _take(self, data: bytes) -> tuple[bytes, bool]:
+        """The part of a request chunk within the budget, and whether the budget is now spent."""
+        with self._lock:
+            if self._budget is None:
+                return data, False
+            allowed = data[: self._budget]
+            self._budget -= len(allowed)
+            spent = self._budget <= 0
+            if spent:
+                self._budget = None
+            return allowed, spent
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, request: bool) -> None:
         try:
             while data := source.recv(65536):
+                data, spent = self._take(data) if request else (data, False)
                 sink.sendall(data)
+                if spent:
+                    self.stop()
+                    return
         except OSError:
             pass
         finally:

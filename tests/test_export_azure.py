@@ -3,6 +3,7 @@ a tampered blob caught, an upload cut by a stopped server and resumed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -95,6 +96,63 @@ def test_blob_upload_cut_by_a_stopped_server_is_reported_then_resumed(
         assert "5 already stored intact" in resumed.stderr
     finally:
         proxy.stop()
+
+
+def test_blob_upload_cut_inside_an_object_is_reported_then_resumed(
+    demo_run: dict[str, Any], container: ContainerClient, azurite: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Azurite goes away while the PDF's bytes are on the wire: no half blob, no manifest."""
+    proxy = Proxy(azurite)
+    proxy.start()
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string(proxy.port))
+    url = f"azure://{ACCOUNT}/{container.container_name}/mid"
+    where, files = _files(demo_run["folder"])
+    size = (demo_run["folder"] / "review-pack.pdf").stat().st_size
+
+    def cut_inside_the_pdf(key: str) -> None:
+        if key == "review-pack.pdf":
+            proxy.cut_after(4096 + size // 2)  # the properties call, the PUT's headers and half its body
+
+    try:
+        with pytest.raises(ExportIncompleteError, match=r"review-pack\.pdf: upload failed") as cut:
+            export_pack(demo_run["folder"], url, Options(), cut_inside_the_pdf)
+        done = files.index("review-pack.pdf")
+        assert f"export incomplete: {done} of {len(files)}" in str(cut.value)
+        stored = [b.name for b in container.list_blobs()]
+        assert len(stored) == done and f"mid/{where}/review-pack.pdf" not in stored
+        proxy.start()
+        resumed = export_pack(demo_run["folder"], url, Options())
+        assert len(resumed.skipped) == done and resumed.uploaded[0] == "review-pack.pdf"
+        checked = runner.invoke(app, ["verify", f"{url}/{where}"])
+        assert checked.exit_code == 0, checked.output
+    finally:
+        proxy.stop()
+
+
+def test_remote_verify_catches_a_rewritten_manifest_and_a_deleted_blob(
+    demo_run: dict[str, Any], container: ContainerClient
+) -> None:
+    where = _files(demo_run["folder"])[0]
+    url = f"azure://{ACCOUNT}/{container.container_name}"
+    assert runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url]).exit_code == 0
+    forged = b"{}"
+    manifest = json.loads((demo_run["folder"] / MANIFEST).read_text())
+    for entry in manifest["files"]:
+        if entry["path"] == "summary.json":
+            entry["sha256"] = hashlib.sha256(forged).hexdigest()
+    container.upload_blob(f"{where}/summary.json", forged, overwrite=True)
+    container.upload_blob(f"{where}/{MANIFEST}", json.dumps(manifest).encode(), overwrite=True)
+    container.delete_blob(f"{where}/inventory.json.gz")
+    result = runner.invoke(app, ["verify", f"{url}/{where}"])
+    assert result.exit_code == 1
+    assert "FAIL  manifest.json.p7s: signed message digest does not match the manifest" in result.stdout
+    container.upload_blob(f"{where}/{MANIFEST}", (demo_run["folder"] / MANIFEST).read_bytes(), overwrite=True)
+    again = runner.invoke(app, ["verify", f"{url}/{where}"])
+    failures = [line for line in again.stdout.splitlines() if line.startswith("FAIL")]
+    assert failures == [
+        "FAIL  inventory.json.gz: listed in the manifest but missing",
+        "FAIL  summary.json: SHA-256 differs from the manifest (file changed)",
+    ]
 
 
 def test_connection_string_for_another_account_is_one_line(

@@ -3,11 +3,13 @@ Object Lock, SSE-KMS, an upload cut off by a stopped server and resumed, remote 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -143,6 +145,103 @@ def test_upload_cut_by_a_stopped_server_is_reported_then_resumed(
         assert resumed.read_back == len(files)
     finally:
         proxy.stop()
+
+
+def test_upload_cut_inside_an_object_is_reported_then_resumed(
+    demo_run: dict[str, Any], s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server goes away while the PDF's bytes are on the wire: no half object, no manifest."""
+    bucket = _bucket(s3)
+    proxy = Proxy(urlparse(os.environ["AGENTAUDIT_TEST_MOTO_URL"]).port or 80)
+    proxy.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    period, run, files = _pack_layout(demo_run["folder"])
+    size = (demo_run["folder"] / "review-pack.pdf").stat().st_size
+
+    def cut_inside_the_pdf(key: str) -> None:
+        if key == "review-pack.pdf":
+            proxy.cut_after(4096 + size // 2)  # the HEAD, the PUT's headers and half its body
+
+    try:
+        with pytest.raises(ExportIncompleteError, match=r"review-pack\.pdf: upload failed") as cut:
+            export_pack(demo_run["folder"], f"s3://{bucket}/mid", Options(), cut_inside_the_pdf)
+        done = int(str(cut.value).split("export incomplete: ")[1].split(" of")[0])
+        stored = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        assert len(stored) == done == files.index("review-pack.pdf")
+        assert f"mid/{period}/{run}/review-pack.pdf" not in stored and f"mid/{period}/{run}/{MANIFEST}" not in stored
+        proxy.start()
+        resumed = export_pack(demo_run["folder"], f"s3://{bucket}/mid", Options())
+        assert len(resumed.skipped) == done and resumed.uploaded[0] == "review-pack.pdf"
+        assert resumed.read_back == len(files)
+        assert verify_remote(f"s3://{bucket}/mid/{period}/{run}").ok
+    finally:
+        proxy.stop()
+
+
+def test_an_object_changed_before_the_read_back_fails_the_export(demo_run: dict[str, Any], s3: Any) -> None:
+    """Read-back compares the stored bytes, not the digest metadata written beside them."""
+    bucket = _bucket(s3)
+    period, run, files = _pack_layout(demo_run["folder"])
+    key = f"rb/{period}/{run}/findings.csv.gz"
+    listed = json.loads((demo_run["folder"] / MANIFEST).read_text())["files"]
+    digest = next(e["sha256"] for e in listed if e["path"] == "findings.csv.gz")
+
+    def swap_before_read_back(name: str) -> None:
+        if name == MANIFEST:  # the last upload: findings.csv is stored by now
+            s3.put_object(Bucket=bucket, Key=key, Body=b"control_id\n", Metadata={"sha256": digest})
+
+    with pytest.raises(ExportIncompleteError, match="export not confirmed") as failed:
+        export_pack(demo_run["folder"], f"s3://{bucket}/rb", Options(), swap_before_read_back)
+    assert "findings.csv.gz: stored SHA-256" in str(failed.value) and "differs from the manifest" in str(failed.value)
+    assert len(files) > 2 and "summary.json" not in str(failed.value)
+
+
+def test_object_lock_governance_refuses_a_delete_without_bypass(demo_run: dict[str, Any], s3: Any) -> None:
+    bucket = _bucket(s3, lock=True)
+    args = ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}/g", "--object-lock", "governance"]
+    result = runner.invoke(app, [*args, "--retain-days", "30"])
+    assert result.exit_code == 0, result.output
+    assert "note: S3 Object Lock GOVERNANCE until" in result.stderr
+    period, run, _files = _pack_layout(demo_run["folder"])
+    key = f"g/{period}/{run}/{MANIFEST}"
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    assert 29 <= (head["ObjectLockRetainUntilDate"] - datetime.now(UTC)).days <= 30
+    version = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"][0]["VersionId"]
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert (
+        s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+        == (demo_run["folder"] / MANIFEST).read_bytes()
+    )
+
+
+def test_remote_verify_catches_a_rewritten_manifest_and_a_deleted_object(demo_run: dict[str, Any], s3: Any) -> None:
+    """Someone with write access changes a file and puts its new digest in the manifest: the
+    CMS signature no longer holds. A deleted object is named as missing."""
+    bucket = _bucket(s3)
+    exported = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", f"s3://{bucket}"])
+    url = exported.stdout.strip().splitlines()[-1]
+    prefix = url.removeprefix(f"s3://{bucket}/")
+    forged = b"control_id,status\nACC-001,pass\n"
+    manifest = json.loads((demo_run["folder"] / MANIFEST).read_text())
+    for entry in manifest["files"]:
+        if entry["path"] == "findings.csv.gz":
+            entry["sha256"] = hashlib.sha256(forged).hexdigest()
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/findings.csv.gz", Body=forged)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST}", Body=json.dumps(manifest, indent=2).encode())
+    rewritten = runner.invoke(app, ["verify", url])
+    assert rewritten.exit_code == 1
+    assert "FAIL  manifest.json.p7s: signed message digest does not match the manifest" in rewritten.stdout
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST}", Body=(demo_run["folder"] / MANIFEST).read_bytes())
+    s3.delete_object(Bucket=bucket, Key=f"{prefix}/summary.json")
+    original = (demo_run["folder"] / "findings.csv.gz").read_bytes()
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/findings.csv.gz", Body=original)
+    deleted = runner.invoke(app, ["verify", url])
+    assert deleted.exit_code == 1
+    failures = [line for line in deleted.stdout.splitlines() if line.startswith("FAIL")]
+    assert failures == ["FAIL  summary.json: listed in the manifest but missing"]
 
 
 def test_a_partial_upload_never_verifies(demo_run: dict[str, Any], s3: Any) -> None:
