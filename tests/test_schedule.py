@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,59 @@ def test_one_run_per_period_and_a_lapsed_lease_is_taken_over(store: Store) -> No
     release(other, name, "host-b:2")
     acquire(store, name, "host-c:3", timedelta(minutes=30))
     release(store, name, "host-c:3")
+
+
+def test_runs_racing_for_one_period_leave_exactly_one_holder(store: Store) -> None:
+    """Eight processes' worth of engines start at the same instant (a new SQLite file also races
+    to create the lock table): one takes the lease, every other is told who holds it."""
+    name = f"run:race-{uuid.uuid4().hex[:8]}"
+    racers = 8
+    start = threading.Barrier(racers)
+    outcomes: list[str] = []
+
+    def race(index: int) -> None:
+        own = Store(store.url)
+        start.wait()
+        try:
+            acquire(own, name, f"racer-{index}", timedelta(minutes=5))
+            outcomes.append(f"won racer-{index}")
+        except LockHeldError as exc:
+            outcomes.append(f"held {exc}")
+        except Exception as exc:  # noqa: BLE001 - any other outcome fails the test below, by name
+            outcomes.append(f"error {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    winners = [o.removeprefix("won ") for o in outcomes if o.startswith("won ")]
+    assert len(outcomes) == racers and len(winners) == 1, outcomes
+    assert all(
+        o.startswith(f"held {name} is locked by another run ({winners[0]}, since")
+        for o in outcomes
+        if o.startswith("held")
+    ), outcomes
+    release(store, name, winners[0])
+    acquire(store, name, "after-the-race", timedelta(minutes=5))
+    release(store, name, "after-the-race")
+
+
+def test_run_on_the_shared_postgresql_store_exits_4_while_its_period_is_locked(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    shared = Store(postgres_url)
+    period = "2019-Q3"
+    acquire(shared, f"run:{period}", "nightly-on-host-a:77", timedelta(minutes=5))
+    try:
+        locked = runner.invoke(
+            app, ["run", "--demo", "--store", postgres_url, "--out", str(tmp_path), "--period", period]
+        )
+    finally:
+        release(shared, f"run:{period}", "nightly-on-host-a:77")
+    assert locked.exit_code == EXIT_LOCKED, locked.output
+    assert f"run:{period} is locked by another run (nightly-on-host-a:77" in locked.stderr
+    assert not list(tmp_path.rglob("manifest.json"))
 
 
 def test_run_for_a_locked_period_exits_4_then_runs_once_free(tmp_path: Path) -> None:
