@@ -69,6 +69,11 @@ def test_verify_prints_both_timestamps_and_the_embedded_validation_data(stamped_
         for line in lines
     ), result.stdout
     assert any(line.startswith("ok    review-pack.pdf: RFC 3161 timestamp 20") for line in lines), result.stdout
+    assert any(
+        line.startswith("ok    signing-cert.pem: signed 20")
+        and "(RFC 3161 timestamp), within the certificate's" in line
+        for line in lines
+    ), result.stdout
     assert "ok    review-pack.pdf: PAdES-B-LT validation data embedded (DSS: 3 Certs, 1 OCSPs, 1 CRLs)" in lines
     # Untagged on purpose: validating the appended revision of a tagged pack took over 20 minutes.
     info = subprocess.run(["pdfinfo", str(stamped_pack / "review-pack.pdf")], capture_output=True, text=True).stdout

@@ -24,6 +24,7 @@ from agentaudit.output.signing import (
     is_demo,
     load_certificate,
     sign_detached,
+    signed_within_validity,
     verify_detached,
 )
 from agentaudit.output.timestamps import manifest_timestamp
@@ -84,6 +85,20 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+def _signing_time_check(cert: x509.Certificate, data: bytes, stamped: tuple[str, datetime] | None) -> str:
+    """The signing time against the certificate's validity: the TSA's time when there is a
+    timestamp, else the creation time the signed manifest states (what `openssl -attime` takes)."""
+    if stamped is not None:
+        return signed_within_validity(cert, stamped[1], "RFC 3161 timestamp")
+    try:
+        created = datetime.fromisoformat(str(json.loads(data)["created"]))
+    except (ValueError, KeyError, TypeError):
+        raise SigningError(f"{MANIFEST} states no creation time to check the certificate's validity against") from None
+    if created.tzinfo is None:
+        raise SigningError(f"{MANIFEST}: creation time {created.isoformat()} has no time zone")
+    return signed_within_validity(cert, created, "the manifest's signed creation time")
+
+
 def _safe_relative(text: str) -> PurePosixPath | None:
     path = PurePosixPath(text)
     if path.is_absolute() or ".." in path.parts or not path.parts:
@@ -114,7 +129,11 @@ def verify_pack(folder: Path, expected_fingerprint: str | None = None) -> Verifi
     result.demo = is_demo(cert)
     result.checked.append(f"{SIGNATURE}: CMS signature over {MANIFEST} verifies; signer {fingerprint(cert)}")
     if stamped:
-        result.checked.append(stamped)
+        result.checked.append(stamped[0])
+    try:
+        result.checked.append(f"{CERTIFICATE}: {_signing_time_check(cert, data, stamped)}")
+    except SigningError as exc:
+        result.failures.append(f"{CERTIFICATE}: {exc}")
     if expected_fingerprint is not None:
         wanted = expected_fingerprint.replace(":", "").lower()
         if fingerprint(cert).replace(":", "").lower() != wanted:

@@ -130,6 +130,30 @@ def load_certificate(path: Path) -> x509.Certificate:
         raise SigningError(f"{path}: cannot load the certificate: {exc}") from None
 
 
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def check_current(cert: x509.Certificate, path: Path, now: datetime | None = None) -> None:
+    """Refuse to sign with a certificate outside its validity: the signature would not verify."""
+    moment = now or datetime.now(UTC)
+    if moment > cert.not_valid_after_utc:
+        raise SigningError(f"{path}: the signing certificate is expired on {_when(cert.not_valid_after_utc)}; renew it")
+    if moment < cert.not_valid_before_utc:
+        raise SigningError(f"{path}: the signing certificate is not valid before {_when(cert.not_valid_before_utc)}")
+
+
+def signed_within_validity(cert: x509.Certificate, signed_at: datetime, basis: str) -> str:
+    """The line `verify` prints when the signing time lies in the certificate's validity; raises
+    otherwise. Checked against the signing time, not the clock, so a pack outlives its certificate."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    span = f"the certificate's validity {_when(start)} to {_when(end)}"
+    if not start <= signed_at.astimezone(UTC) <= end:
+        raise SigningError(f"signed {_when(signed_at)} ({basis}), outside {span}")
+    since = "; the certificate has since expired" if datetime.now(UTC) > end else ""
+    return f"signed {_when(signed_at)} ({basis}), within {span}{since}"
+
+
 def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
@@ -143,7 +167,10 @@ def ensure_demo_identity(folder: Path, now: datetime | None = None) -> SigningId
     """The demo key: created once (0600), reused afterwards, clearly named as a demo."""
     key_path, cert_path = folder / "demo-key.pem", folder / "demo-cert.pem"
     if key_path.is_file() and cert_path.is_file():
-        return SigningIdentity(key_path, cert_path, None, demo=True)
+        current = load_certificate(cert_path)
+        if (now or datetime.now(UTC)) < current.not_valid_after_utc:
+            return SigningIdentity(key_path, cert_path, None, demo=True)
+        # an expired demo certificate is replaced (a new demo key), never signed with
     folder.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     start = (now or datetime.now(UTC)) - timedelta(days=1)
@@ -221,6 +248,7 @@ def configured_identity(signing: dict[str, str], demo_folder: Path) -> SigningId
     passphrase = _passphrase(signing.get("key_passphrase_env", "")) if source in ("file", "pkcs12") else None
     identity = SigningIdentity(key_path, cert_path, passphrase, False, source, key_ref, chain, tsa)
     cert = identity.certificate()
+    check_current(cert, cert_path)
     if source in ("file", "pkcs12"):
         identity.private_key()
     return replace(identity, demo=is_demo(cert))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from asn1crypto import cms as asn1_cms
@@ -30,8 +31,10 @@ def describe(status: Any, what: str) -> str:
     return f"{what}: RFC 3161 timestamp {status.timestamp:%Y-%m-%d %H:%M:%S UTC} by {tsa} (token intact and valid)"
 
 
-def manifest_timestamp(data: bytes, signature: bytes, signer: asn1_x509.Certificate, what: str) -> str | None:
-    """The manifest signature's timestamp line, None when it carries no timestamp."""
+def manifest_timestamp(
+    data: bytes, signature: bytes, signer: asn1_x509.Certificate, what: str
+) -> tuple[str, datetime] | None:
+    """The manifest signature's timestamp line and time, None when it carries no timestamp."""
     info = asn1_cms.ContentInfo.load(signature)
     unsigned = info["content"]["signer_infos"][0]["unsigned_attrs"]
     if not unsigned.native or not any(a["type"].native == "signature_time_stamp_token" for a in unsigned):
@@ -43,4 +46,4 @@ def manifest_timestamp(data: bytes, signature: bytes, signer: asn1_x509.Certific
         raise SigningError(f"{what}: the timestamp token cannot be read: {exc}") from None
     if status.timestamp_validity is None:
         raise SigningError(f"{what}: a timestamp attribute is present but no token was validated")
-    return describe(status.timestamp_validity, what)
+    return describe(status.timestamp_validity, what), status.timestamp_validity.timestamp
