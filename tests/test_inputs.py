@@ -381,6 +381,38 @@ def test_saved_trail_status_decides_data_access_logging(tmp_path: Path, saved: b
     assert status_of(findings, "MON-002", "aws-account:111122223333") == expected
 
 
+def test_documented_exports_decide_only_what_they_show(tmp_path: Path) -> None:
+    """The documented describe-trails, get-event-selectors and credential report (tests/data/aws),
+    read as saved exports: a trail whose logging state and selectors were not saved is no pass, and
+    a user the report does not list gets no verdict on keys or console."""
+    data, account = ROOT / "tests" / "data" / "aws", "123456789012"
+    folder = tmp_path / "exports" / account
+    folder.mkdir(parents=True)
+    for name in ("describe-trails.json", "get-event-selectors.json", "get-credential-report.json"):
+        shutil.copy(data / name, folder / name)
+    # Trail2 records data events (the documented basic selectors); whether it is logging is unknown.
+    trail2 = json.loads((data / "event-selectors-basic.json").read_text())
+    _write(
+        folder / "trail2-selectors.json", {**trail2, "TrailARN": f"arn:aws:cloudtrail:us-east-1:{account}:trail/Trail2"}
+    )
+    users = [{"UserName": n, "UserId": f"AIDA{n.upper()}", "Arn": f"arn:aws:iam::{account}:user{p}{n}", "Path": p,
+              "CreateDate": "2024-01-05T09:59:12Z", "UserPolicyList": [], "AttachedManagedPolicies": [],
+              "GroupList": []}
+             for n, p in (("ci-deployer", "/"), ("alice", "/division_abc/subdivision_xyz/"), ("bob", "/"))]  # fmt: skip
+    _write(folder / "iam.json", {"UserDetailList": users, "RoleDetailList": [], "GroupDetailList": [], "Policies": []})
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    pipeline.collect(tmp_path / "exports", store, load_config(None))
+    findings = pipeline.check(store, load_config(None), AS_OF).evaluation.findings
+    uid = {u["UserName"]: f"aws:{account}:{u['Arn']}" for u in users}
+    assert status_of(findings, "MON-002", f"aws-account:{account}") == "manual"  # Trail2's IsLogging unknown
+    assert [status_of(findings, "LC-009", uid[n]) for n in ("ci-deployer", "alice", "bob")] == ["fail", "pass", "error"]
+    assert [status_of(findings, "ACC-007", uid[n]) for n in ("ci-deployer", "alice", "bob")] == [
+        "pass",
+        "fail",
+        "error",
+    ]
+
+
 def test_a_user_the_credential_report_does_not_list_gets_no_verdict_on_keys_or_console(tmp_path: Path) -> None:
     """The report is cached for up to four hours: a newer user is missing from a complete report."""
     listed = identity("old", kind="aws_iam_user", native_id="arn:aws:iam::111122223333:user/old",

@@ -291,3 +291,65 @@ def test_older_az_shapes_aad_graph_and_nested_role_assignments(tmp_path: Path) -
     assert collected.identities[0].native_id == sp["objectId"]
     assert collected.credentials[0].expires == datetime(2026, 1, 1, tzinfo=UTC)
     assert collected.grants[0].admin and collected.grants[0].identity_uid == collected.identities[0].uid
+
+
+# -- shapes copied from the providers' documentation (tests/data/aws/README.md) ----------------
+
+DOC_ACCOUNT = "123456789012"
+
+
+def _doc(name: str) -> object:
+    return json.loads((DATA / "aws" / name).read_text())
+
+
+def test_documented_describe_trails_has_no_logging_state_so_it_stays_unknown() -> None:
+    payload = _doc("describe-trails.json")
+    assert (shape := sniff(payload)) is not None and shape.name == "cloudtrail_trails"
+    trails = aws_services.parse_trails(payload, "t")  # type: ignore[arg-type]
+    assert [(t.name, t.account, t.region, t.multi_region, t.organization) for t in trails] == [
+        ("Trail1", DOC_ACCOUNT, "us-east-1", False, False),
+        ("Trail2", DOC_ACCOUNT, "us-east-1", False, False),
+    ]
+    assert [t.logging for t in trails] == [None, None]  # IsLogging is get-trail-status's, never assumed
+    assert [t.data_events for t in trails] == [None, None]  # selectors not joined yet: unknown
+
+
+def test_documented_event_selectors_basic_advanced_and_management_only() -> None:
+    management_only = _doc("get-event-selectors.json")
+    assert (shape := sniff(management_only)) is not None and shape.name == "cloudtrail_event_selectors"
+    assert aws_services.parse_event_selectors(management_only)[1] == {  # type: ignore[arg-type]
+        "management_events": True,
+        "data_events": False,
+        "data_resources": (),
+    }
+    arn, basic = aws_services.parse_event_selectors(_doc("event-selectors-basic.json"))  # type: ignore[arg-type]
+    assert arn.endswith(":trail/TrailName2")
+    assert basic["data_resources"] == ("AWS::Lambda::Function", "AWS::S3::Object") and basic["data_events"]
+    _arn, advanced = aws_services.parse_event_selectors(_doc("event-selectors-advanced.json"))  # type: ignore[arg-type]
+    assert advanced == {
+        "management_events": True,
+        "data_events": True,
+        "data_resources": ("AWS::Lambda::Function", "AWS::S3::Object", "AWS::SNS::Topic"),
+    }
+
+
+def test_documented_credential_report_json_and_csv_read_alike() -> None:
+    """The documented columns and their placeholder values: `N/A` (no key, never used),
+    `no_information` (password never used), `not_supported` (the root user, skipped)."""
+    text = (DATA / "aws" / "credential-report.csv").read_text()
+    payload = _doc("get-credential-report.json")
+    assert (shape := sniff(payload)) is not None and shape.name == "credential_report"
+    assert (shape := sniff(text)) is not None and shape.name == "credential_report_csv"
+    assert aws_iam.decode_credential_report(payload) == text
+    creds, users = aws_iam.parse_credential_report(text, "t")
+    rotated, used = datetime(2025, 2, 10, 9, 15, tzinfo=UTC), datetime(2026, 11, 18, 22, 4, tzinfo=UTC)
+    assert [(c.name, c.enabled, c.created, c.last_used) for c in creds] == [
+        ("ci-deployer access key 1", True, rotated, used),
+        ("ci-deployer access key 2", False, datetime(2024, 1, 5, 10, 0, tzinfo=UTC), None),
+    ]
+    assert {c.account for c in creds} == {DOC_ACCOUNT}
+    deployer = users[f"arn:aws:iam::{DOC_ACCOUNT}:user/ci-deployer"]
+    assert deployer == {"console_access": False, "last_used": datetime(2026, 11, 18, 22, 4, tzinfo=UTC)}
+    alice = users[f"arn:aws:iam::{DOC_ACCOUNT}:user/division_abc/subdivision_xyz/alice"]
+    assert alice == {"console_access": True, "last_used": None}  # no_information: unknown, not a date
+    assert f"arn:aws:iam::{DOC_ACCOUNT}:root" not in users
