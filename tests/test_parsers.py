@@ -353,3 +353,43 @@ def test_documented_credential_report_json_and_csv_read_alike() -> None:
     alice = users[f"arn:aws:iam::{DOC_ACCOUNT}:user/division_abc/subdivision_xyz/alice"]
     assert alice == {"console_access": True, "last_used": None}  # no_information: unknown, not a date
     assert f"arn:aws:iam::{DOC_ACCOUNT}:root" not in users
+
+
+def test_documented_action_groups_flag_confirmation_and_leave_unexported_groups_unknown(tmp_path: Path) -> None:
+    """ListAgentActionGroups names three groups; GetAgentActionGroup details one. Its functions
+    carry requireConfirmation ENABLED, DISABLED or nothing (unknown); the other groups' tools are
+    unknown, the disabled group's disabled."""
+    folder = tmp_path / DOC_ACCOUNT / "bedrock" / "AGENT00001"
+    shutil.copytree(DATA / "aws" / "bedrock-agent" / "AGENT00001", folder)
+    shutil.copy(DATA / "aws_agents" / "exports" / DOC_ACCOUNT / "bedrock" / "AGENT00001" / "get-agent.json", folder)
+    collected = read_exports(tmp_path)
+    assert {(s.kind, s.status) for s in collected.sources} == {
+        ("bedrock_agent", "complete"),
+        ("bedrock_action_group", "complete"),
+    }
+    assert sorted((t.group, t.name, t.requires_approval, t.enabled) for t in collected.tools) == [
+        ("UserInputAction", "(functions not exported)", None, True),
+        ("claims-lookup", "get_claim", False, True),
+        ("claims-lookup", "list_open_claims", None, True),
+        ("claims-lookup", "settle_claim", True, True),
+        ("retired-tools", "(functions not exported)", None, False),
+    ]  # fmt: skip
+    [target] = {t.target for t in collected.tools if t.group == "claims-lookup"}
+    assert target == f"arn:aws:lambda:us-east-1:{DOC_ACCOUNT}:function:claims-lookup"
+
+
+def test_documented_workload_identity_list_leaves_return_urls_unknown_unless_a_get_output_tells(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / DOC_ACCOUNT
+    folder.mkdir()
+    shutil.copy(DATA / "aws" / "bedrock-agentcore-control" / "list-workload-identities.json", folder)
+    detail = DATA / "aws_agents" / "agentcore" / DOC_ACCOUNT / "identity" / "get-workload-identity.json"
+    shutil.copy(detail, folder)
+    collected = read_exports(tmp_path)
+    assert {s.kind for s in collected.sources} == {"agentcore_workload_identities"}
+    found = {i.name: i.attributes for i in collected.identities}
+    assert found == {
+        "weather_agent-x1y2": {"return_urls": ["https://app.example.com/callback", "http://localhost:8080/callback"]},
+        "billing_agent-k9m8": {},  # listed only: its return URLs were not read
+    }
