@@ -142,69 +142,73 @@ def review_rows(ctx: Context, findings: pd.DataFrame) -> pd.DataFrame:
     and entitlements, so an owner reads each identity's access under it."""
     owner, cred_owner = _owners(ctx)
     open_by = _open_findings(findings)
-    nhis = ctx.nhis
-    names = dict(zip(nhis["uid"], nhis["name"], strict=True))
+    names = dict(zip(ctx.nhis["uid"], ctx.nhis["name"], strict=True))
     frames = [
-        pd.DataFrame(
-            {
-                "owner": nhis["uid"].map(owner),
-                "sort_uid": nhis["uid"],
-                "order": 0,
-                "row_id": [fmt.make_row_id("identity", u) for u in nhis["uid"]],
-                "kind": "identity",
-                "identity": nhis["name"],
-                "provider": nhis["provider"],
-                "account": nhis["account"],
-                "item": [
-                    f"{k} (AI agent)" if a else str(k) for k, a in zip(nhis["kind"], nhis["is_agent"], strict=True)
-                ],
-                "details": [
-                    f"purpose: {p or '-'}; approved profile: {a or '-'}; last used: {u}"
-                    for p, a, u in zip(
-                        nhis["purpose"], nhis["approved_profile"], _dates(nhis["last_used"]), strict=True
-                    )
-                ],
-                "open_findings": nhis["uid"].map(open_by).fillna(""),
-            }
-        )
+        _identity_rows(ctx.nhis, owner, open_by),
+        _credential_rows(ctx.credentials, names, cred_owner, open_by),
+        _entitlement_rows(ctx.grants, names, owner),
     ]
-    creds = ctx.credentials
-    standalone = creds["identity_uid"].isna() | ~creds["identity_uid"].isin(names)
-    frames.append(
-        pd.DataFrame(
-            {
-                "owner": creds["uid"].map(cred_owner).fillna(UNASSIGNED),
-                "sort_uid": creds["identity_uid"].where(~standalone, creds["uid"]),
-                "order": 1,
-                "row_id": [fmt.make_row_id("credential", u) for u in creds["uid"]],
-                "kind": "credential",
-                "identity": creds["identity_uid"].map(names).fillna("(stand-alone)"),
-                "provider": creds["provider"],
-                "account": creds["account"],
-                "item": creds["name"],
-                "details": [
-                    f"{t} in {s}; created {c}; expires {e}; last used {u}" + ("" if en else "; disabled")
-                    for t, s, c, e, u, en in zip(
-                        creds["type"],
-                        creds["store"],
-                        _dates(creds["created"]),
-                        _dates(creds["expires"]),
-                        _dates(creds["last_used"]),
-                        creds["enabled"],
-                        strict=True,
-                    )
-                ],
-                "open_findings": creds["uid"].map(open_by).fillna(""),
-            }
-        )
-    )
-    frames.append(_entitlement_rows(ctx.grants, names, owner))
     rows = pd.concat(frames, ignore_index=True)
     rows["owner"] = rows["owner"].fillna(UNASSIGNED)
     routes = _routes(ctx, rows["owner"].unique())
     rows["reviewer"] = rows["owner"].map(lambda o: routes[o].reviewer)
     rows["why"] = rows["owner"].map(lambda o: routes[o].why)
     return rows.sort_values(["reviewer", "owner", "sort_uid", "order", "row_id"], kind="stable").reset_index(drop=True)
+
+
+def _identity_rows(nhis: pd.DataFrame, owner: dict[str, str], open_by: dict[str, str]) -> pd.DataFrame:
+    """One row per identity: what it is, its purpose, approved profile and last use."""
+    return pd.DataFrame(
+        {
+            "owner": nhis["uid"].map(owner),
+            "sort_uid": nhis["uid"],
+            "order": 0,
+            "row_id": [fmt.make_row_id("identity", u) for u in nhis["uid"]],
+            "kind": "identity",
+            "identity": nhis["name"],
+            "provider": nhis["provider"],
+            "account": nhis["account"],
+            "item": [f"{k} (AI agent)" if a else str(k) for k, a in zip(nhis["kind"], nhis["is_agent"], strict=True)],
+            "details": [
+                f"purpose: {p or '-'}; approved profile: {a or '-'}; last used: {u}"
+                for p, a, u in zip(nhis["purpose"], nhis["approved_profile"], _dates(nhis["last_used"]), strict=True)
+            ],
+            "open_findings": nhis["uid"].map(open_by).fillna(""),
+        }
+    )
+
+
+def _credential_rows(
+    creds: pd.DataFrame, names: dict[str, str], cred_owner: pd.Series, open_by: dict[str, str]
+) -> pd.DataFrame:
+    """One row per credential, sorted under its identity (or alone when it has none)."""
+    standalone = creds["identity_uid"].isna() | ~creds["identity_uid"].isin(names)
+    return pd.DataFrame(
+        {
+            "owner": creds["uid"].map(cred_owner).fillna(UNASSIGNED),
+            "sort_uid": creds["identity_uid"].where(~standalone, creds["uid"]),
+            "order": 1,
+            "row_id": [fmt.make_row_id("credential", u) for u in creds["uid"]],
+            "kind": "credential",
+            "identity": creds["identity_uid"].map(names).fillna("(stand-alone)"),
+            "provider": creds["provider"],
+            "account": creds["account"],
+            "item": creds["name"],
+            "details": [
+                f"{t} in {s}; created {c}; expires {e}; last used {u}" + ("" if en else "; disabled")
+                for t, s, c, e, u, en in zip(
+                    creds["type"],
+                    creds["store"],
+                    _dates(creds["created"]),
+                    _dates(creds["expires"]),
+                    _dates(creds["last_used"]),
+                    creds["enabled"],
+                    strict=True,
+                )
+            ],
+            "open_findings": creds["uid"].map(open_by).fillna(""),
+        }
+    )
 
 
 def _entitlement_rows(grants: pd.DataFrame, names: dict[str, str], owner: dict[str, str]) -> pd.DataFrame:
