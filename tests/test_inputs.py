@@ -19,7 +19,7 @@ from agentaudit.collectors.shapes import SHAPES, sniff
 from agentaudit.config import Config, load_config
 from agentaudit.controls.catalog import Control, Need
 from agentaudit.controls.context import Context, InvalidStatusError, result
-from agentaudit.controls.engine import checked_catalog, evaluate, subject_frames
+from agentaudit.controls.engine import InvalidSubjectError, checked_catalog, evaluate, subject_frames
 from agentaudit.controls.needs import Coverage
 from agentaudit.controls.registry import CHECKS, load_builtin_checks
 from agentaudit.model.identity import make_uid
@@ -411,6 +411,32 @@ def test_documented_exports_decide_only_what_they_show(tmp_path: Path) -> None:
         "fail",
         "error",
     ]
+
+
+def test_keys_of_a_user_whose_iam_details_were_not_read_do_not_stop_the_check(tmp_path: Path) -> None:
+    """The documented credential report alone (authorization details not saved, or failed): LC-007
+    counted keys per holder and reported a holder that is no collected identity, a result without
+    a subject that the store refused (NOT NULL subject_type), so the whole check failed."""
+    folder = tmp_path / "exports" / "123456789012"
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "data" / "aws" / "get-credential-report.json", folder)
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    pipeline.collect(tmp_path / "exports", store, load_config(None))
+    findings = pipeline.check(store, load_config(None), AS_OF).evaluation.findings
+    holder = "aws:123456789012:arn:aws:iam::123456789012:user/ci-deployer"
+    assert holder not in set(findings.loc[findings["control_id"] == "LC-007", "subject_uid"])
+    keys = findings[findings["subject_uid"].str.startswith(holder + "#")]
+    assert set(keys["subject_type"]) == {"credential"} and len(keys) > 0
+
+
+def test_a_check_reporting_on_something_outside_its_subjects_stops_naming_the_control(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a result has no provider or account, so no need could apply to it: never let it through."""
+    load_builtin_checks()
+    monkeypatch.setitem(CHECKS, "OWN-002", lambda ctx: result(["aws:1:nobody"], [Status.PASS], [{}]))
+    with pytest.raises(InvalidSubjectError, match=r"control OWN-002: .*aws:1:nobody"):
+        evaluate_records(tmp_path, identities=[identity("r")])
 
 
 def test_a_user_the_credential_report_does_not_list_gets_no_verdict_on_keys_or_console(tmp_path: Path) -> None:

@@ -25,12 +25,17 @@ __all__ = [
     "SUBJECT_COLUMNS",
     "UNASSIGNED",
     "Evaluation",
+    "InvalidSubjectError",
     "checked_catalog",
     "evaluate",
     "subject_frames",
 ]
 
 OPEN_STATUSES = (Status.FAIL.value, Status.ACCEPTED.value)  # not fixed: first-seen and trend follow them
+
+
+class InvalidSubjectError(ValueError):
+    """A check returned a result for something that is not one of its control's subjects."""
 
 
 @dataclass
@@ -93,6 +98,12 @@ def _run_one(
         return pd.DataFrame(), summary
     frame = frame.astype({"subject_uid": object}).reset_index(drop=True)
     frame = frame.merge(subjects.astype({"subject_uid": object}), on="subject_uid", how="left", validate="many_to_one")
+    strays = frame.loc[frame["subject_type"].isna(), "subject_uid"]
+    if not strays.empty:
+        raise InvalidSubjectError(
+            f"control {control.id}: results for {len(strays)} subject(s) outside its {control.applies_to!r} "
+            f"(e.g. {strays.iloc[0]!r}): no provider or account, so no need could apply; a bug in the check"
+        )
     frame = apply_needs(frame, control, coverage).drop(columns="subject_kind")
     frame["control_id"] = control.id
     frame["title"] = control.title

@@ -152,9 +152,11 @@ def secret_rotation(ctx: Context) -> pd.DataFrame:
 
 @check("LC-007")
 def one_active_key(ctx: Context) -> pd.DataFrame:
+    """Per identity holding access keys. A key whose holder was not collected (its account's
+    authorization details not read) is judged by the credential controls, not here."""
     keys = ctx.credentials[ctx.credentials["type"] == "access_key"]
     active = keys[keys["enabled"].astype(bool)].groupby("identity_uid").size()
-    holders = keys["identity_uid"].dropna().unique()
+    holders = keys.loc[keys["identity_uid"].isin(set(ctx.nhis["uid"])), "identity_uid"].unique()
     counts = [int(active.get(uid, 0)) for uid in holders]
     return result(list(holders), pass_fail([c <= 1 for c in counts]), evidence(active_keys=counts))
 
