@@ -391,6 +391,12 @@ def write_pack(
     )
 
 
+def check_signing(config: Config) -> None:
+    """Load the configured signing key (a KMS or Key Vault key is compared with its certificate)
+    before a run collects anything, so a key that cannot sign stops it at once (exit 2)."""
+    configured_identity(config.signing, demo_folder=Path(config.output) / ".demo-signing").signer()
+
+
 def signing_warnings(config: Config) -> list[str]:
     """Problems with the configured signing key that do not stop a pack (a key others can read)."""
     key = config.signing["key"] or config.signing["pkcs12"]  # a PKCS#12 file holds the key too

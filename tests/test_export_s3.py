@@ -290,6 +290,21 @@ def test_unknown_destination_is_one_line(demo_run: dict[str, Any]) -> None:
     assert "unknown storage scheme 'ftp'" in result.stderr
 
 
+def test_run_with_a_bad_export_setting_stops_before_collecting(tmp_path: Path) -> None:
+    """A scheduled run learns of a wrong destination or lock setting at once, not after the pack."""
+    out = tmp_path / "out"
+    config = tmp_path / "policy.yaml"
+    config.write_text("export:\n  object_lock_mode: governance\n")
+    for args, said in (
+        (["--export-to", "ftp://example/x"], "unknown storage scheme 'ftp'"),
+        (["--export-to", str(tmp_path / "vault"), "--config", str(config)], "retention of at least 1 day"),
+    ):
+        result = runner.invoke(app, ["run", "--demo", "--out", str(out), *args])
+        assert result.exit_code == 2, result.output
+        assert said in result.stderr
+        assert "snapshot" not in result.stderr and not list(out.glob("20*"))
+
+
 def test_run_export_to_stores_the_new_pack(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["run", "--demo", "--out", str(tmp_path / "out"), "--export-to", str(tmp_path / "vault")]

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from weasyprint import HTML
 
 from agentaudit.cli import app
+from agentaudit.model.store import Store
 from agentaudit.output.manifest import verify_pack
 from agentaudit.output.pdfsign import sign_pdf, verify_pdf
 from agentaudit.output.signing import configured_identity, sign_detached, verify_detached
@@ -96,3 +97,5 @@ def test_a_kms_key_that_is_not_the_certificates_is_refused(kms: Any, tmp_path: P
     assert result.exit_code == 2
     assert f"AWS KMS key {key_id}: its public key is not the certificate's" in result.stderr
     assert not list((tmp_path / "out").glob("20*/run-*/manifest.json"))
+    db = (tmp_path / "out" / "agentaudit-demo.db").resolve()
+    assert not db.exists() or Store(f"sqlite:///{db}").latest_snapshot_id() is None  # refused before collecting

@@ -43,6 +43,7 @@ from agentaudit.cli.common import (
     TenantOpt,
     WorkersOpt,
     app,
+    check_destination,
     err,
     export_folder,
     guard,
@@ -328,8 +329,11 @@ def run(
         azure_options = _azure_options(azure, tenant, subscriptions, cfg)
         threshold = parse_severity(fail_on)
         _known_frameworks(cfg, framework)
-        db = open_store(cfg)
         destination = export_to or str(cfg.data["export"]["to"])
+        pipeline.check_signing(cfg)
+        if destination:
+            check_destination(destination, cfg)
+        db = open_store(cfg)
         then = (lambda folder: export_folder(folder, destination, cfg, None, None, None)) if destination else None
         now = datetime.now(UTC)
         chosen = resolve_period(period, now, cfg.data["schedule"]["period"]) if period else None

@@ -26,6 +26,7 @@ from agentaudit.errors import AgentAuditError, redact_urls
 from agentaudit.model.locks import LockHeldError
 from agentaudit.model.records import Severity
 from agentaudit.model.store import Store
+from agentaudit.output.storage import open_backend, parse_url
 from agentaudit.output.storage.export import ExportIncompleteError, export_pack, options_from
 
 EXIT_OK, EXIT_GAPS, EXIT_INPUT, EXIT_EXPORT, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -225,6 +226,12 @@ def make_config(config: Path | None, store: str | None, out: Path | None) -> Con
 
 def open_store(cfg: Config) -> Store:
     return Store(cfg.store, float(cfg.data["store_busy_timeout_s"]))
+
+
+def check_destination(url: str, cfg: Config) -> None:
+    """Parse a run's export destination and options, and open its client (no request is sent),
+    before anything is collected: a wrong setting is exit 2 now, not after the pack."""
+    open_backend(parse_url(url), options_from(cfg.data["export"], None, None, None))
 
 
 def export_folder(folder: Path, url: str, cfg: Config, sse: str | None, lock: str | None, days: int | None) -> str:
