@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from agentaudit.cli import EXIT_EXPORT, EXIT_GAPS, EXIT_INPUT, EXIT_LOCKED, app
 from agentaudit.errors import InputError
-from agentaudit.model.locks import LockHeldError, acquire, release
+from agentaudit.model.locks import LockHeldError, acquire, period_lock, release
 from agentaudit.model.periods import resolve_period
 from agentaudit.model.store import Store
 
@@ -61,6 +62,19 @@ def test_one_run_per_period_and_a_lapsed_lease_is_taken_over(store: Store) -> No
     release(other, name, "host-b:2")
     acquire(store, name, "host-c:3", timedelta(minutes=30))
     release(store, name, "host-c:3")
+
+
+def test_a_run_longer_than_its_lease_keeps_the_period_locked(store: Store) -> None:
+    """The lease is renewed while the run lasts: outliving `lock_minutes` does not let a second
+    run in; once the run ends the period is free at once."""
+    period = f"lease-{uuid.uuid4().hex[:8]}"
+    other = Store(store.url)
+    with period_lock(store, period, timedelta(seconds=1.5)) as holder:
+        time.sleep(2.5)  # past the first lease's expiry
+        with pytest.raises(LockHeldError, match=re.escape(holder)):
+            acquire(other, f"run:{period}", "second-run", timedelta(minutes=5))
+    acquire(other, f"run:{period}", "second-run", timedelta(minutes=5))
+    release(other, f"run:{period}", "second-run")
 
 
 def test_runs_racing_for_one_period_leave_exactly_one_holder(store: Store) -> None:

@@ -2,13 +2,15 @@
 
 A row per held period: who holds it and until when. Taking it is one INSERT, which the primary
 key makes atomic on SQLite and PostgreSQL alike; a lease past its expiry (a run that crashed)
-is taken over. The table is created on first use, beside the versioned schema.
+is taken over. A live run renews its lease every third of its term, so a run that outlasts
+`lock_minutes` keeps the period. The table is created on first use, beside the versioned schema.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +70,27 @@ def acquire(store: Store, name: str, holder: str, ttl: timedelta, now: datetime 
     )
 
 
+def renew(store: Store, name: str, holder: str, ttl: timedelta, now: datetime | None = None) -> bool:
+    """Extend a lease `holder` still holds; False when it lapsed and another run took it."""
+    moment = now or datetime.now(UTC)
+    with store.engine.begin() as conn:
+        done = conn.execute(
+            sa.update(locks).where(locks.c.name == name, locks.c.holder == holder).values(expires_at=moment + ttl)
+        )
+    return bool(done.rowcount)
+
+
+def _keep_renewed(store: Store, name: str, holder: str, ttl: timedelta, stop: threading.Event) -> None:
+    """Renew every third of the term until stopped; a failed renewal is tried again next beat
+    (the lease is still valid for two more), a lease taken over ends the renewals."""
+    while not stop.wait(ttl.total_seconds() / 3):
+        try:
+            if not renew(store, name, holder, ttl):
+                return
+        except sa.exc.SQLAlchemyError:
+            continue
+
+
 def release(store: Store, name: str, holder: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(sa.delete(locks).where(locks.c.name == name, locks.c.holder == holder))
@@ -75,10 +98,17 @@ def release(store: Store, name: str, holder: str) -> None:
 
 @contextmanager
 def period_lock(store: Store, period: str, ttl: timedelta) -> Iterator[str]:
-    """Hold `period`'s lease for the body; released however the body ends."""
+    """Hold `period`'s lease for the body, renewed while it runs; released however the body ends."""
     name, holder = f"run:{period}", holder_id()
     acquire(store, name, holder, ttl)
+    stop = threading.Event()
+    keeper = threading.Thread(
+        target=_keep_renewed, args=(store, name, holder, ttl, stop), name=f"lease {name}", daemon=True
+    )
+    keeper.start()
     try:
         yield holder
     finally:
+        stop.set()
+        keeper.join()
         release(store, name, holder)
