@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from agentaudit.controls.context import Context
 from agentaudit.controls.engine import UNASSIGNED, subject_frames
 from agentaudit.model import attestation as fmt
 from agentaudit.model.campaigns import Campaign
+from agentaudit.output.sheetxml import Blank, column_array, frame_columns, text_array
 from agentaudit.output.xlsx import Book
 
 FOLDER = "attestation"
@@ -335,10 +336,6 @@ _FIELD = {
 _READ_ONLY = [_FIELD[c] for c in fmt.COLUMNS[: fmt.COLUMNS.index(fmt.DECISION)]]
 
 
-def _cells(group: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
-    return group[[*_READ_ONLY, "row_id"]].itertuples(index=False, name=None)
-
-
 def _write_one(path: Path, owner: str, group: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]) -> None:
     reviewer = fmt.id_key(owner)  # what the integrity codes sign and the import stores
     book = Book(path)
@@ -370,15 +367,11 @@ def _write_one(path: Path, owner: str, group: pd.DataFrame, campaign: Campaign, 
     header = fmt.HEADER_ROW - 1
     for column, name in enumerate(fmt.COLUMNS):
         sheet.write_string(header, column, name, book.bold)
-    decision_col, comment_col = fmt.COLUMNS.index(fmt.DECISION), fmt.COLUMNS.index(fmt.COMMENT)
-    row_id_col, code_col = fmt.COLUMNS.index(fmt.ROW_ID), fmt.COLUMNS.index(fmt.CODE)
-    for offset, (*cells, row_id) in enumerate(_cells(group), start=1):
-        index = header + offset
-        book.row(sheet, index, cells)
-        sheet.write_blank(index, decision_col, None, unlocked)
-        sheet.write_blank(index, comment_col, None, unlocked)
-        book.row(sheet, index, [None] * row_id_col + [row_id])
-        sheet.write_string(index, code_col, fmt.row_code(campaign.secret, campaign.id, reviewer, row_id))
+    decision_col = fmt.COLUMNS.index(fmt.DECISION)
+    codes = [fmt.row_code(campaign.secret, campaign.id, reviewer, row_id) for row_id in group["row_id"]]
+    owner_cells = Blank(unlocked._get_xf_index())  # Decision and Comment: the only cells an owner edits
+    shown = frame_columns(group[_READ_ONLY])
+    book.fill(sheet, [*shown, owner_cells, owner_cells, column_array(group["row_id"]), text_array(codes)], header + 2)
     last = header + count
     sheet.data_validation(
         header + 1,

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,16 @@ class Styles:
 
     quoted: int
     date: int
+
+
+@dataclass(frozen=True)
+class Blank:
+    """A column of empty cells in one style (an owner's input cells: unlocked, shaded)."""
+
+    style: int
+
+
+Column: TypeAlias = "pa.Array | Blank"
 
 
 def column_letter(index: int) -> str:
@@ -154,7 +164,9 @@ def _bool_cells(array: pa.Array, ref: pa.Array) -> pa.Array:
     return pc.fill_null(_join('<c r="', ref, '" t="b"><v>', pc.if_else(array, "1", "0"), "</v></c>"), "")
 
 
-def _cells(part: pa.Array, ref: pa.Array, styles: Styles) -> pa.Array:
+def _cells(part: Column, ref: pa.Array, styles: Styles) -> pa.Array:
+    if isinstance(part, Blank):
+        return _join('<c r="', ref, f'" s="{part.style}"/>')
     kind = part.type
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return _date_cells(part, ref, styles)
@@ -173,17 +185,21 @@ def _date_cells(array: pa.Array, ref: pa.Array, styles: Styles) -> pa.Array:
     return pc.fill_null(cells, "")
 
 
-def rows_xml(columns: Sequence[pa.Array], first_row: int, styles: Styles) -> Iterator[memoryview]:
+def row_count(columns: Sequence[Column]) -> int:
+    return next((len(c) for c in columns if isinstance(c, pa.Array)), 0)
+
+
+def rows_xml(columns: Sequence[Column], first_row: int, styles: Styles) -> Iterator[memoryview]:
     """`<row>` elements for the columns (see column_array), numbered from first_row (1-based),
     as UTF-8 XML in chunks of CHUNK_ROWS rows."""
-    size = len(columns[0]) if columns else 0
+    size = row_count(columns)
     letters = [column_letter(i) for i in range(len(columns))]
     for start in range(0, size, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, size)
         number = pc.cast(pa.array(np.arange(first_row + start, first_row + stop)), pa.string())
         cells = []
         for letter, column in zip(letters, columns, strict=True):
-            part = column.slice(start, stop - start)
+            part = column if isinstance(column, Blank) else column.slice(start, stop - start)
             cells.append(_cells(part, _join(letter, number), styles))
         rows = _join('<row r="', number, '">', *cells, "</row>")
         yield _text_bytes(rows)
@@ -198,9 +214,17 @@ def _text_bytes(array: pa.Array) -> memoryview:
     return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
 
 
-def splice(source: Path, target: Path, sheets: Mapping[str, Sequence[pa.Array]], styles: Styles) -> None:
-    """Copy the workbook at source to target, filling each named sheet (written by XlsxWriter
-    with its header row only) with the rows of its columns."""
+@dataclass(frozen=True)
+class Rows:
+    """What goes below a sheet's last XlsxWriter row: the columns, from row `first` (1-based)."""
+
+    columns: Sequence[Column]
+    first: int = 2
+
+
+def splice(source: Path, target: Path, sheets: Mapping[str, Rows], styles: Styles) -> None:
+    """Copy the workbook at source to target, filling each named sheet (whose rows XlsxWriter
+    wrote end before `first`) with its rows."""
     with zipfile.ZipFile(source) as book, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         paths = _sheet_paths(book)
         filled = {paths[name]: columns for name, columns in sheets.items()}
@@ -225,17 +249,14 @@ def _sheet_paths(book: zipfile.ZipFile) -> dict[str, str]:
     }
 
 
-def _fill(
-    book: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo, columns: Sequence[pa.Array], styles: Styles
-) -> None:
+def _fill(book: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo, rows: Rows, styles: Styles) -> None:
     head, tail = book.read(info).decode("utf-8").split("</sheetData>", 1)
-    rows = len(columns[0]) if columns else 0
-    last = f"{column_letter(max(len(columns) - 1, 0))}{rows + 1}"
+    last = f"{column_letter(max(len(rows.columns) - 1, 0))}{rows.first + row_count(rows.columns) - 1}"
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
     part = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     part.compress_type = zipfile.ZIP_DEFLATED
     with out.open(part, "w", force_zip64=True) as handle:
         handle.write(head.encode("utf-8"))
-        for chunk in rows_xml(columns, 2, styles):
+        for chunk in rows_xml(rows.columns, rows.first, styles):
             handle.write(chunk)
         handle.write(("</sheetData>" + tail).encode("utf-8"))

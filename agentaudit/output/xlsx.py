@@ -28,7 +28,7 @@ from agentaudit.output.evidence import describe
 from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData, natural_sorted
 from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, dumps, is_missing
 from agentaudit.output.safe import FORMULA_STARTS
-from agentaudit.output.sheetxml import Styles, column_array, fit_text, frame_columns, splice, text_array
+from agentaudit.output.sheetxml import Column, Rows, Styles, column_array, fit_text, frame_columns, splice, text_array
 
 MAX_ROWS = 1_048_576 - 1  # data rows per sheet, under the header
 
@@ -38,7 +38,7 @@ class Book:
         self.path = path
         # XlsxWriter writes here; save() copies it to path, filling the bulk sheets' rows.
         self.parts = path.with_name(f".{path.name}.parts")
-        self.bulk: dict[str, list[pa.Array]] = {}
+        self.bulk: dict[str, Rows] = {}
         self.book = xlsxwriter.Workbook(
             str(self.parts),
             {
@@ -80,7 +80,12 @@ class Book:
             count = min(MAX_ROWS, size - start)
             sheet = self._sheet(name, headers, widths)
             self._finish(sheet, headers, count)
-            self.bulk[sheet.name] = [column.slice(start, count) for column in columns]
+            self.fill(sheet, [column.slice(start, count) for column in columns], 2)
+
+    def fill(self, sheet: Worksheet, columns: Sequence[Column], first_row: int) -> None:
+        """Put the columns' rows on the sheet from first_row (1-based) when the book is saved;
+        the sheet's own XlsxWriter rows must all lie above it."""
+        self.bulk[sheet.name] = Rows(columns, first_row)
 
     def row(self, sheet: Worksheet, index: int, row: Iterable[Any]) -> None:
         # The un-decorated writer: write_string() first re-parses "A1"-style arguments per cell,
