@@ -72,8 +72,11 @@ def test_bulk_rows_read_back_as_the_per_cell_writer_writes_them(
     streamed, bulk = _cells(tmp_path / "t.xlsx", "Cells"), _cells(tmp_path / "t.xlsx", "Bulk")
     assert len(bulk) == len(frame) + 1
     for row, (expected, got) in enumerate(zip(streamed, bulk, strict=True)):
+        if row == 12:  # openpyxl decodes _x005F_ in shared strings but not in inline ones; LibreOffice
+            continue  # decodes both (next test), as Excel does
         assert got == expected, f"row {row}"
     texts = [row[0][0] for row in bulk[1:]]
+    assert HOSTILE_TEXT[11] == "a literal _x0041_ escape"
     assert texts[1] == "=cmd|' /C calc'!A0" and bulk[2][0][2]  # literal, quote-prefixed
     assert texts[8] == "bell_x0007_name"  # OOXML's escape, as Excel writes it
     assert texts[9] == "nul_x0000_byte" and texts[11] == "a literal _x005F_x0041_ escape"
@@ -116,7 +119,7 @@ def test_bulk_table_continues_on_a_new_sheet_past_the_row_limit(
     values = [row for name in loaded.sheetnames for row in loaded[name].iter_rows(min_row=2, values_only=True)]
     assert values == [(i, f"row {i}") for i in range(10)]
     assert [loaded[name].auto_filter.ref for name in loaded.sheetnames] == ["A1:B5", "A1:B5", "A1:B3"]
-    assert not list(tmp_path.glob(".*parts*")), "the intermediate workbook was left behind"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"], "something was left beside the workbook"
 
 
 def test_an_empty_bulk_table_keeps_its_header(tmp_path: Path) -> None:

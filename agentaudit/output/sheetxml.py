@@ -4,7 +4,7 @@ XlsxWriter spends about ten microseconds of Python per cell: 180 s for the 1.25 
 Findings sheet of a 100,000-identity pack. Here each column becomes its cells' XML in a few C++
 passes (escape, wrap, join), so a row costs a fraction of that; the workbook around it (styles,
 header row, widths, filters, print set-up) is still XlsxWriter's. The encoding follows what
-XlsxWriter writes in constant-memory mode, so a cell reads back the same from either writer:
+XlsxWriter writes in constant-memory mode (inline strings), so a cell reads back the same from either writer:
 inline strings, `_xHHHH_` for control characters XML cannot carry (and `_x005F_` before a
 literal `_xHHHH_`), `xml:space="preserve"` around edge whitespace, a quote-prefix style on text a
 spreadsheet would run as a formula, dates as serial numbers in a date style, at most 32,767
@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import IO, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -222,7 +222,7 @@ class Rows:
     first: int = 2
 
 
-def splice(source: Path, target: Path, sheets: Mapping[str, Rows], styles: Styles) -> None:
+def splice(source: Path | IO[bytes], target: Path, sheets: Mapping[str, Rows], styles: Styles) -> None:
     """Copy the workbook at source to target, filling each named sheet (whose rows XlsxWriter
     wrote end before `first`) with its rows."""
     with zipfile.ZipFile(source) as book, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:

@@ -1,6 +1,6 @@
 """The review-pack workbook: every table in full, frozen headers, filters, formulas neutralised.
 
-Written with XlsxWriter in constant-memory mode; the large tables (findings, credentials, owner
+Written with XlsxWriter, in memory; the large tables (findings, credentials, owner
 gaps, tools, sources) get their rows from sheetxml, which builds them column-wise: at 125,000
 findings the workbook took 31 s through XlsxWriter's per-cell calls and takes 6 s this way. Past
 Excel's row limit a table continues on a new sheet ("Findings (2)"). Every sheet has worded
@@ -12,6 +12,7 @@ back unchanged.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -36,13 +37,14 @@ MAX_ROWS = 1_048_576 - 1  # data rows per sheet, under the header
 class Book:
     def __init__(self, path: Path) -> None:
         self.path = path
-        # XlsxWriter writes here; save() copies it to path, filling the bulk sheets' rows.
-        self.parts = path.with_name(f".{path.name}.parts")
+        # XlsxWriter writes the workbook in memory (its own sheets are small: the large tables'
+        # rows come from sheetxml); save() copies it to path with those rows filled in.
+        self.buffer = io.BytesIO()
         self.bulk: dict[str, Rows] = {}
         self.book = xlsxwriter.Workbook(
-            str(self.parts),
+            self.buffer,
             {
-                "constant_memory": True,
+                "in_memory": True,
                 "strings_to_formulas": False,
                 "strings_to_urls": False,
                 "strings_to_numbers": False,
@@ -131,11 +133,8 @@ class Book:
 
     def save(self) -> None:
         styles = Styles(quoted=self.quoted._get_xf_index(), date=self.date._get_xf_index())
-        try:
-            self.book.close()
-            splice(self.parts, self.path, self.bulk, styles)
-        finally:
-            self.parts.unlink(missing_ok=True)
+        self.book.close()
+        splice(self.buffer, self.path, self.bulk, styles)
 
 
 def print_setup(sheet: Worksheet, header_rows: int) -> None:
