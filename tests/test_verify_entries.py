@@ -4,6 +4,7 @@ a damaged PDF is one FAIL line, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -118,8 +119,6 @@ def _expired_identity(folder: Path) -> Any:
 
 
 def test_readme_openssl_command_with_attime_verifies_after_the_certificate_expired(tmp_path: Path) -> None:
-    import json
-
     from agentaudit.output.signing import sign_detached
 
     identity = _expired_identity(tmp_path)
@@ -136,3 +135,19 @@ def test_readme_openssl_command_with_attime_verifies_after_the_certificate_expir
     then = subprocess.run(["bash", "-c", attime], cwd=tmp_path, capture_output=True, text=True)
     assert then.returncode == 0, then.stderr
     assert "Verification successful" in then.stderr
+
+
+def test_a_pack_with_nothing_to_review_verifies(tmp_path: Path) -> None:
+    """An account export without identities: no owner has rows, so no workbook is issued. The pack
+    must hold no empty attestation/ folder, which `verify` (rightly) refuses as an added folder."""
+    estate = tmp_path / "estate"
+    estate.mkdir()
+    empty = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    (estate / "iam.json").write_text(json.dumps(empty))
+    store = f"sqlite:///{tmp_path / 'a.db'}"
+    result = CliRunner().invoke(app, ["run", "--source", str(estate), "--store", store, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    assert not [p for p in folder.rglob("*") if p.is_dir() and not any(p.iterdir())]
+    verified = _verify(folder)
+    assert verified.exit_code == 0, verified.output
