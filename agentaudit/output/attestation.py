@@ -315,6 +315,8 @@ def _showable(rows: pd.DataFrame) -> pd.DataFrame:
 
 def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any], folder: Path) -> Issued:
     target = folder / FOLDER
+    if rows.empty:  # no workbook to issue: an empty folder would be an entry `verify` cannot account for
+        return Issued(campaign.id, {})
     target.mkdir()
     rows = _showable(rows)
     if "reviewer" not in rows:  # rows built without routing: each owner reviews their own
