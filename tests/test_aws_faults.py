@@ -33,11 +33,23 @@ from agentaudit.collectors.aws_live import AwsOptions
 from agentaudit.config import load_config
 from agentaudit.model.records import Attestation, Decision
 from agentaudit.model.store import ImportRecord, Store
-from tests.test_aws_live import MGMT, MOTO_LACKS, REGION, moto, seed_account
+from tests.test_aws_live import (
+    MGMT,
+    MOTO_LACKS,
+    REGION,
+    _factory,
+    _replay_no_agentcore_identities,
+    _replay_service_credentials,
+    moto,
+    seed_account,
+)
 
 __all__ = ["moto"]  # the fixture, imported for this module's tests
 ROOT = Path(__file__).resolve().parent.parent
 UID = "aws:210987654321:arn:aws:iam::210987654321:role/reviewed-"
+# moto 5.2 answers the calls it lacks with HTTP 500, which botocore retries with backoff for a minute
+# a source; the fault tests replay their documented empty answers so each test times only its fault.
+MOTO_REPLAYS = (_replay_service_credentials, _replay_no_agentcore_identities)
 
 
 def _counts(store_url: str) -> dict[str, int]:
@@ -157,9 +169,16 @@ class Relay:
         ({}, ["--profiles", "nosuchprofile"], "no AWS profile named 'nosuchprofile'"),
         ({"AWS_MAX_ATTEMPTS": "abc"}, [], "AWS_MAX_ATTEMPTS='abc'"),
         ({"AWS_RETRY_MODE": "eager"}, [], "AWS_RETRY_MODE='eager'"),
+        ({"AWS_PROFILE": "ghost"}, [], "no AWS profile named 'ghost'"),
+        ({"AWS_ENDPOINT_URL": "not-a-url"}, [], "Invalid endpoint: not-a-url"),
+        ({}, ["--regions", "eu west 1"], "--regions: 'eu west 1' is not an AWS region name"),
+        ({}, ["--accounts", "12345"], "--accounts: '12345' is not an AWS account id"),
     ],
-    ids=["closed-endpoint", "no-credentials", "unknown-profile", "bad-max-attempts", "bad-retry-mode"],
-)
+    ids=[
+        "closed-endpoint", "no-credentials", "unknown-profile", "bad-max-attempts", "bad-retry-mode",
+        "unknown-env-profile", "malformed-endpoint", "malformed-region", "malformed-account",
+    ],
+)  # fmt: skip
 def test_live_aws_start_up_errors_are_one_line_and_exit_2(
     moto: str,
     tmp_path: Path,
@@ -189,6 +208,33 @@ def test_live_aws_start_up_errors_are_one_line_and_exit_2(
 
 
 # -- faults during collection: a recorded gap, the rest goes on, nothing lost -------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "sources"),
+    [
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", ["secretsmanager:ListSecrets", "secretsmanager:ResourcePolicies"]),
+        (
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
+            [f"bedrock-agentcore:{f}" for f in ("Runtimes", "Gateways", "WorkloadIdentities", "CredentialProviders")],
+        ),
+    ],
+    ids=["secrets-manager", "agentcore"],
+)
+def test_a_malformed_service_endpoint_is_a_gap_for_that_service_only(
+    moto: str, monkeypatch: pytest.MonkeyPatch, variable: str, sources: list[str]
+) -> None:
+    """A per-service endpoint setting botocore refuses when it makes the client: that service's
+    sources are gaps saying so (not "unexpected response shape", not a traceback); the rest is read."""
+    from agentaudit.collectors.aws_live import AwsCollector
+
+    seed_account(boto3.Session(region_name=REGION), "e", agent=False)
+    monkeypatch.setenv(variable, "not-a-url")
+    collected = AwsCollector(AwsOptions(regions=[REGION]), session_factory=_factory(*MOTO_REPLAYS)).collect()
+    failed = {s.name: s.error or "" for s in collected.sources if s.status == "failed"}
+    assert sorted(failed) == sorted(f"aws/{MGMT}/{REGION}/{name}" for name in sources), failed
+    assert all(error.startswith("EndpointSettingError") and "not-a-url" in error for error in failed.values())
+    assert {i.name for i in collected.identities} >= {"e-role-0", "e-svc"}
 
 
 def test_hung_endpoint_is_a_gap_within_the_source_deadline(
