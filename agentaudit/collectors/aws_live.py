@@ -65,7 +65,17 @@ class CollectionCancelledError(BotoCoreError):
     fmt = "collection interrupted"
 
 
+class EndpointSettingError(BotoCoreError):
+    """botocore refused to make a client (e.g. AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE> is not a URL)."""
+
+    fmt = "cannot make a {service} client: {error} (check AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>)"
+
+
 RETRY_MODES = ("legacy", "standard", "adaptive")
+# botocore's own check (utils.validate_region_name), made before any client exists: a bad name is
+# one line at start-up, not a traceback from whichever worker makes the first regional client.
+REGION_NAME = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?$")
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 
 
 def _env_attempts() -> int:
@@ -103,6 +113,12 @@ class AwsOptions:
         for name in ("connect_timeout", "read_timeout", "source_deadline"):
             if getattr(self, name) <= 0:
                 raise InputError(f"aws.{name}_seconds must be more than 0")
+        for region in self.regions:
+            if not REGION_NAME.match(region):
+                raise InputError(f"--regions: {region!r} is not an AWS region name (such as eu-west-1)")
+        for account in self.accounts:
+            if not ACCOUNT_ID.match(account):
+                raise InputError(f"--accounts: {account!r} is not an AWS account id (12 digits)")
 
 
 class ApiCounter:
@@ -219,9 +235,12 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
     def _client(
         self, session: boto3.Session, service: str, region: str | None = None, config: BotoConfig | None = None
     ) -> Any:
-        return session.client(
-            service, region_name=region or session.region_name or "us-east-1", config=config or self.boto_config
-        )
+        try:
+            return session.client(
+                service, region_name=region or session.region_name or "us-east-1", config=config or self.boto_config
+            )
+        except ValueError as exc:  # botocore's "Invalid endpoint: …" (InvalidRegionError is a BotoCoreError)
+            raise EndpointSettingError(service=service, error=str(exc)) from None
 
     def _caller(self, session: boto3.Session) -> str:
         return str(self._client(session, "sts", config=self.startup_config).get_caller_identity()["Account"])
@@ -237,8 +256,11 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
                 base = self._session(profile_name=profile) if profile else self._session()
                 with self.counter.source("sts:GetCallerIdentity"):
                     found.append((base, self._caller(base)))
-            except ProfileNotFound:
-                raise InputError(f"--profiles: no AWS profile named {profile!r} in the AWS config files") from None
+            except ProfileNotFound as exc:
+                if profile:
+                    raise InputError(f"--profiles: no AWS profile named {profile!r} in the AWS config files") from None
+                named = exc.kwargs.get("profile")  # AWS_PROFILE, read by botocore
+                raise InputError(f"AWS_PROFILE: no AWS profile named {named!r} in the AWS config files") from None
             except NoCredentialsError:
                 raise InputError(
                     f"AWS: no credentials found for {label} (set AWS_PROFILE, run `aws configure` or `aws sso login`)"

@@ -19,6 +19,7 @@ regions for AgentCore today, so every requested region is read and a region with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -52,8 +53,9 @@ class AgentCoreReads:
         if listed and region not in listed:  # botocore lists no regions for this service yet: try all
             return
         prefix = f"aws/{account}/{region}/bedrock-agentcore"
-        client = self._client(session, SERVICE, region)
-        tagged = _TagCache(self._client(session, TAGGING, region))
+        # Made on first use, inside a source: a client botocore refuses to make is that source's gap.
+        client = _Lazy(lambda: self._client(session, SERVICE, region))
+        tagged = _TagCache(_Lazy(lambda: self._client(session, TAGGING, region)))
         for family, kind, func in (
             ("Runtimes", Input.AGENTCORE_RUNTIMES, self._agentcore_runtimes),
             ("Gateways", Input.AGENTCORE_GATEWAYS, self._agentcore_gateways),
@@ -167,3 +169,16 @@ class _Tagged:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+class _Lazy:
+    """A botocore client made the first time it is used (and then kept)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make = make
+        self._made: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
