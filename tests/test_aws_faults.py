@@ -234,6 +234,7 @@ def test_a_malformed_service_endpoint_is_a_gap_for_that_service_only(
     failed = {s.name: s.error or "" for s in collected.sources if s.status == "failed"}
     assert sorted(failed) == sorted(f"aws/{MGMT}/{REGION}/{name}" for name in sources), failed
     assert all(error.startswith("EndpointSettingError") and "not-a-url" in error for error in failed.values())
+    assert all(error.endswith("AWS_ENDPOINT_URL_* settings)") for error in failed.values())
     assert {i.name for i in collected.identities} >= {"e-role-0", "e-svc"}
 
 

@@ -66,9 +66,9 @@ class CollectionCancelledError(BotoCoreError):
 
 
 class EndpointSettingError(BotoCoreError):
-    """botocore refused to make a client (e.g. AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE> is not a URL)."""
+    """botocore refused to make a client (e.g. AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_* is not a URL)."""
 
-    fmt = "cannot make a {service} client: {error} (check AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>)"
+    fmt = "cannot make a {service} client: {error} (check AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_* settings)"
 
 
 RETRY_MODES = ("legacy", "standard", "adaptive")
