@@ -162,9 +162,11 @@ def collect_aws(
     roster: Path | None = None,
     progress: Progress | None = None,
     strict: bool = False,
+    session_factory: Callable[..., Any] | None = None,
 ) -> CollectResult:
-    """Read AWS live (the standard credential chain; AWS_ENDPOINT_URL honoured by boto3)."""
-    collector = AwsCollector(options, progress)
+    """Read AWS live (the standard credential chain; AWS_ENDPOINT_URL honoured by boto3).
+    `session_factory` makes the boto3 sessions (default boto3.Session), as `credential` for Azure."""
+    collector = AwsCollector(options, progress, session_factory) if session_factory else AwsCollector(options, progress)
     result = _collect(collector.collect, "aws:live", store, config, register, roster, strict)
     result.api_calls = dict(collector.counter.calls)
     result.operations = dict(collector.counter.operations)

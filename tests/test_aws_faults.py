@@ -35,7 +35,6 @@ from agentaudit.model.records import Attestation, Decision
 from agentaudit.model.store import ImportRecord, Store
 from tests.test_aws_live import (
     MGMT,
-    MOTO_LACKS,
     REGION,
     _factory,
     _replay_no_agentcore_identities,
@@ -249,11 +248,11 @@ def test_hung_endpoint_is_a_gap_within_the_source_deadline(
         regions=[REGION], connect_timeout=1, read_timeout=4, max_attempts=2, source_deadline=60, report_poll_seconds=0.1
     )
     started = time.monotonic()
-    result = pipeline.collect_aws(options, store, load_config())
+    result = pipeline.collect_aws(options, store, load_config(), session_factory=_factory(*MOTO_REPLAYS))
     elapsed = time.monotonic() - started
     assert elapsed < 60, elapsed  # without timeouts a hung call holds the run ~9 minutes
     sources = pipeline.load_context(store, result.snapshot_id, load_config(), datetime.now(UTC)).sources
-    failed = sources[(sources["status"] == "failed") & ~sources["name"].str.endswith(MOTO_LACKS)]
+    failed = sources[sources["status"] == "failed"]
     assert list(failed["name"]) == [f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"], list(failed["error"])
     assert failed.iloc[0]["error"].startswith("ReadTimeoutError")
     assert set(sources[sources["status"] == "complete"]["kind"]) >= {"iam_authorization_details", "credential_report"}
@@ -266,19 +265,19 @@ def test_deadline_stops_a_source_that_keeps_being_retried(
 ) -> None:
     """Read timeouts are retried by botocore; the source deadline ends the retries.
 
-    Timed per source: moto answers the AgentCore reads it lacks with 500, which 50 attempts also retry
-    until their own deadlines, so the whole collection's time says nothing about this source."""
+    Timed per source (the calls moto lacks are replayed, so nothing else is retried)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", hung_endpoint[0])
     from agentaudit.collectors.aws_live import AwsCollector
 
-    options = AwsOptions(regions=[REGION], read_timeout=3, source_deadline=12, max_attempts=50, retry_mode="standard")
-    collector = AwsCollector(options)
+    options = AwsOptions(regions=[REGION], read_timeout=3, source_deadline=8, max_attempts=50, retry_mode="standard")
+    collector = AwsCollector(options, session_factory=_factory(*MOTO_REPLAYS))
     collector.collect()
     name = f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"
-    assert 12 <= collector.counter.seconds[name] < 12 + 3 + 10  # deadline + one read timeout + backoff
+    assert 8 <= collector.counter.seconds[name] < 8 + 3 + 10  # deadline + one read timeout + backoff
     source = next(s for s in collector.out.sources if s.name == name)
-    assert source.status == "failed" and "source deadline of 12 s" in (source.error or "")
-    assert 1 < collector.counter.attempts[name] < 50
+    assert source.status == "failed" and "source deadline of 8 s" in (source.error or "")
+    assert 1 < collector.counter.attempts[name] < 50  # 50 attempts x 3 s: 150 s without the deadline
+    assert [s.name for s in collector.out.sources if s.status == "failed"] == [name]
 
 
 def test_killed_endpoint_mid_collection_is_a_gap_and_nothing_is_lost(
@@ -297,7 +296,7 @@ def test_killed_endpoint_mid_collection_is_a_gap_and_nothing_is_lost(
     from agentaudit.collectors.aws_live import AwsCollector
 
     def factory(**kwargs: Any) -> boto3.Session:
-        session = boto3.Session(**kwargs)
+        session = _factory(*MOTO_REPLAYS)(**kwargs)
         kill_at_secrets(session)
         return session
 
@@ -335,7 +334,7 @@ def test_throttling_past_every_retry_is_a_gap_and_nothing_is_lost(
         return AWSResponse(request.url, 400, {"x-amzn-errortype": "ThrottlingException"}, _Raw(body))
 
     def factory(**kwargs: Any) -> boto3.Session:
-        session = boto3.Session(**kwargs)
+        session = _factory(*MOTO_REPLAYS)(**kwargs)
         session.events.register("before-send.secrets-manager.ListSecrets", throttle)
         return session
 
@@ -428,13 +427,9 @@ def test_access_denied_is_a_gap_and_nothing_is_lost(moto: str, tmp_path: Path) -
     store, url = _store_with_history(tmp_path)
     before = _counts(url)
 
-    def factory(**kwargs: Any) -> boto3.Session:
-        session = boto3.Session(**kwargs)
-        _deny("iam", "GetCredentialReport")(session)
-        return session
-
+    factory = _factory(*MOTO_REPLAYS, _deny("iam", "GetCredentialReport"))
     collected = AwsCollector(AwsOptions(regions=[REGION]), session_factory=factory).collect()
-    failed = [s for s in collected.sources if s.status == "failed" and not s.name.endswith(MOTO_LACKS)]
+    failed = [s for s in collected.sources if s.status == "failed"]
     assert [s.name for s in failed] == [f"aws/{MGMT}/iam:CredentialReport"]
     assert (failed[0].error or "").startswith("AccessDeniedException")
     data, _ = enrich(collected, [], [], [], load_config(), "aws")
@@ -450,7 +445,7 @@ def test_a_live_response_in_an_unexpected_shape_is_a_gap_not_a_traceback(moto: s
     seed_account(boto3.Session(region_name=REGION), "u", agent=False)
 
     def factory(**kwargs: Any) -> boto3.Session:
-        session = boto3.Session(**kwargs)
+        session = _factory(*MOTO_REPLAYS)(**kwargs)
         reply = (AWSResponse("https://secretsmanager", 200, {}, None), {"SecretList": [5]})  # type: ignore[arg-type]
         session.events.register("before-call.secretsmanager.ListSecrets", lambda **_: reply)
         return session
@@ -459,6 +454,7 @@ def test_a_live_response_in_an_unexpected_shape_is_a_gap_not_a_traceback(moto: s
     by_name = {s.name: s for s in collected.sources}
     source = by_name[f"aws/{MGMT}/{REGION}/secretsmanager:ListSecrets"]
     assert source.status == "failed" and "unexpected response shape" in (source.error or ""), source.error
+    assert [s.name for s in collected.sources if s.status == "failed"] == [source.name]
     assert by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"].status == "complete"
     assert not collected.credentials or all(c.store != "secretsmanager" for c in collected.credentials)
 
@@ -513,7 +509,7 @@ def test_iam_behind_a_failing_proxy_is_a_gap_not_a_traceback(
     replies.append((status, page))
     monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", url)  # only IAM goes to the failing proxy
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    collected = AwsCollector(AwsOptions(regions=[REGION])).collect()
+    collected = AwsCollector(AwsOptions(regions=[REGION]), session_factory=_factory(*MOTO_REPLAYS)).collect()
     by_name = {s.name: s for s in collected.sources}
     iam = by_name[f"aws/{MGMT}/iam:GetAccountAuthorizationDetails"]
     assert iam.status == "failed" and needle in (iam.error or ""), iam.error
