@@ -1,6 +1,6 @@
 """Wrong shapes at the parser boundary: a collection gap naming the file and the record path (or
 exit 2 for register, roster and config), never a traceback. The named probes come from issue 12;
-the fuzz tests mutate one field of every export shape the sample estate holds (Hypothesis) and
+the fuzz tests mutate one field of every registered export shape with a recorded file (Hypothesis) and
 feed whole random documents to the register, roster and config readers."""
 
 from __future__ import annotations
@@ -17,15 +17,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentaudit import pipeline
+from agentaudit.collectors import shapes
 from agentaudit.collectors.common import load_json
 from agentaudit.collectors.exports import read_exports
 from agentaudit.collectors.register import load_register, load_roster
+from agentaudit.collectors.shapes import sniff
 from agentaudit.config import load_config
 from agentaudit.errors import InputError
 from agentaudit.examples import builder as b
 from agentaudit.model.records import SourceStatus
 
 SAMPLE = pipeline.demo_paths()["source"]
+ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "111122223333"
 AUTH = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
 ROLE = {
@@ -134,17 +137,31 @@ JSON = st.recursive(
 )
 
 
-def _sample_files() -> list[Path]:
-    """One file of each shape the sample estate holds (the parsers' whole surface)."""
-    seen: dict[str, Path] = {}
-    for path in sorted(SAMPLE.rglob("*.json")):
-        payload = load_json(path)
-        key = json.dumps(sorted(payload)[:3] if isinstance(payload, dict) else sorted(payload[0])[:3])
-        seen.setdefault(key, path)
-    return sorted(seen.values())
+RECORDED = [SAMPLE, ROOT / "tests" / "data"]
+# Registered shapes with no recorded file to start from: a CSV (not JSON), a path-only shape (its
+# detector never matches content), and two list shapes only ever answered live in the tests.
+UNSEEDED = {"credential_report_csv", "entra_owners", "agentcore_workload_identity_list", "azure_keyvaults"}
+
+
+def _sample_files() -> dict[str, tuple[Path, Path]]:
+    """Per registered shape, the first recorded file of that shape (sample estate, then the recorded
+    responses under tests/data) with the folder its path is read relative to."""
+    seen: dict[str, tuple[Path, Path]] = {}
+    for root in RECORDED:
+        for path in sorted(root.rglob("*.json")):
+            found = sniff(load_json(path))
+            if found is not None:
+                seen.setdefault(found.name, (root, path))
+    return dict(sorted(seen.items()))
 
 
 SHAPES = _sample_files()
+
+
+def test_every_registered_shape_is_fuzzed_or_named_as_unseeded() -> None:
+    registered = set(shapes.SHAPES)
+    assert set(SHAPES) | UNSEEDED == registered, sorted(registered - set(SHAPES) - UNSEEDED)
+    assert not set(SHAPES) & UNSEEDED
 
 
 def _mutate(payload: Any, data: st.DataObject) -> Any:
@@ -164,11 +181,12 @@ def _mutate(payload: Any, data: st.DataObject) -> Any:
     return root["root"]
 
 
-@pytest.mark.parametrize("sample", SHAPES, ids=[p.relative_to(SAMPLE).as_posix() for p in SHAPES])
+@pytest.mark.parametrize("name", SHAPES)
 @given(data=st.data())
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_fuzzed_exports_are_read_or_a_named_gap(tmp_path: Path, sample: Path, data: st.DataObject) -> None:
-    relative = sample.relative_to(SAMPLE)
+def test_fuzzed_exports_are_read_or_a_named_gap(tmp_path: Path, name: str, data: st.DataObject) -> None:
+    root, sample = SHAPES[name]
+    relative = sample.relative_to(root)
     target = tmp_path / "fuzz" / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(_mutate(load_json(sample), data)))
