@@ -366,16 +366,23 @@ def _agentaudit(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def _interrupt(process: subprocess.Popen[str]) -> tuple[int, str, float]:
-    process.send_signal(signal.SIGINT)
+def _interrupt(process: subprocess.Popen[str], presses: int = 1) -> tuple[int, str, float]:
     started = time.monotonic()
+    for press in range(presses):
+        if press:
+            time.sleep(0.2)  # an impatient operator presses again while the first one is handled
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     return process.returncode, stderr, time.monotonic() - started
 
 
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
 def test_ctrl_c_during_a_hung_live_collection_ends_at_once_and_the_store_is_unchanged(
-    moto: str, tmp_path: Path, hung_endpoint: tuple[str, threading.Event]
+    moto: str, tmp_path: Path, hung_endpoint: tuple[str, threading.Event], presses: int
 ) -> None:
+    """Twice: the second SIGINT may land while the first one's exit runs, and then ends the process
+    by the signal itself (status 130 in a shell) — never with a traceback from a worker thread."""
     _, url = _store_with_history(tmp_path)
     before = _counts(url)
     config = tmp_path / "policy.yaml"
@@ -384,10 +391,10 @@ def test_ctrl_c_during_a_hung_live_collection_ends_at_once_and_the_store_is_unch
     process = _agentaudit(["collect", "--aws", "--regions", REGION, "--store", url, "--config", str(config)], env)
     assert hung_endpoint[1].wait(60), "the collector never reached the hung endpoint"
     time.sleep(0.5)
-    code, stderr, took = _interrupt(process)
-    assert code == 130, stderr
+    code, stderr, took = _interrupt(process, presses)
+    assert code == 130 or (presses == 2 and code == -signal.SIGINT), (code, stderr)
     assert took < 10, took  # seconds, where a hung call used to hold the run ~9 minutes
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; the evidence store is unchanged"
     assert _counts(url) == before
 
