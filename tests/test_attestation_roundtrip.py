@@ -167,13 +167,17 @@ def test_password_protected_and_macro_workbooks_are_named_as_such(
     tmp_path: Path, campaign_store: tuple[Store, Any]
 ) -> None:
     store, campaign = campaign_store
-    # An Office-encrypted workbook is a Compound File holding an EncryptedPackage stream.
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    # The issued workbook as the owner sends it after File > Info > Encrypt with Password: a
+    # Compound File holding the encrypted package (ECMA-376 agile encryption, as Office writes it).
+    issued = _issue(tmp_path, campaign, _rows("ana@example.com", 2))
     encrypted = tmp_path / "encrypted.xlsx"
-    encrypted.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504 + "EncryptedPackage".encode("utf-16-le"))
+    with issued.open("rb") as plain, encrypted.open("wb") as out:
+        OOXMLFile(plain).encrypt("owner-password", out)
     with pytest.raises(InputError, match="password-protected"):
         pipeline.import_attestation(encrypted, store, load_config())
     # A macro-enabled workbook renamed .xlsx: the issued file with a VBA project part added.
-    issued = _issue(tmp_path, campaign, _rows("ana@example.com", 2))
     macro = tmp_path / "macro.xlsx"
     with zipfile.ZipFile(issued) as src, zipfile.ZipFile(macro, "w") as dst:
         for item in src.infolist():
