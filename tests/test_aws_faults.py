@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -399,29 +399,78 @@ def test_ctrl_c_during_a_hung_live_collection_ends_at_once_and_the_store_is_unch
     assert _counts(url) == before
 
 
+def _signer_with_key_in_a_fifo(folder: Path, until: Callable[[], bool]) -> tuple[Path, Path]:
+    """A signing certificate valid now, and its key behind a FIFO that hands the PEM out until
+    `until()` holds: `run` reads the key before collecting (those reads succeed), and the first read
+    after that blocks, as a key on a hung network share would."""
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "interrupted pack signer")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "signing-cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    os.mkfifo(key_path, 0o600)
+
+    def hand_out() -> None:
+        while not until():
+            with key_path.open("wb") as fifo:  # blocks until the run opens the key
+                fifo.write(pem)
+
+    threading.Thread(target=hand_out, daemon=True).start()
+    return key_path, cert_path
+
+
 def test_ctrl_c_while_packing_says_what_was_already_stored(tmp_path: Path) -> None:
-    """The signing key is a FIFO nobody writes to: the run blocks after storing its snapshot and
-    check run, exactly where an interrupted `run` used to claim the store was unchanged."""
+    """The run blocks reading its signing key for the pack, after storing its snapshot and check
+    run (and its attestation campaign): exactly where an interrupted `run` used to claim the store
+    was unchanged. (A key that never answers at all now holds `run` before it collects anything.)"""
     _, url = _store_with_history(tmp_path)
     before = _counts(url)
-    key = tmp_path / "key.pem"
-    os.mkfifo(key)
+    key, cert = _signer_with_key_in_a_fifo(tmp_path, lambda: _counts(url)["check_runs"] > before["check_runs"])
     config = tmp_path / "policy.yaml"
-    config.write_text(f"signing:\n  key: {key}\n  cert: {key}\n")
+    config.write_text(f"signing:\n  key: {key}\n  cert: {cert}\n")
     args = ["run", "--source", str(ROOT / "tests" / "data" / "aws"), "--store", url, "--config", str(config)]
     process = _agentaudit([*args, "--out", str(tmp_path / "out")], {})
     deadline = time.monotonic() + 90
-    while _counts(url)["check_runs"] == before["check_runs"] and time.monotonic() < deadline:
+    while _counts(url)["check_runs"] == before["check_runs"] and process.poll() is None:
+        assert time.monotonic() < deadline, "the run never stored its check run"
         time.sleep(0.2)
     time.sleep(0.5)
     code, stderr, took = _interrupt(process)
     assert code == 130, stderr
     assert took < 10
     after = _counts(url)
-    assert after == {**before, "snapshots": before["snapshots"] + 1, "check_runs": before["check_runs"] + 1}
+    campaigns = after["attestation_campaigns"] - before["attestation_campaigns"]  # made just before packing
+    assert campaigns in (0, 1)
+    assert after == {
+        **before,
+        "snapshots": before["snapshots"] + 1,
+        "check_runs": before["check_runs"] + 1,
+        "attestation_campaigns": before["attestation_campaigns"] + campaigns,
+    }
     last = stderr.strip().splitlines()[-1]
     assert "unchanged" not in last
     assert f"snapshot {before['snapshots'] + 1}" in last and f"check run {before['check_runs'] + 1}" in last
+    assert ("attestation campaign" in last) == bool(campaigns), last  # says what it stored, and only that
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("manifest.json"))
 
 
