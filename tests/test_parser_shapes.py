@@ -139,8 +139,8 @@ JSON = st.recursive(
 
 RECORDED = [SAMPLE, ROOT / "tests" / "data"]
 # Registered shapes with no recorded file to start from: a CSV (not JSON), a path-only shape (its
-# detector never matches content), and two list shapes only ever answered live in the tests.
-UNSEEDED = {"credential_report_csv", "entra_owners", "agentcore_workload_identity_list", "azure_keyvaults"}
+# detector never matches content), and a list shape only ever answered live in the tests.
+UNSEEDED = {"credential_report_csv", "entra_owners", "azure_keyvaults"}
 
 
 def _sample_files() -> dict[str, tuple[Path, Path]]:
