@@ -318,6 +318,10 @@ def test_pack_shows_what_was_resolved_since_the_previous_run(tmp_path: Path, pla
         ["pdftotext", "-f", "3", "-l", "3", str(folder / "review-pack.pdf"), "-"], capture_output=True, text=True
     ).stdout
     assert "New / resolved since run 1" in " ".join(summary_page.split())  # the per-family trend, both ways
+    # The trend fills the conclusion page: the charts open the next section, never a page of their own.
+    pages = text.split("\f")
+    charts_page = next(page for page in pages if "Results by control family" in page)
+    assert "Top risks by owner and business unit" in charts_page and "Credential age" in charts_page
 
 
 def test_framework_view_in_pdf_and_workbook(demo_run: dict[str, Any]) -> None:
