@@ -24,9 +24,9 @@ from agentaudit.controls.needs import Coverage
 from agentaudit.controls.registry import CHECKS, load_builtin_checks
 from agentaudit.model.identity import make_uid
 from agentaudit.model.kinds import Input
-from agentaudit.model.records import Source, SourceStatus, Status, evolve
+from agentaudit.model.records import Identity, Source, SourceStatus, Status, evolve
 from agentaudit.model.store import Store
-from tests.conftest import AS_OF, complete_sources, evaluate_records, identity, status_of
+from tests.conftest import AS_OF, complete_sources, evaluate_records, evidence_of, identity, status_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -214,19 +214,8 @@ INPUT_GROUPS = (
     (Input.ENTRA_PRINCIPALS, Input.ENTRA_APPLICATIONS, Input.AZURE_ROLE_ASSIGNMENTS, Input.KEYVAULT,
      Input.ENTRA_DIRECTORY_ROLES, Input.ENTRA_DIRECTORY_ROLE_DEFINITIONS, Input.FOUNDRY_AGENTS),
 )  # fmt: skip
-# Verdicts known to rest on an input their control does not declare, and why (open: issue 9).
-# An execution role takes its owner, purpose and profile from the agent that names it, and an
-# AgentCore role counts as an agent of its own when its runtime/gateway was not read; declaring
-# those inputs would make every role `error` in an account whose exports lack them.
-KNOWN_UNDECLARED = {
-    ("OWN-002", "bedrock_agent"): "a Bedrock execution role's identity owner comes from its agent",
-    ("OWN-003", "bedrock_agent"): "an AgentCore execution role's control owner comes from its runtime's tags",
-    ("PUR-002", "bedrock_agent"): "an AgentCore execution role's profile comes from its runtime's tags",
-    ("OWN-003", "agentcore_runtimes"): "an AgentCore role without its runtime is judged as an agent",
-    ("PUR-001", "agentcore_runtimes"): "an AgentCore role without its runtime is judged as an agent",
-    ("PUR-002", "agentcore_runtimes"): "an AgentCore role without its runtime is judged as an agent",
-    ("INV-001", "agentcore_runtimes"): "an AgentCore role without its runtime looks like an unregistered agent",
-}
+# Verdicts known to rest on an input their control does not declare, and why (none left).
+KNOWN_UNDECLARED: dict[tuple[str, str], str] = {}
 
 
 def test_no_verdict_rests_on_an_input_its_control_does_not_declare(rich_folder: Path, tmp_path: Path) -> None:
@@ -256,6 +245,26 @@ def test_no_verdict_rests_on_an_input_its_control_does_not_declare(rich_folder: 
                 continue
             found.add((control, group[0].value))
     assert found == set(KNOWN_UNDECLARED), sorted(found ^ set(KNOWN_UNDECLARED))
+
+
+def _trusting(name: str, service: str) -> Identity:
+    entry = {"type": "Service", "principal": service, "effect": "Allow", "condition": {}}
+    return identity(name, trust=(entry,))
+
+
+def test_a_role_an_ai_service_may_assume_is_not_failed_for_what_unread_agents_would_give_it(tmp_path: Path) -> None:
+    """An execution role takes its identity owner from the agent that names it: where that
+    service's agents were not read, "no owner" on such a role is `error` naming them. A role only
+    a compute service assumes owes nothing to agents (boundary)."""
+    bedrock, compute = _trusting("exec", "bedrock.amazonaws.com"), _trusting("batch", "lambda.amazonaws.com")
+    read = evaluate_records(tmp_path / "a", identities=[bedrock, compute])
+    assert status_of(read, "OWN-002", bedrock.uid) == "fail" and status_of(read, "OWN-002", compute.uid) == "fail"
+    unread = evaluate_records(
+        tmp_path / "b", identities=[bedrock, compute], sources=_sources_without(Input.BEDROCK_AGENTS, "111122223333")
+    )
+    assert status_of(unread, "OWN-002", bedrock.uid) == "error"
+    assert "bedrock_agent" in evidence_of(unread, "OWN-002", bedrock.uid)["unknown_because"]
+    assert status_of(unread, "OWN-002", compute.uid) == "fail"
 
 
 def test_every_identity_uid_is_made_of_its_provider_account_and_native_id(rich_estate: tuple[Context, Config]) -> None:

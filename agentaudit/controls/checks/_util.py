@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentaudit.model.kinds import CREDENTIAL_REPORT_SIGNAL
+from agentaudit.controls.context import Context
+from agentaudit.controls.needs import Coverage
+from agentaudit.model.kinds import CREDENTIAL_REPORT_SIGNAL, Input
 from agentaudit.model.records import Status
 
 # Shorthands for the checks; `result()` accepts the members and rejects anything else.
@@ -22,6 +24,30 @@ NOT_IN_REPORT = "not in the credential report that was read (created after it wa
 def in_credential_report(users: pd.DataFrame) -> list[bool]:
     """Which IAM users the credential report that was read lists (its facts reached them)."""
     return [s == CREDENTIAL_REPORT_SIGNAL for s in users["last_used_signal"]]
+
+
+# The AI services whose agents name an execution role, and the inputs that show which roles they
+# name and what those agents say of themselves (owner, purpose, profile tags the role inherits).
+AGENT_SERVICE_INPUTS = {
+    "bedrock.amazonaws.com": (Input.BEDROCK_AGENTS, Input.BEDROCK_TAGS),
+    "bedrock-agentcore.amazonaws.com": (Input.AGENTCORE_RUNTIMES, Input.AGENTCORE_GATEWAYS, Input.BEDROCK_TAGS),
+}
+
+
+def agents_unread(ctx: Context, frame: pd.DataFrame) -> list[str | None]:
+    """Per identity: why what it takes from the agents it may serve is unknown, or None. An IAM
+    role an AI service may assume gets its agent link, owner, purpose and profile from that
+    service's agents: where they (or their tags) were not read in its account, a missing value
+    there is not shown missing."""
+    coverage = Coverage.of(ctx.sources)
+    notes: list[str | None] = []
+    for kind, account, trust in zip(frame["kind"], frame["account"], frame["trust"], strict=True):
+        trusted = {e.get("principal") for e in trust or () if e.get("type") == "Service"}
+        services = trusted & set(AGENT_SERVICE_INPUTS) if kind == "aws_iam_role" else set()
+        inputs = {i for s in services for i in AGENT_SERVICE_INPUTS[str(s)]}
+        unread = sorted(i.value for i in inputs if not coverage.has(i, account))
+        notes.append(f"the agents that may use this role were not read: {', '.join(unread)}" if unread else None)
+    return notes
 
 
 def pass_fail(ok: Any) -> np.ndarray:

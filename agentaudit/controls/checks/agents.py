@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, PASS
+from agentaudit.controls.checks._util import ERROR, FAIL, PASS, agents_unread
 from agentaudit.controls.context import Context, result
 from agentaudit.controls.registry import check
 from agentaudit.model.aws_managed import agent_capabilities
@@ -58,12 +58,15 @@ def unregistered_agent(ctx: Context) -> pd.DataFrame:
     exec_role = reasons.str.startswith(EXEC_PREFIX) & ctx.nhis["uid"].isin(holders)
     frame = ctx.nhis[(shadow | exec_role) & ~ctx.nhis["kind"].isin(NATIVE_AGENT_KINDS)]
     declared = [str(r).startswith(EXEC_PREFIX) for r in frame["agent_reason"]]
+    # Undeclared, but the native agents that might name it as their execution role were not read.
+    unread = [None if d else note for d, note in zip(declared, agents_unread(ctx, frame), strict=True)]
     return result(
         frame["uid"],
-        [PASS if d else FAIL for d in declared],
+        [PASS if d else ERROR if u else FAIL for d, u in zip(declared, unread, strict=True)],
         [
             {"acts_like_agent": reason, "declared": d, "marked_by": "native agent's execution role" if d else None}
-            for reason, d in zip(frame["agent_reason"], declared, strict=True)
+            | ({"unknown_because": u} if u else {})
+            for reason, d, u in zip(frame["agent_reason"], declared, unread, strict=True)
         ],
     )
 

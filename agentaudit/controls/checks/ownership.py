@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, evidence
+from agentaudit.controls.checks._util import ERROR, FAIL, MANUAL, PASS, agents_unread, evidence
 from agentaudit.controls.context import Context, NotEvaluated, result
 from agentaudit.controls.registry import check
 
@@ -34,18 +34,25 @@ TAGGED_SEPARATELY = frozenset({"aws_bedrock_agent", "aws_agentcore_runtime", "aw
 
 def _statuses(ctx: Context, frame: pd.DataFrame, present: pd.Series) -> list[str]:
     """pass/fail, but `error` for a missing value on a Bedrock agent or AgentCore resource whose
-    account's tag lists were not read: its own tags are unknown, so its absence is not shown."""
+    account's tag lists were not read (its own tags are unknown), or on a role an AI service's
+    agents may use where those agents were not read (what it inherits from them is unknown)."""
     src = ctx.sources
     read = set(src.loc[(src["kind"] == "bedrock_tags") & (src["status"] == "complete"), "account"].dropna())
     failed = set(src.loc[(src["kind"] == "bedrock_tags") & (src["status"] != "complete"), "account"].dropna())
+    unread_agents = agents_unread(ctx, frame)
     return [
         PASS.value
         if has
         else ERROR.value
-        if kind in TAGGED_SEPARATELY and (account not in read or account in failed)
+        if (kind in TAGGED_SEPARATELY and (account not in read or account in failed)) or unread
         else FAIL.value
-        for has, kind, account in zip(present, frame["kind"], frame["account"], strict=True)
+        for has, kind, account, unread in zip(present, frame["kind"], frame["account"], unread_agents, strict=True)
     ]
+
+
+def _unread_notes(ctx: Context, frame: pd.DataFrame, present: pd.Series) -> list[str | None]:
+    """For a missing value: why it cannot be shown missing (see agents_unread), else None."""
+    return [None if has else note for has, note in zip(present, agents_unread(ctx, frame), strict=True)]
 
 
 def _owner_check(ctx: Context, frame: pd.DataFrame, role: str) -> pd.DataFrame:
@@ -59,6 +66,7 @@ def _owner_check(ctx: Context, frame: pd.DataFrame, role: str) -> pd.DataFrame:
                 "source": frame[f"{role}_source"],
                 "kind": frame["kind"],
                 "inferred": _inferred(ctx, frame, role, present),
+                "unknown_because": _unread_notes(ctx, frame, present),
             }
         ),
     )
@@ -181,6 +189,7 @@ def purpose(ctx: Context) -> pd.DataFrame:
             purpose=agents["purpose"],
             source=agents["purpose_source"],
             inferred=_inferred(ctx, agents, "purpose", present),
+            unknown_because=_unread_notes(ctx, agents, present),
         ),
     )
 
@@ -210,5 +219,6 @@ def approved_profile(ctx: Context) -> pd.DataFrame:
             source=agents["approved_profile_source"],
             problem=problem,
             inferred=_inferred(ctx, agents, "approved_profile", named),
+            unknown_because=_unread_notes(ctx, agents, named),
         ),
     )
