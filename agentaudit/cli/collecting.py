@@ -185,9 +185,24 @@ def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int
     return EXIT_OK
 
 
-def _known_frameworks(cfg: Config, frameworks: list[str] | None) -> None:
-    """Refuse an unknown --framework before any collection work starts."""
-    pipeline.framework_view(checked_catalog(cfg)[0].frameworks, frameworks)
+def _framework_view(cfg: Config, frameworks: list[str] | None) -> list[str]:
+    """The pack's framework view, decided once before any collection work starts (an unknown
+    --framework is refused there); the pack is written with exactly this list."""
+    return pipeline.framework_view(checked_catalog(cfg)[0].frameworks, frameworks)
+
+
+def _run_inputs(
+    demo: bool,
+    out: Path | None,
+    given: tuple[Path | None, list[Path] | None, Path | None, Path | None, datetime | None, str | None],
+) -> tuple[Path | None, list[Path] | None, Path | None, Path | None, datetime | None, str | None]:
+    """Source, register, roster, config, as-of and store: as given, or the bundled sample's for
+    --demo (each given one still wins)."""
+    if not demo:
+        return given
+    source, register, roster, config, as_of, store = given
+    sample = pipeline.demo_inputs(out or Path("output"), source, register, roster, config, as_of, store)
+    return sample.source, sample.register, sample.roster, sample.config, sample.as_of, sample.store
 
 
 def _check_and_pack(
@@ -312,23 +327,14 @@ def run(
 
     def body() -> int:
         aws_options = _aws_options(aws, org, role_name, accounts, profiles, regions, workers)
-        src, reg, ros, when, cfg_path, store_url = source, register, roster, parse_as_of(as_of), config, store
-        if demo:
-            sample = pipeline.demo_inputs(out or Path("output"), src, reg, ros, config, when, store)
-            src, reg, ros, when, cfg_path, store_url = (
-                sample.source,
-                sample.register,
-                sample.roster,
-                sample.as_of,
-                sample.config,
-                sample.store,
-            )
+        given = (source, register, roster, config, parse_as_of(as_of), store)
+        src, reg, ros, cfg_path, when, store_url = _run_inputs(demo, out, given)
         if src is None and aws_options is None and not azure:
             raise AgentAuditError("run needs --source DIR, --aws, --azure, or --demo for the bundled sample estate")
         cfg = make_config(cfg_path, store_url, out)
         azure_options = _azure_options(azure, tenant, subscriptions, cfg)
         threshold = parse_severity(fail_on)
-        _known_frameworks(cfg, framework)
+        shown = _framework_view(cfg, framework)
         destination = export_to or str(cfg.data["export"]["to"])
         pipeline.check_signing(cfg)
         if destination:
@@ -344,9 +350,7 @@ def run(
             collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict, azure_options)
             stored.add(f"snapshot {collected.snapshot_id}")
             _report_collect(collected)
-            return _check_and_pack(
-                db, cfg, when, collected.snapshot_id, threshold, chosen, framework, then, stored=stored
-            )
+            return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, chosen, shown, then, stored=stored)
 
     guard(body, stored)
 
@@ -374,8 +378,8 @@ def pack(
         chosen = resolve_period(period, datetime.now(UTC), cfg.data["schedule"]["period"]) if period else None
         if when is None and chosen is not None:
             when = min(datetime.now(UTC), period_end(chosen))
-        _known_frameworks(cfg, framework)
+        shown = _framework_view(cfg, framework)
         db = open_store(cfg)
-        return _check_and_pack(db, cfg, when, snapshot, threshold, chosen, framework, stored=stored)
+        return _check_and_pack(db, cfg, when, snapshot, threshold, chosen, shown, stored=stored)
 
     guard(body, stored)
