@@ -36,9 +36,12 @@ def grants(who: Identity, policy: str) -> list[Grant]:
 
 
 def enriched_findings(tmp_path: Path, identities: list[Identity], all_grants: list[Grant]) -> pd.DataFrame:
+    """IAM and the native agents (Bedrock, AgentCore, their tags) read completely: a role no
+    agent read names is not an agent's execution role."""
     now = datetime.now(UTC)
-    iam = Source("iam.json", Input.IAM.value, "aws", ACCOUNT, "iam.json", now, now, SourceStatus.COMPLETE)
-    collected = Collected(sources=[iam], identities=identities, grants=all_grants)
+    read = (Input.IAM, Input.BEDROCK_AGENTS, Input.BEDROCK_TAGS, Input.AGENTCORE_RUNTIMES, Input.AGENTCORE_GATEWAYS)
+    sources = [Source(k.value, k.value, "aws", ACCOUNT, k.value, now, now, SourceStatus.COMPLETE) for k in read]
+    collected = Collected(sources=sources, identities=identities, grants=all_grants)
     data, _warnings = enrich(collected, [], [], [], load_config(), "test")
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     return pipeline.check(store, load_config(), AS_OF, store.write_snapshot(data)).evaluation.findings
@@ -50,7 +53,7 @@ def absent(findings: pd.DataFrame, control: str, who: Identity) -> bool:
 
 def test_knowledge_base_and_memory_roles_are_not_agents_but_agent_roles_are(tmp_path: Path) -> None:
     kb = role("AmazonBedrockExecutionRoleForKnowledgeBase_docs", "bedrock_knowledge_base")
-    agent_role = role("AmazonBedrockExecutionRoleForAgents_orphan", "bedrock_agent")  # its agent was not collected
+    agent_role = role("AmazonBedrockExecutionRoleForAgents_orphan", "bedrock_agent")  # no agent read names it
     runtime_role = role("AgentCoreRuntimeRole", "agentcore_runtime")
     memory_role = role("AgentCoreMemoryRole", "agentcore_runtime")  # same trust, model inference only
     client = role("frontend", "lambda")  # calls an agent: a client, not an agent
@@ -163,3 +166,16 @@ def test_confused_deputy_on_trust_recorded_before_conditions_is_error(tmp_path: 
     )
     f = evaluate_records(tmp_path, identities=[old])
     assert status_of(f, "ACC-010", old.uid) == "error"
+
+
+def test_a_role_acting_like_an_agent_is_error_where_the_agents_that_may_name_it_were_not_read(tmp_path: Path) -> None:
+    """Only IAM read: whether an agent names the role as its execution role is unknown."""
+    agent_role = role("AmazonBedrockExecutionRoleForAgents_orphan", "bedrock_agent")
+    now = datetime.now(UTC)
+    iam = Source("iam.json", Input.IAM.value, "aws", ACCOUNT, "iam.json", now, now, SourceStatus.COMPLETE)
+    collected = Collected(sources=[iam], identities=[agent_role], grants=grants(agent_role, "agent"))
+    data, _warnings = enrich(collected, [], [], [], load_config(), "test")
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    f = pipeline.check(store, load_config(), AS_OF, store.write_snapshot(data)).evaluation.findings
+    assert status_of(f, "INV-001", agent_role.uid) == "error"
+    assert "bedrock_agent" in evidence_of(f, "INV-001", agent_role.uid)["unknown_because"]
