@@ -24,7 +24,7 @@ from agentaudit.controls.needs import Coverage
 from agentaudit.controls.registry import CHECKS, load_builtin_checks
 from agentaudit.model.identity import make_uid
 from agentaudit.model.kinds import Input
-from agentaudit.model.records import Identity, Source, SourceStatus, Status, evolve
+from agentaudit.model.records import Identity, Severity, Source, SourceStatus, Status, evolve
 from agentaudit.model.store import Store
 from tests.conftest import AS_OF, complete_sources, evaluate_records, evidence_of, identity, status_of
 
@@ -350,6 +350,38 @@ def test_a_secret_links_to_the_same_named_role_in_its_own_account_only(tmp_path:
     linked = dict(zip(creds["name"], creds["identity_uid"], strict=True))
     assert linked["db"] == "aws:111111111111:arn:aws:iam::111111111111:role/worker"
     assert linked["x"] is None  # no "worker" in account 333333333333: not linked to another account's role
+
+
+def test_a_secret_tag_naming_two_identities_of_its_account_links_to_neither_and_says_so(tmp_path: Path) -> None:
+    """IAM lets a role and a user share a name: the tag is ambiguous, reported, never guessed."""
+    account = "111111111111"
+    user = {"UserName": "worker", "UserId": "AIDAWORKER", "Arn": f"arn:aws:iam::{account}:user/worker",
+            "Path": "/", "CreateDate": "2025-01-01T00:00:00Z", "UserPolicyList": [], "AttachedManagedPolicies": [],
+            "GroupList": []}  # fmt: skip
+    _write(
+        tmp_path / account / "iam.json",
+        {"RoleDetailList": [_role(account, "worker")], "UserDetailList": [user], "GroupDetailList": [], "Policies": []},
+    )
+    secret = {"ARN": f"arn:aws:secretsmanager:eu-west-1:{account}:secret:db-AbCdEf", "Name": "db",
+              "Tags": [{"Key": "agent-identity", "Value": "worker"}]}  # fmt: skip
+    _write(tmp_path / account / "secrets.json", {"SecretList": [secret]})
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    collected = pipeline.collect(tmp_path, store, load_config(None))
+    assert any("names no single identity" in w and "not linked" in w for w in collected.warnings), collected.warnings
+    snapshot = store.latest_snapshot_id()
+    assert snapshot is not None
+    assert store.read_table("credentials", snapshot)["identity_uid"].isna().all()
+
+
+def test_one_severity_order_everywhere() -> None:
+    """Severity.rank is the order: the pack's severity table and OCSF's severity_id follow it."""
+    from agentaudit.output.ocsf import SEVERITY_ID
+    from agentaudit.output.packdata import SEVERITY_ORDER
+
+    ranked = [s.value for s in sorted(Severity, key=lambda s: s.rank)]
+    assert ranked == ["info", "low", "medium", "high", "critical"]
+    assert list(SEVERITY_ORDER) == ranked[::-1]
+    assert [SEVERITY_ID[s] for s in ranked] == [1, 2, 3, 4, 5]
 
 
 def test_an_azure_file_without_a_tenant_folder_takes_no_other_folders_tenant(tmp_path: Path) -> None:

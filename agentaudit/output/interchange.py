@@ -25,8 +25,6 @@ OCSF_VERSION = "1.3.0"
 OSCAL_VERSION = "1.1.2"
 NAMESPACE = uuid.UUID("5b3c8f7e-2f4a-4c1e-9a0b-6d7e8f9a0b1c")  # agentaudit's own uuid5 namespace
 _NAMESPACE_BYTES = NAMESPACE.bytes
-SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
-COMPLIANCE_STATUS = {"pass": (1, "Pass"), "fail": (3, "Fail"), "accepted": (3, "Fail"), "error": (0, "Unknown")}
 
 
 def _ms(value: datetime) -> int:

@@ -20,12 +20,14 @@ import pandas as pd
 
 from agentaudit import __version__
 from agentaudit.controls.catalog import Catalog, Control
+from agentaudit.model.records import Severity
 from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.results import column_values, dumps, needing_action, open_text
 
 OCSF_VERSION = "1.3.0"
 COMPLIANCE, DETECTION = 2003, 2004
-SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+# OCSF severity_id 1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical: agentaudit's one order.
+SEVERITY_ID = {s.value: s.rank + 1 for s in Severity}
 COMPLIANCE_STATUS = {"pass": (1, "Pass"), "fail": (3, "Fail"), "accepted": (3, "Fail"), "error": (0, "Unknown")}
 # OCSF status_id: an accepted risk is Suppressed (as Prowler marks muted findings), the rest New.
 EVENT_STATUS = {"accepted": (3, "Suppressed")}
