@@ -82,6 +82,7 @@ export:                                # copies of each signed pack (`export`, `
   sse_kms_key_id: ""                   # S3: encrypt with SSE-KMS under this key id/ARN ("aws/s3" = the AWS managed key)
   object_lock_mode: ""                 # S3 Object Lock retention per object: GOVERNANCE or COMPLIANCE ("" = none)
   retain_days: 0                       # with object_lock_mode: days each object stays undeletable
+  azure_blob_url: ""                   # Azure: blob service URL with {account} (default: azure.cloud's, https://{account}.blob.core.windows.net)
 schedule:                              # unattended runs: `run --period auto`
   period: previous                     # auto = the quarter that just ended (previous) or the one under way (current)
   lock_minutes: 240                    # a run holds its period's lock at most this long (a crashed run's lapses)

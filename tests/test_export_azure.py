@@ -10,17 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.identity import ClientSecretCredential
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from typer.testing import CliRunner
 
 from agentaudit.cli import EXIT_EXPORT, app
 from agentaudit.output.manifest import MANIFEST, SIGNATURE
-from agentaudit.output.storage import Options
-from agentaudit.output.storage.export import ExportIncompleteError, export_pack
-from tests.azurite import ACCOUNT, azurite, connection_string
+from agentaudit.output.storage import Options, StorageError
+from agentaudit.output.storage.export import ExportIncompleteError, export_pack, options_from
+from tests.azurite import ACCOUNT, OAuthAzurite, azurite, azurite_oauth, connection_string
 from tests.proxy import Proxy
 
-__all__ = ["azurite"]  # the session fixture, used by name below
+__all__ = ["azurite", "azurite_oauth"]  # fixtures, used by name below
 runner = CliRunner()
 
 
@@ -155,9 +156,58 @@ def test_remote_verify_catches_a_rewritten_manifest_and_a_deleted_blob(
     ]
 
 
+def test_blob_export_with_azure_identity_credentials_over_https(
+    demo_run: dict[str, Any], azurite_oauth: OAuthAzurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No connection string: DefaultAzureCredential's environment credential trades a client
+    secret at a loopback Entra authority for a bearer token, which Azurite (HTTPS, OAuth) checks."""
+    for key, value in {
+        "SSL_CERT_FILE": str(azurite_oauth.ca),
+        "AZURE_AUTHORITY_HOST": azurite_oauth.authority.url,
+        "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "AZURE_CLIENT_ID": "agentaudit-export",
+        "AZURE_CLIENT_SECRET": "not-a-secret",
+    }.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AZURE_STORAGE_CONNECTION_STRING", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(key, raising=False)
+    blob_url = f"https://127.0.0.1:{azurite_oauth.port}/{{account}}"
+    config = tmp_path / "policy.yaml"
+    config.write_text(f"export:\n  azure_blob_url: {blob_url}\n")
+    setup = ClientSecretCredential(
+        "72f988bf-86f1-41af-91ab-2d7cd011db47", "agentaudit-export", "not-a-secret",
+        authority=azurite_oauth.authority.url, disable_instance_discovery=True, connection_verify=str(azurite_oauth.ca),
+    )  # fmt: skip
+    BlobServiceClient(
+        blob_url.format(account=ACCOUNT), setup, connection_verify=str(azurite_oauth.ca)
+    ).create_container("oauth")
+    where, files = _files(demo_run["folder"])
+    url = f"azure://{ACCOUNT}/oauth/agentaudit"
+    done = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url, "--config", str(config)])
+    assert done.exit_code == 0, done.output
+    assert f"{len(files)} uploaded" in done.stderr and f"{len(files)} read back" in done.stderr
+    assert "not-a-secret" not in done.output and azurite_oauth.authority.tokens >= 1
+    checked = runner.invoke(app, ["verify", f"{url}/{where}", "--config", str(config)])
+    assert checked.exit_code == 0, checked.output
+    config.write_text("export:\n  azure_blob_url: http://plain.example/{account}\n")
+    plain = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", url, "--config", str(config)])
+    assert plain.exit_code == 2 and "export.azure_blob_url must be an https:// URL" in plain.stderr
+
+
 def test_connection_string_for_another_account_is_one_line(
     demo_run: dict[str, Any], container: ContainerClient
 ) -> None:
     result = runner.invoke(app, ["export", str(demo_run["folder"]), "--to", "azure://otheraccount/evidence"])
     assert result.exit_code == 2
     assert "is for account 'devstoreaccount1', the URL names 'otheraccount'" in result.stderr
+
+
+def test_the_blob_service_follows_azure_cloud_unless_configured() -> None:
+    assert options_from({}, None, None, None, "usgovernment").azure_blob_url == (
+        "https://{account}.blob.core.usgovcloudapi.net"
+    )
+    assert options_from({}, None, None, None).azure_blob_url == "https://{account}.blob.core.windows.net"
+    own = {"azure_blob_url": "https://{account}.blob.core.contoso.example"}
+    assert options_from(own, None, None, None, "china").azure_blob_url == own["azure_blob_url"]
+    with pytest.raises(StorageError, match=r"azure\.cloud must be one of public, usgovernment, china, got 'mars'"):
+        options_from({}, None, None, None, "mars")

@@ -26,7 +26,7 @@ from agentaudit.errors import AgentAuditError, redact_urls
 from agentaudit.model.locks import LockHeldError
 from agentaudit.model.records import Severity
 from agentaudit.model.store import Store
-from agentaudit.output.storage import open_backend, parse_url
+from agentaudit.output.storage import Options, open_backend, parse_url
 from agentaudit.output.storage.export import ExportIncompleteError, export_pack, options_from
 
 EXIT_OK, EXIT_GAPS, EXIT_INPUT, EXIT_EXPORT, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -228,15 +228,19 @@ def open_store(cfg: Config) -> Store:
     return Store(cfg.store, float(cfg.data["store_busy_timeout_s"]))
 
 
+def export_options(cfg: Config, sse: str | None, lock: str | None, days: int | None) -> Options:
+    return options_from(cfg.data["export"], sse, lock, days, str(cfg.data["azure"]["cloud"] or "public"))
+
+
 def check_destination(url: str, cfg: Config) -> None:
     """Parse a run's export destination and options, and open its client (no request is sent),
     before anything is collected: a wrong setting is exit 2 now, not after the pack."""
-    open_backend(parse_url(url), options_from(cfg.data["export"], None, None, None))
+    open_backend(parse_url(url), export_options(cfg, None, None, None))
 
 
 def export_folder(folder: Path, url: str, cfg: Config, sse: str | None, lock: str | None, days: int | None) -> str:
     """Export, then report what was stored and read back; failures raise (exit 3 or 2)."""
-    options = options_from(cfg.data["export"], sse, lock, days)
+    options = export_options(cfg, sse, lock, days)
     with progress("export") as tick:
         report = export_pack(folder, url, options, tick)
     err.print(

@@ -16,6 +16,7 @@ from agentaudit.cli.common import (
     SseOpt,
     app,
     export_folder,
+    export_options,
     guard,
     make_config,
 )
@@ -32,12 +33,14 @@ def verify(
     fingerprint: Annotated[
         str | None, typer.Option(help="Expected SHA-256 fingerprint of the signing certificate (hex, colons optional).")
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Check every digest and both signatures of a pack, on disk or where it is stored; exit 0 only if all hold."""
 
     def body() -> int:
         if "://" in pack_dir and not pack_dir.startswith("file://"):
-            report = verify_remote(pack_dir, fingerprint)
+            options = export_options(make_config(config, None, None), None, None, None)  # the Azure blob service
+            report = verify_remote(pack_dir, fingerprint, options)
         else:
             folder = Path(pack_dir.removeprefix("file://"))
             if not folder.is_dir():

@@ -16,6 +16,12 @@ from urllib.parse import urlparse
 from agentaudit.errors import AgentAuditError
 
 SCHEMES = ("file", "s3", "azure")
+# The blob service of an account per Azure cloud (`azure.cloud`); `export.azure_blob_url` overrides.
+BLOB_URLS = {
+    "public": "https://{account}.blob.core.windows.net",
+    "usgovernment": "https://{account}.blob.core.usgovcloudapi.net",
+    "china": "https://{account}.blob.core.chinacloudapi.cn",
+}
 
 
 class StorageError(AgentAuditError):
@@ -88,11 +94,13 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class Options:
-    """How objects are written: S3 SSE-KMS key, and a retention lock (S3 Object Lock)."""
+    """How objects are written: S3 SSE-KMS key, and a retention lock (S3 Object Lock); where an
+    Azure account's blob service is."""
 
     sse_kms_key_id: str = ""
     lock_mode: str = ""  # "", "GOVERNANCE" or "COMPLIANCE"
     retain_days: int = 0
+    azure_blob_url: str = BLOB_URLS["public"]
 
 
 def open_backend(location: Location, options: Options | None = None) -> Backend:
@@ -110,4 +118,4 @@ def open_backend(location: Location, options: Options | None = None) -> Backend:
         return S3Backend(location, opts)
     from agentaudit.output.storage.azure import AzureBackend
 
-    return AzureBackend(location)
+    return AzureBackend(location, blob_url=opts.azure_blob_url)

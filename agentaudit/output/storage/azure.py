@@ -2,9 +2,11 @@
 
 `AZURE_STORAGE_CONNECTION_STRING`, when set, is used (the variable the Azure CLI and SDKs share);
 otherwise `DefaultAzureCredential` (environment, workload or managed identity, Azure CLI login)
-against `https://<account>.blob.core.windows.net`. Each blob carries its SHA-256 as metadata and
-is created with overwrite refused. Immutability comes from the container's policy (time-based
-retention or version-level WORM), which the export reports.
+against the account's blob service in the configured cloud (`https://<account>.blob.core.windows.net`
+by default); an `AZURE_AUTHORITY_HOST` outside the Azure clouds skips Entra instance discovery.
+Each blob carries its SHA-256 as metadata and is created with overwrite refused. Immutability
+comes from the container's policy (time-based retention or version-level WORM), which the export
+reports.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, LinearRetry
 
-from agentaudit.output.storage import Location, StorageError
+from agentaudit.output.storage import BLOB_URLS, Location, StorageError
 from agentaudit.tls import azure_transport_options
 
 META_KEY = "sha256"
 CONNECTION_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+CLOUD_AUTHORITIES = {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn"}
 # A few quick retries: a run cut off by a longer outage exits 3 and resumes on the next attempt.
 CLIENT_OPTIONS: dict[str, Any] = {
     "retry_policy": LinearRetry(backoff=2, random_jitter_range=1, retry_total=3),
@@ -30,7 +34,17 @@ CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
-def _service(account: str) -> BlobServiceClient:
+def _credential(tls: dict[str, Any]) -> Any:
+    """azure-identity's chain; a private authority (AZURE_AUTHORITY_HOST) is not looked up in
+    Entra's instance discovery, which knows only the Azure clouds."""
+    from azure.identity import DefaultAzureCredential
+
+    host = urlparse(os.environ.get("AZURE_AUTHORITY_HOST") or "https://login.microsoftonline.com").hostname
+    extra = {} if host in CLOUD_AUTHORITIES else {"disable_instance_discovery": True}
+    return DefaultAzureCredential(**extra, **tls)
+
+
+def _service(account: str, blob_url: str) -> BlobServiceClient:
     connection = os.environ.get(CONNECTION_ENV)
     if connection:
         try:
@@ -42,11 +56,8 @@ def _service(account: str) -> BlobServiceClient:
         if service.account_name != account:
             raise StorageError(f"{CONNECTION_ENV} is for account {service.account_name!r}, the URL names {account!r}")
         return service
-    from azure.identity import DefaultAzureCredential
-
     tls = azure_transport_options()
-    credential = DefaultAzureCredential(**tls)
-    return BlobServiceClient(f"https://{account}.blob.core.windows.net", credential, **CLIENT_OPTIONS, **tls)
+    return BlobServiceClient(blob_url.format(account=account), _credential(tls), **CLIENT_OPTIONS, **tls)
 
 
 def _reason(exc: AzureError) -> str:
@@ -56,9 +67,11 @@ def _reason(exc: AzureError) -> str:
 
 
 class AzureBackend:
-    def __init__(self, location: Location, container: ContainerClient | None = None):
+    def __init__(
+        self, location: Location, container: ContainerClient | None = None, blob_url: str = BLOB_URLS["public"]
+    ):
         self.location = location
-        self.container = container or _service(location.account).get_container_client(location.container)
+        self.container = container or _service(location.account, blob_url).get_container_client(location.container)
 
     def _name(self, key: str) -> str:
         return f"{self.location.prefix}/{key}" if self.location.prefix else key

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agentaudit.output.manifest import MANIFEST, SIGNATURE, Verification, sha256_file, verify_pack
-from agentaudit.output.storage import Backend, Location, Options, StorageError, open_backend, parse_url
+from agentaudit.output.storage import BLOB_URLS, Backend, Location, Options, StorageError, open_backend, parse_url
 
 
 class ExportIncompleteError(StorageError):
@@ -112,10 +112,10 @@ def _read_back(store: Backend, digests: dict[str, str], report: ExportReport) ->
         raise ExportIncompleteError(f"export not confirmed: {report.destination}: " + "; ".join(problems))
 
 
-def fetch_pack(url: str, dest: Path) -> Location:
+def fetch_pack(url: str, dest: Path, options: Options | None = None) -> Location:
     """Copy every object stored under a pack's URL into `dest` (for `verify`); returns the location."""
     location = parse_url(url)
-    store = open_backend(location)
+    store = open_backend(location, options)
     keys = store.keys()
     if not keys:
         raise StorageError(f"{location.url()}: no objects stored there")
@@ -132,9 +132,14 @@ def fetch_pack(url: str, dest: Path) -> Location:
 
 
 def options_from(
-    config: dict[str, object], sse_kms_key_id: str | None, lock_mode: str | None, retain_days: int | None
+    config: dict[str, object],
+    sse_kms_key_id: str | None,
+    lock_mode: str | None,
+    retain_days: int | None,
+    cloud: str = "public",
 ) -> Options:
-    """Export options: command-line values over the config's `export` section, checked."""
+    """Export options: command-line values over the config's `export` section, checked; the
+    Azure blob service is `export.azure_blob_url`, else that of `azure.cloud`."""
     sse = sse_kms_key_id if sse_kms_key_id is not None else str(config.get("sse_kms_key_id", ""))
     mode = (lock_mode if lock_mode is not None else str(config.get("object_lock_mode", ""))).upper()
     days = retain_days if retain_days is not None else int(str(config.get("retain_days", 0)))
@@ -144,13 +149,20 @@ def options_from(
         raise StorageError("an object lock needs a retention of at least 1 day (export.retain_days / --retain-days)")
     if days and not mode:
         raise StorageError("a retention period needs an object lock mode (export.object_lock_mode / --object-lock)")
-    return Options(sse_kms_key_id=sse, lock_mode=mode, retain_days=days)
+    blob_url = str(config.get("azure_blob_url") or BLOB_URLS.get(cloud, ""))
+    if not blob_url.startswith("https://") or "{account}" not in blob_url:
+        raise StorageError(
+            f"export.azure_blob_url must be an https:// URL with {{account}} in it, got {blob_url!r}"
+            if config.get("azure_blob_url")
+            else f"azure.cloud must be one of {', '.join(BLOB_URLS)}, got {cloud!r}"
+        )
+    return Options(sse_kms_key_id=sse, lock_mode=mode, retain_days=days, azure_blob_url=blob_url)
 
 
-def verify_remote(url: str, expected_fingerprint: str | None = None) -> Verification:
+def verify_remote(url: str, expected_fingerprint: str | None = None, options: Options | None = None) -> Verification:
     """Download the pack stored at `url` to a private temporary folder and verify it there."""
     with tempfile.TemporaryDirectory(prefix="agentaudit-verify-") as scratch:
-        location = fetch_pack(url, Path(scratch))
+        location = fetch_pack(url, Path(scratch), options)
         result = verify_pack(Path(scratch), expected_fingerprint)
     result.checked.insert(0, f"read {location.url()}")
     return result
