@@ -129,3 +129,13 @@ def test_an_empty_bulk_table_keeps_its_header(tmp_path: Path) -> None:
     book.save()
     rows = list(load_workbook(tmp_path / "t.xlsx")["Tools"].iter_rows(values_only=True))
     assert rows == [("n", "text")]
+
+
+def test_rows_fill_a_sheet_xlsxwriter_wrote_no_row_of(tmp_path: Path) -> None:
+    book = xlsx.Book(tmp_path / "t.xlsx")
+    sheet = book.book.add_worksheet("Bare")
+    book.fill(sheet, [sheetxml.text_array(["a", None, "c"])], 1)
+    book.save()
+    loaded = load_workbook(tmp_path / "t.xlsx")["Bare"]
+    assert list(loaded.iter_rows(values_only=True)) == [("a",), (None,), ("c",)]
+    assert loaded.calculate_dimension() == "A1:A3"

@@ -4,7 +4,7 @@ XlsxWriter spends about ten microseconds of Python per cell: 180 s for the 1.25 
 Findings sheet of a 100,000-identity pack. Here each column becomes its cells' XML in a few C++
 passes (escape, wrap, join), so a row costs a fraction of that; the workbook around it (styles,
 header row, widths, filters, print set-up) is still XlsxWriter's. The encoding follows what
-XlsxWriter writes in constant-memory mode (inline strings), so a cell reads back the same from either writer:
+XlsxWriter writes for inline strings, so a cell reads back as it would from XlsxWriter:
 inline strings, `_xHHHH_` for control characters XML cannot carry (and `_x005F_` before a
 literal `_xHHHH_`), `xml:space="preserve"` around edge whitespace, a quote-prefix style on text a
 spreadsheet would run as a formula, dates as serial numbers in a date style, at most 32,767
@@ -250,7 +250,8 @@ def _sheet_paths(book: zipfile.ZipFile) -> dict[str, str]:
 
 
 def _fill(book: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo, rows: Rows, styles: Styles) -> None:
-    head, tail = book.read(info).decode("utf-8").split("</sheetData>", 1)
+    xml = book.read(info).decode("utf-8").replace("<sheetData/>", "<sheetData></sheetData>", 1)
+    head, tail = xml.split("</sheetData>", 1)
     last = f"{column_letter(max(len(rows.columns) - 1, 0))}{rows.first + row_count(rows.columns) - 1}"
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
     part = zipfile.ZipInfo(info.filename, date_time=info.date_time)
