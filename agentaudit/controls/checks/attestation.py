@@ -7,10 +7,13 @@ from typing import Any
 
 import pandas as pd
 
-from agentaudit.controls.checks._util import FAIL, NOT_APPLICABLE, PASS, evidence, pass_fail
+from agentaudit.controls.checks._util import ERROR, FAIL, NOT_APPLICABLE, PASS, evidence, pass_fail
 from agentaudit.controls.context import Context, result
+from agentaudit.controls.needs import Coverage
 from agentaudit.controls.registry import check
 from agentaudit.model import attestation as fmt
+from agentaudit.model.identity import parse_uid
+from agentaudit.model.kinds import Input
 
 NOT_DUE = NOT_APPLICABLE
 
@@ -78,6 +81,39 @@ def _still_present(ctx: Context, decisions: pd.DataFrame) -> list[bool]:
     return present
 
 
+def _identity_input(subject: str) -> Input | None:
+    """The input an identity is read from when the catalog's needs for ATT-002 (IAM, Bedrock
+    agents, Entra principals) do not cover it: AgentCore resources and Foundry agents."""
+    try:
+        uid = parse_uid(subject)
+    except ValueError:
+        return None
+    if uid.provider == "aws" and ":bedrock-agentcore:" in uid.native_id:
+        native = uid.native_id
+        return (
+            Input.AGENTCORE_RUNTIMES
+            if ":runtime/" in native
+            else Input.AGENTCORE_GATEWAYS
+            if ":gateway/" in native
+            else Input.AGENTCORE_WORKLOAD_IDENTITIES
+        )
+    if uid.provider == "azure" and "/" in uid.native_id:
+        return Input.FOUNDRY_AGENTS  # project/agent
+    return None
+
+
+def _unread_reader(ctx: Context, revokes: pd.DataFrame) -> list[str | None]:
+    """Per revoke decision: the input that would show its identity gone, when it was not read
+    completely for the identity's account (its absence then shows nothing), else None."""
+    coverage = Coverage.of(ctx.sources)
+    found: list[str | None] = []
+    for kind, subject in zip(revokes["kind"], revokes["subject_uid"], strict=True):
+        needed = _identity_input(str(subject)) if kind == "identity" else None
+        account = parse_uid(str(subject)).account if needed else ""
+        found.append(needed.value if needed and not coverage.has(needed, account) else None)
+    return found
+
+
 @check("ATT-002")
 def revokes_carried_out(ctx: Context) -> pd.DataFrame:
     """Due once a snapshot was taken more than revoke_grace_days after the decision's import."""
@@ -92,12 +128,19 @@ def revokes_carried_out(ctx: Context) -> pd.DataFrame:
     due_by = revokes["decided_at"] + grace
     due = (due_by < taken).tolist()
     present = _still_present(ctx, revokes)
-    statuses = [(FAIL if p else PASS) if d else (PASS if not p else NOT_DUE) for d, p in zip(due, present, strict=True)]
+    unread = _unread_reader(ctx, revokes)
+    statuses = [
+        (FAIL if p else ERROR if u else PASS) if d else (NOT_DUE if p else ERROR if u else PASS)
+        for d, p, u in zip(due, present, unread, strict=True)
+    ]
     notes = [
-        ("revoked, still present in the snapshot" if p else "carried out: no longer present or disabled")
-        if d
-        else ("carried out early" if not p else "pending: due by the first snapshot after the grace period")
-        for d, p in zip(due, present, strict=True)
+        (f"gone from the snapshot, but {u} was not read for its account: not shown removed" if u and not p else None)
+        or (
+            ("revoked, still present in the snapshot" if p else "carried out: no longer present or disabled")
+            if d
+            else ("carried out early" if not p else "pending: due by the first snapshot after the grace period")
+        )
+        for d, p, u in zip(due, present, unread, strict=True)
     ]
     return result(
         revokes["row_id"],
