@@ -187,32 +187,40 @@ def test_a_revoked_agentcore_runtime_is_not_shown_gone_by_a_snapshot_that_did_no
     tmp_path: Path,
 ) -> None:
     """ATT-002's catalog needs cover IAM, Bedrock agents and Entra principals; an AgentCore
-    runtime (or Foundry agent) is read from its own list, so its absence shows nothing without it.
-    A revoked IAM role in the same snapshot is still judged (boundary)."""
+    runtime (or Foundry agent) and a Bedrock API key are read from their own lists, so their
+    absence shows nothing without them. A revoked IAM role in the same snapshot is still judged."""
     arn = "arn:aws:bedrock-agentcore:eu-west-1:111122223333:runtime/quote-AbC123"
     runtime = identity("quote", kind="aws_agentcore_runtime", native_id=arn, is_agent=True)
     role = identity("retired-agent")
+    key = Credential(
+        uid=f"{role.uid}#service_credential/ACCA1", provider="aws", account="111122223333", native_id="ACCA1",
+        name="bedrock key", type="api_key", store="iam", source="test", identity_uid=role.uid,
+    )  # fmt: skip
+    lists = ("agentcore_runtimes", "iam_service_specific_credentials")
 
-    def snapshot(created: datetime, present: bool, read_runtimes: bool) -> None:
-        sources = [s for s in complete_sources({}) if read_runtimes or s.kind != "agentcore_runtimes"]
+    def snapshot(created: datetime, present: bool, read_lists: bool) -> None:
+        sources = [s for s in complete_sources({}) if read_lists or s.kind not in lists]
         data = SnapshotData(
-            origin="test", sources=sources, identities=[runtime, role] if present else [], credentials=[],
-            grants=[], tools=[], people=[], profiles=[], register=[],
+            origin="test", sources=sources, identities=[runtime, role] if present else [],
+            credentials=[key] if present else [], grants=[], tools=[], people=[], profiles=[], register=[],
         )  # fmt: skip
         store.write_snapshot(data, now=created)
 
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     decided = datetime(2026, 11, 10, tzinfo=UTC)
-    snapshot(decided - timedelta(days=1), present=True, read_runtimes=True)
-    rows = [fmt.make_row_id("identity", runtime.uid), fmt.make_row_id("identity", role.uid)]
+    snapshot(decided - timedelta(days=1), present=True, read_lists=True)
+    rows = [
+        fmt.make_row_id("identity", runtime.uid),
+        fmt.make_row_id("credential", key.uid),
+        fmt.make_row_id("identity", role.uid),
+    ]
     _decide(store, decided, [(r, Decision.REVOKE) for r in rows])
-    snapshot(decided + timedelta(days=3), present=False, read_runtimes=False)
+    snapshot(decided + timedelta(days=3), present=False, read_lists=False)
     unread = pipeline.check(store, load_config(), datetime(2026, 11, 20, tzinfo=UTC)).evaluation.findings
-    assert status_of(unread, "ATT-002", rows[0]) == "error"
-    assert status_of(unread, "ATT-002", rows[1]) == "pass"
-    snapshot(decided + timedelta(days=4), present=False, read_runtimes=True)
+    assert [status_of(unread, "ATT-002", r) for r in rows] == ["error", "error", "pass"]
+    snapshot(decided + timedelta(days=4), present=False, read_lists=True)
     read = pipeline.check(store, load_config(), datetime(2026, 11, 20, tzinfo=UTC)).evaluation.findings
-    assert status_of(read, "ATT-002", rows[0]) == "pass"
+    assert [status_of(read, "ATT-002", r) for r in rows] == ["pass", "pass", "pass"]
 
 
 def test_revokes_pass_when_gone_fail_when_present_and_wait_for_the_grace_period(tmp_path: Path) -> None:

@@ -81,15 +81,22 @@ def _still_present(ctx: Context, decisions: pd.DataFrame) -> list[bool]:
     return present
 
 
-def _identity_input(subject: str) -> Input | None:
-    """The input an identity is read from when the catalog's needs for ATT-002 (IAM, Bedrock
-    agents, Entra principals) do not cover it: AgentCore resources and Foundry agents."""
+def _reading_input(kind: str, subject: str) -> Input | None:
+    """The input a revoked identity or credential is read from when the catalog's needs for
+    ATT-002 do not cover it: AgentCore resources and credential providers, Foundry agents,
+    Bedrock API keys."""
     try:
         uid = parse_uid(subject)
     except ValueError:
         return None
-    if uid.provider == "aws" and ":bedrock-agentcore:" in uid.native_id:
-        native = uid.native_id
+    native = uid.native_id
+    if kind == "credential":
+        if "#service_credential/" in native:
+            return Input.SERVICE_CREDENTIALS
+        return Input.AGENTCORE_CREDENTIAL_PROVIDERS if ":bedrock-agentcore:" in native else None
+    if kind != "identity":
+        return None
+    if uid.provider == "aws" and ":bedrock-agentcore:" in native:
         return (
             Input.AGENTCORE_RUNTIMES
             if ":runtime/" in native
@@ -97,9 +104,7 @@ def _identity_input(subject: str) -> Input | None:
             if ":gateway/" in native
             else Input.AGENTCORE_WORKLOAD_IDENTITIES
         )
-    if uid.provider == "azure" and "/" in uid.native_id:
-        return Input.FOUNDRY_AGENTS  # project/agent
-    return None
+    return Input.FOUNDRY_AGENTS if uid.provider == "azure" and "/" in native else None  # project/agent
 
 
 def _unread_reader(ctx: Context, revokes: pd.DataFrame) -> list[str | None]:
@@ -108,7 +113,7 @@ def _unread_reader(ctx: Context, revokes: pd.DataFrame) -> list[str | None]:
     coverage = Coverage.of(ctx.sources)
     found: list[str | None] = []
     for kind, subject in zip(revokes["kind"], revokes["subject_uid"], strict=True):
-        needed = _identity_input(str(subject)) if kind == "identity" else None
+        needed = _reading_input(str(kind), str(subject))
         account = parse_uid(str(subject)).account if needed else ""
         found.append(needed.value if needed and not coverage.has(needed, account) else None)
     return found
