@@ -119,6 +119,10 @@ def test_bulk_table_continues_on_a_new_sheet_past_the_row_limit(
     values = [row for name in loaded.sheetnames for row in loaded[name].iter_rows(min_row=2, values_only=True)]
     assert values == [(i, f"row {i}") for i in range(10)]
     assert [loaded[name].auto_filter.ref for name in loaded.sheetnames] == ["A1:B5", "A1:B5", "A1:B3"]
+    # Printed as the table, so text overflowing the last column cannot shrink the page further.
+    assert [str(loaded[name].print_area).split("!")[1] for name in loaded.sheetnames] == ["$A$1:$B$5"] * 2 + [
+        "$A$1:$B$3"
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"], "something was left beside the workbook"
 
 

@@ -130,6 +130,8 @@ class Book:
     @staticmethod
     def _finish(sheet: Worksheet, headers: Sequence[str], count: int) -> None:
         sheet.autofilter(0, 0, count, len(headers) - 1)
+        # Printed as the table: long text running past the last column would widen the page.
+        sheet.print_area(0, 0, max(count, 1), len(headers) - 1)
 
     def save(self) -> None:
         styles = Styles(quoted=self.quoted._get_xf_index(), date=self.date._get_xf_index())
