@@ -91,6 +91,7 @@ PLANTED = {
     "runtime_env_secret": "quote_runtime",  # AgentCore runtime with CARRIER_API_TOKEN in its environment (AGC-001)
     "gateway_not_enforcing": "dispatch-tools",  # AgentCore gateway whose policy engine only logs (AGC-003)
     "directory_admin_app": "shadow-automation",  # Application Administrator tenant-wide (ACC-012)
+    "unused_entra_app": "legacy-sftp",  # last signed in 200 days ago (ACC-005 from sign-in activity)
 }
 # Built-in Entra directory roles, by the template id Microsoft documents (Entra built-in roles reference).
 APPLICATION_ADMINISTRATOR = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
@@ -511,6 +512,7 @@ def azure_tenant() -> None:
     b.write(folder / "app-list.json", apps)
     b.write(folder / "role-assignments.json", assignments)
     directory_roles(folder, owners)
+    sign_ins(folder, sps)
     kv = "hal-prod-kv"
     b.write(folder / "keyvault" / f"{kv}-secrets.json", [
         b.keyvault_item(kv, "secrets", "db-admin-password", ago(500), None, {"owner": "ana.silva@halcyon.example"}),
@@ -526,6 +528,18 @@ def azure_tenant() -> None:
         b.keyvault_item(kv, "certificates", "portal-tls", ago(340), ahead(25)),
         b.keyvault_item(kv, "certificates", "edi-client", ago(100), ahead(265)),
     ])  # fmt: skip
+
+
+def sign_ins(folder: Path, sps: list[dict]) -> None:
+    """Saved `az rest` page of Graph beta reports/servicePrincipalSignInActivities: every principal of
+    the tenant signed in within the last days but the planted unused one (no randomness: the
+    generator's other draws stay as they were)."""
+    items = []
+    for index, sp in enumerate(sp for sp in sps if sp["appOwnerOrganizationId"] in (TENANT, None)):
+        days = 200 if sp["displayName"] == PLANTED["unused_entra_app"] else 1 + index % 6
+        items.append(b.sign_in_activity(sp["appId"], ago(days)))
+    context = "https://graph.microsoft.com/beta/$metadata#reports/servicePrincipalSignInActivities"
+    b.write(folder / "sign-in-activity.json", {"@odata.context": context, "value": items})
 
 
 def directory_roles(folder: Path, owners: dict[str, str]) -> None:

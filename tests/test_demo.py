@@ -65,6 +65,7 @@ def test_sample_estate_size(demo_run: dict[str, Any]) -> None:
         ("stale_key_user", "LC-001"),
         ("two_keys_user", "LC-007"),
         ("unused_role", "ACC-005"),
+        ("unused_entra_app", "ACC-005"),
         ("unused_key_user", "LC-008"),
         ("open_trust_role", "ACC-006"),
         ("oidc_trust_role", "ACC-006"),

@@ -365,6 +365,20 @@ def graph_certificate(name: str, key_id: str, start: datetime, end: datetime) ->
     }
 
 
+def sign_in_activity(app_id: str, last: datetime) -> dict[str, Any]:
+    """One item of Graph beta reports/servicePrincipalSignInActivities (as an app signing in)."""
+    when = {"lastSignInDateTime": iso(last), "lastSignInRequestId": "0f251de7-e611-41fb-bed0-6eb650757e72"}
+    return {
+        "id": app_id,
+        "appId": app_id,
+        "lastSignInActivity": when,
+        "applicationAuthenticationClientSignInActivity": when,
+        "applicationAuthenticationResourceSignInActivity": None,
+        "delegatedClientSignInActivity": None,
+        "delegatedResourceSignInActivity": None,
+    }
+
+
 def service_principal(
     object_id: str,
     app_id: str,
