@@ -41,6 +41,9 @@ from agentaudit.model.kinds import Input
 from agentaudit.model.records import Source, SourceStatus
 
 Progress = Callable[[str], None]
+Step = Callable[[], None]
+Chain = list[Step]  # steps that must run in order; chains run side by side
+ACCOUNT_THREADS = 8  # chains of one account read at once (per account worker)
 REPORT_POLLS = 20
 SECRET_READS = ("GetSecretValue", "BatchGetSecretValue")
 
@@ -173,6 +176,42 @@ class ApiCounter:
             session.events.register(f"before-call.secretsmanager.{operation}", _refuse_secret_read)
 
 
+def _run_chains(chains: list[Chain], cancelled: threading.Event, threads: int) -> None:
+    """Each chain's steps in order, chains side by side on daemon threads (Ctrl-C is not held up
+    by a hung read); the first unexpected error stops the rest and is raised here."""
+    pending: queue.SimpleQueue[Chain] = queue.SimpleQueue()
+    for chain in chains:
+        pending.put(chain)
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        while not cancelled.is_set():
+            try:
+                chain = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                for step in chain:
+                    if cancelled.is_set():
+                        return
+                    step()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller after the others stop
+                failures.append(exc)
+                cancelled.set()
+
+    workers = [
+        threading.Thread(target=work, name=f"agentaudit-aws-chain-{n}", daemon=True)
+        for n in range(min(threads, len(chains)))
+    ]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        while thread.is_alive():
+            thread.join(0.2)
+    if failures:
+        raise failures[0]
+
+
 def _one_line(text: str, limit: int = 240) -> str:
     """Error bodies can be whole HTML pages; keep one readable line."""
     text = " ".join(re.sub(r"<[^>]+>", " ", text).split())
@@ -214,6 +253,7 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
         self.counter = ApiCounter(options.source_deadline)
         self.out = Collected()
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()
         self.boto_config = BotoConfig(
             # total_max_attempts counts the first try, as AWS_MAX_ATTEMPTS does (max_attempts would not)
             retries={"mode": options.retry_mode, "total_max_attempts": options.max_attempts},
@@ -236,9 +276,10 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
         self, session: boto3.Session, service: str, region: str | None = None, config: BotoConfig | None = None
     ) -> Any:
         try:
-            return session.client(
-                service, region_name=region or session.region_name or "us-east-1", config=config or self.boto_config
-            )
+            with self._client_lock:  # a boto3 Session is not thread-safe; its clients are
+                return session.client(
+                    service, region_name=region or session.region_name or "us-east-1", config=config or self.boto_config
+                )
         except ValueError as exc:  # botocore's "Invalid endpoint: …" (InvalidRegionError is a BotoCoreError)
             raise EndpointSettingError(service=service, error=str(exc)) from None
 
@@ -418,54 +459,60 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
         return regions or [account.session.region_name or "us-east-1"]
 
     def _collect_account(self, account: _Account) -> None:
+        """The account's sources as independent chains run side by side: a slow or retrying
+        endpoint (a throttled service, a 500 retried with backoff) no longer delays the others.
+        Within a chain the order is kept: tags and policies follow the records they complete."""
         acc = account.account_id
-        run = self._run_source
-        run(
-            f"aws/{acc}/iam:GetAccountAuthorizationDetails",
-            Input.IAM,
-            acc,
-            partial(self._iam, account),
-        )
-        run(f"aws/{acc}/iam:CredentialReport", Input.CREDENTIAL_REPORT, acc, partial(self._report, account))
-        self._collect_extras_global(account)
+        source = self._source_step
+        chains: list[Chain] = [
+            [source(f"aws/{acc}/iam:GetAccountAuthorizationDetails", Input.IAM, acc, partial(self._iam, account))],
+            [source(f"aws/{acc}/iam:CredentialReport", Input.CREDENTIAL_REPORT, acc, partial(self._report, account))],
+            [self._extras_global(account)],
+        ]
         for region in self._regions(account):
-            prefix = f"aws/{acc}/{region}"
-            run(
-                f"{prefix}/secretsmanager:ListSecrets",
-                Input.SECRETS,
-                acc,
-                partial(self._secrets, account, region),
-            )
-            run(f"{prefix}/acm:Certificates", Input.CERTIFICATES, acc, partial(self._certificates, account, region))
-            run(f"{prefix}/cloudtrail:Trails", Input.CLOUDTRAIL_TRAILS, acc, partial(self._trails, account, region))
-            agents: list[tuple[str, str]] = []
-            run(
-                f"{prefix}/bedrock-agent:Agents",
-                Input.BEDROCK_AGENTS,
-                acc,
-                partial(self._agents, account, region, agents),
-            )
+            chains += self._regional_chains(account, region)
+        _run_chains(chains, self.counter.cancelled, ACCOUNT_THREADS)
+
+    def _source_step(self, name: str, kind: Input, account: str, func: Callable[[], int]) -> Step:
+        return partial(self._run_source, name, kind, account, func)
+
+    def _regional_chains(self, account: _Account, region: str) -> list[Chain]:
+        acc, prefix, session = account.account_id, f"aws/{account.account_id}/{region}", account.session
+        source = self._source_step
+        agents: list[tuple[str, str]] = []
+
+        def action_groups() -> None:  # only when the agents source found agents
             if agents:
                 groups = partial(self._action_groups, account, region, agents)
-                run(f"{prefix}/bedrock-agent:ActionGroups", Input.BEDROCK_TOOLS, acc, groups)
-            self._collect_extras_regional(account, region)
+                self._run_source(f"{prefix}/bedrock-agent:ActionGroups", Input.BEDROCK_TOOLS, acc, groups)
 
-    def _collect_extras_global(self, account: _Account) -> None:
+        def step(operation: str, kind: Input, func: Callable[..., int], *args: Any) -> Step:
+            return source(f"{prefix}/{operation}", kind, acc, partial(func, *args))
+
+        with_account, with_session = (account, region), (session, acc, region)
+        chains: list[Chain] = [
+            [
+                step("secretsmanager:ListSecrets", Input.SECRETS, self._secrets, *with_account),
+                step("secretsmanager:ResourcePolicies", Input.SECRET_POLICIES, self._secret_policies, *with_session),
+            ],
+            [
+                step("acm:Certificates", Input.CERTIFICATES, self._certificates, *with_account),
+                step("acm:Tags", Input.CERTIFICATE_TAGS, self._certificate_tags, *with_session),
+            ],
+            [step("cloudtrail:Trails", Input.CLOUDTRAIL_TRAILS, self._trails, *with_account)],
+            [
+                step("bedrock-agent:Agents", Input.BEDROCK_AGENTS, self._agents, *with_account, agents),
+                step("bedrock-agent:Tags", Input.BEDROCK_TAGS, self._agent_tags, *with_session),
+                action_groups,  # needs the agents' ids; after the (quick) tags
+            ],
+        ]
+        return chains + self._agentcore_chains(session, acc, region)
+
+    def _extras_global(self, account: _Account) -> Step:
         """Bedrock API keys (IAM service-specific credentials), once per account."""
         acc = account.account_id
         reads = partial(self._service_credentials, account.session, acc)
-        self._run_source(f"aws/{acc}/iam:ServiceSpecificCredentials", Input.SERVICE_CREDENTIALS, acc, reads)
-
-    def _collect_extras_regional(self, account: _Account, region: str) -> None:
-        """Agent and certificate tags and secret resource policies, after the records they complete."""
-        acc, prefix, session = account.account_id, f"aws/{account.account_id}/{region}", account.session
-        self._collect_agentcore(session, acc, region)
-        for op, kind, func in (
-            ("bedrock-agent:Tags", Input.BEDROCK_TAGS, self._agent_tags),
-            ("acm:Tags", Input.CERTIFICATE_TAGS, self._certificate_tags),
-            ("secretsmanager:ResourcePolicies", Input.SECRET_POLICIES, self._secret_policies),
-        ):
-            self._run_source(f"{prefix}/{op}", kind, acc, partial(func, session, acc, region))
+        return self._source_step(f"aws/{acc}/iam:ServiceSpecificCredentials", Input.SERVICE_CREDENTIALS, acc, reads)
 
     def _iam(self, account: _Account) -> int:
         client = self._client(account.session, "iam")

@@ -20,6 +20,7 @@ regions for AgentCore today, so every requested region is read and a region with
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -48,25 +49,30 @@ class AgentCoreReads:
 
     def _run_source(self, name: str, kind: Input, account: str, func: Any) -> None: ...  # pragma: no cover
 
-    def _collect_agentcore(self, session: Any, account: str, region: str) -> None:
+    def _agentcore_chains(self, session: Any, account: str, region: str) -> list[list[Callable[[], None]]]:
+        """Two chains run beside the region's other reads: runtimes, gateways and workload
+        identities in order (they share one GetResources tag read, counted to the first that asks),
+        and the credential providers on their own client."""
         listed = set(session.get_available_regions(SERVICE))
         if listed and region not in listed:  # botocore lists no regions for this service yet: try all
-            return
+            return []
         prefix = f"aws/{account}/{region}/bedrock-agentcore"
         # Made on first use, inside a source: a client botocore refuses to make is that source's gap.
         client = _Lazy(lambda: self._client(session, SERVICE, region))
         tagged = _TagCache(_Lazy(lambda: self._client(session, TAGGING, region)))
+        tagging_chain: list[Callable[[], None]] = []
         for family, kind, func in (
             ("Runtimes", Input.AGENTCORE_RUNTIMES, self._agentcore_runtimes),
             ("Gateways", Input.AGENTCORE_GATEWAYS, self._agentcore_gateways),
             ("WorkloadIdentities", Input.AGENTCORE_WORKLOAD_IDENTITIES, self._agentcore_workloads),
         ):
             name = f"{prefix}:{family}"
-            self._run_source(name, kind, account, lambda f=func, n=name: f(_Tagged(client, tagged), n))
+            read = partial(func, _Tagged(client, tagged), name)
+            tagging_chain.append(partial(self._run_source, name, kind, account, read))
         name = f"{prefix}:CredentialProviders"
-        self._run_source(
-            name, Input.AGENTCORE_CREDENTIAL_PROVIDERS, account, lambda: self._agentcore_providers(client, name)
-        )
+        providers = _Lazy(lambda: self._client(session, SERVICE, region))
+        read = partial(self._agentcore_providers, providers, name)
+        return [tagging_chain, [partial(self._run_source, name, Input.AGENTCORE_CREDENTIAL_PROVIDERS, account, read)]]
 
     @staticmethod
     def _pages(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
