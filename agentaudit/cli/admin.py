@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from agentaudit import pipeline
 from agentaudit.cli.common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -18,10 +17,16 @@ from agentaudit.cli.common import (
     app,
     err,
     guard,
+    lazy_module,
     make_config,
     open_store,
 )
 from agentaudit.errors import AgentAuditError, redact_urls
+
+if TYPE_CHECKING:
+    from agentaudit import pipeline
+else:  # heavy: loaded when a command first uses it
+    pipeline = lazy_module("agentaudit.pipeline")
 
 attest_app = typer.Typer(help="Owner attestations: import the review workbooks owners send back.")
 app.add_typer(attest_app, name="attest")

@@ -15,7 +15,6 @@ from agentaudit.cli.common import (
     guard,
     make_config,
 )
-from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError
 
 controls_app = typer.Typer(help="The control catalog: list it, or show one control in full.", no_args_is_help=False)
@@ -34,6 +33,8 @@ def controls_list(config: ConfigOpt = None) -> None:
     """List the control catalog with severities and framework mappings."""
 
     def body() -> int:
+        from agentaudit.controls.engine import checked_catalog  # pandas: only for the commands that need it
+
         catalog, _ = checked_catalog(make_config(config, None, None))
         table = Table(title="agentaudit controls")
         for column in ("id", "severity", "applies to", "title", "mappings"):
@@ -55,6 +56,8 @@ def controls_show(
     """Print one control in full: why, parameters with the values in force, remediation, mappings."""
 
     def body() -> int:
+        from agentaudit.controls.engine import checked_catalog
+
         cfg = make_config(config, None, None)
         catalog, _ = checked_catalog(cfg)
         control = catalog.controls.get(control_id.strip().upper())

@@ -8,13 +8,12 @@ from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from agentaudit import pipeline
 from agentaudit.cli.common import (
     EXIT_GAPS,
     EXIT_OK,
@@ -47,6 +46,7 @@ from agentaudit.cli.common import (
     err,
     export_folder,
     guard,
+    lazy_module,
     make_config,
     open_store,
     parse_as_of,
@@ -55,15 +55,18 @@ from agentaudit.cli.common import (
     progress,
     split_list,
 )
-from agentaudit.collectors.aws_live import AwsOptions
-from agentaudit.collectors.azure_live import AzureEndpoints, AzureOptions
 from agentaudit.config import Config
-from agentaudit.controls.engine import checked_catalog
 from agentaudit.errors import AgentAuditError
-from agentaudit.model.locks import period_lock
 from agentaudit.model.periods import period_end, resolve_period
 from agentaudit.model.records import Severity
-from agentaudit.model.store import Store
+
+if TYPE_CHECKING:
+    from agentaudit import pipeline
+    from agentaudit.collectors.aws_live import AwsOptions
+    from agentaudit.collectors.azure_live import AzureOptions
+    from agentaudit.model.store import Store
+else:  # heavy: loaded when a command first uses it, so --help and version start fast
+    pipeline = lazy_module("agentaudit.pipeline")
 
 
 def _azure_options(azure: bool, tenant: str | None, subscriptions: str | None, cfg: Config) -> AzureOptions | None:
@@ -71,6 +74,8 @@ def _azure_options(azure: bool, tenant: str | None, subscriptions: str | None, c
         if tenant or subscriptions:
             raise AgentAuditError("--tenant and --subscriptions need --azure")
         return None
+    from agentaudit.collectors.azure_live import AzureEndpoints, AzureOptions
+
     tenant = tenant or os.environ.get("AZURE_TENANT_ID")
     if not tenant:
         raise AgentAuditError("--azure needs the tenant id: --tenant ID (or AZURE_TENANT_ID)")
@@ -90,6 +95,8 @@ def _aws_options(
         if org or accounts or profiles or regions:
             raise AgentAuditError("--org, --accounts, --profiles and --regions need --aws")
         return None
+    from agentaudit.collectors.aws_live import AwsOptions
+
     return AwsOptions(
         profiles=split_list(profiles),
         accounts=split_list(accounts),
@@ -188,6 +195,8 @@ def _report_check(result: pipeline.CheckResult, fail_on: Severity | None) -> int
 def _framework_view(cfg: Config, frameworks: list[str] | None) -> list[str]:
     """The pack's framework view, decided once before any collection work starts (an unknown
     --framework is refused there); the pack is written with exactly this list."""
+    from agentaudit.controls.engine import checked_catalog
+
     return pipeline.framework_view(checked_catalog(cfg)[0].frameworks, frameworks)
 
 
@@ -345,6 +354,8 @@ def run(
         chosen = resolve_period(period, now, cfg.data["schedule"]["period"]) if period else None
         when = when or (min(now, period_end(chosen)) if chosen else None)
         ttl = timedelta(minutes=int(cfg.data["schedule"]["lock_minutes"]))
+        from agentaudit.model.locks import period_lock
+
         # Scheduled runs name their period (--period): one at a time per period.
         with period_lock(db, chosen, ttl) if chosen else nullcontext():
             collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict, azure_options)

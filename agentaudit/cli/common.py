@@ -8,13 +8,15 @@ the export resumes); 4 another run holds this period's lock.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,11 +25,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from agentaudit.config import Config, load_config
 from agentaudit.errors import AgentAuditError, redact_urls
-from agentaudit.model.locks import LockHeldError
 from agentaudit.model.records import Severity
-from agentaudit.model.store import Store
-from agentaudit.output.storage import Options, open_backend, parse_url
-from agentaudit.output.storage.export import ExportIncompleteError, export_pack, options_from
+
+if TYPE_CHECKING:  # heavy (SQLAlchemy, pandas, cloud SDKs): imported where used, so --help starts fast
+    from agentaudit.model.store import Store
+    from agentaudit.output.storage import Options
 
 EXIT_OK, EXIT_GAPS, EXIT_INPUT, EXIT_EXPORT, EXIT_LOCKED = 0, 1, 2, 3, 4
 
@@ -197,13 +199,13 @@ class Stored:
 def guard(func: Callable[[], int], stored: Stored | None = None) -> None:
     try:
         code = func()
-    except ExportIncompleteError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
-        raise typer.Exit(EXIT_EXPORT) from None
-    except LockHeldError as exc:
-        err.print(f"[yellow]locked:[/yellow] {exc}", highlight=False, markup=True, soft_wrap=True)
-        raise typer.Exit(EXIT_LOCKED) from None
     except AgentAuditError as exc:
+        if _is(exc, "agentaudit.output.storage.export", "ExportIncompleteError"):
+            err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(EXIT_EXPORT) from None
+        if _is(exc, "agentaudit.model.locks", "LockHeldError"):
+            err.print(f"[yellow]locked:[/yellow] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(EXIT_LOCKED) from None
         err.print(f"[red]error:[/red] {escape(redact_urls(str(exc)))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
     except OSError as exc:  # a folder or file the OS refused: name it, no traceback
@@ -220,26 +222,55 @@ def guard(func: Callable[[], int], stored: Stored | None = None) -> None:
     raise typer.Exit(code)
 
 
+def lazy_module(name: str) -> ModuleType:
+    """`name`, executed on its first attribute access: commands that never touch the pipeline
+    (--help, version, defaults, controls) start without importing pandas, boto3 or SQLAlchemy."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+def _is(exc: BaseException, module: str, name: str) -> bool:
+    """isinstance without importing a heavy module: if it was never imported, nothing raised its error."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, getattr(loaded, name))
+
+
 def make_config(config: Path | None, store: str | None, out: Path | None) -> Config:
     return load_config(config, {"store": store, "output": str(out) if out else None})
 
 
 def open_store(cfg: Config) -> Store:
+    from agentaudit.model.store import Store
+
     return Store(cfg.store, float(cfg.data["store_busy_timeout_s"]))
 
 
 def export_options(cfg: Config, sse: str | None, lock: str | None, days: int | None) -> Options:
+    from agentaudit.output.storage.export import options_from
+
     return options_from(cfg.data["export"], sse, lock, days, str(cfg.data["azure"]["cloud"] or "public"))
 
 
 def check_destination(url: str, cfg: Config) -> None:
     """Parse a run's export destination and options, and open its client (no request is sent),
     before anything is collected: a wrong setting is exit 2 now, not after the pack."""
+    from agentaudit.output.storage import open_backend, parse_url
+
     open_backend(parse_url(url), export_options(cfg, None, None, None))
 
 
 def export_folder(folder: Path, url: str, cfg: Config, sse: str | None, lock: str | None, days: int | None) -> str:
     """Export, then report what was stored and read back; failures raise (exit 3 or 2)."""
+    from agentaudit.output.storage.export import export_pack
+
     options = export_options(cfg, sse, lock, days)
     with progress("export") as tick:
         report = export_pack(folder, url, options, tick)

@@ -21,8 +21,6 @@ from agentaudit.cli.common import (
     make_config,
 )
 from agentaudit.errors import AgentAuditError
-from agentaudit.output.manifest import verify_pack
-from agentaudit.output.storage.export import verify_remote
 
 
 @app.command()
@@ -38,6 +36,9 @@ def verify(
     """Check every digest and both signatures of a pack, on disk or where it is stored; exit 0 only if all hold."""
 
     def body() -> int:
+        from agentaudit.output.manifest import verify_pack  # cryptography, cloud SDKs: only when verifying
+        from agentaudit.output.storage.export import verify_remote
+
         if "://" in pack_dir and not pack_dir.startswith("file://"):
             options = export_options(make_config(config, None, None), None, None, None)  # the Azure blob service
             report = verify_remote(pack_dir, fingerprint, options)
