@@ -290,8 +290,16 @@ def test_killed_endpoint_mid_collection_is_a_gap_and_nothing_is_lost(
     store, url = _store_with_history(tmp_path)
     before = _counts(url)
 
-    def kill_at_secrets(session: boto3.Session) -> None:  # ... which dies when Secrets Manager is reached
-        session.events.register("before-call.secretsmanager.ListSecrets", lambda **_: relay.kill())
+    iam_answered = threading.Event()
+
+    def kill_at_secrets(session: boto3.Session) -> None:  # ... which dies when Secrets Manager is reached,
+        # once IAM has answered (the account's sources run side by side: mid-collection, not at its start)
+        session.events.register("after-call.iam.GetAccountAuthorizationDetails", lambda **_: iam_answered.set())
+        session.events.register("before-call.secretsmanager.ListSecrets", kill)
+
+    def kill(**_: Any) -> None:  # returns None: a before-call handler's answer would replace the call
+        iam_answered.wait(30)
+        relay.kill()
 
     from agentaudit.collectors.aws_live import AwsCollector
 
