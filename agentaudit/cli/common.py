@@ -224,7 +224,7 @@ def guard(func: Callable[[], int], stored: Stored | None = None) -> None:
 
 def lazy_module(name: str) -> ModuleType:
     """`name`, executed on its first attribute access: commands that never touch the pipeline
-    (--help, version, defaults, controls) start without importing pandas, boto3 or SQLAlchemy."""
+    (--help, version, defaults) start without importing pandas, boto3 or SQLAlchemy."""
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.find_spec(name)
