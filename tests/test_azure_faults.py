@@ -1,0 +1,65 @@
+"""Dead and hung Azure endpoints: a recorded gap within the configured timeouts, never a traceback.
+
+Real sockets on loopback (a closed port; a listener that accepts and never answers) behind the
+collector's own azure-core pipeline; the token comes from a static credential (no Entra needed)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from azure.core.credentials import AccessToken
+
+from agentaudit.collectors.azure_live import AzureCollector, AzureEndpoints, AzureOptions
+from agentaudit.model.kinds import Input
+from agentaudit.model.records import SourceStatus
+from tests.test_aws_faults import hung_endpoint
+
+__all__ = ["hung_endpoint"]  # the fixture, imported for this module's tests
+TENANT = "5b6a7c8d-1111-4222-8333-944455556666"
+
+
+class StaticToken:
+    def get_token(self, *_: Any, **__: Any) -> AccessToken:
+        return AccessToken("static-token", int(time.time()) + 3600)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _one_source(url: str, **limits: float) -> tuple[Any, float]:
+    endpoints = AzureEndpoints(url, url, url)
+    collector = AzureCollector(AzureOptions(TENANT, endpoints, **limits), StaticToken())  # type: ignore[arg-type]
+    started = time.monotonic()
+    collector._step("graph:servicePrincipals", Input.ENTRA_PRINCIPALS, collector._service_principals)
+    return collector.sources[-1], time.monotonic() - started
+
+
+def test_a_dead_azure_endpoint_is_a_gap_not_a_traceback() -> None:
+    source, took = _one_source(f"https://127.0.0.1:{_closed_port()}", request_deadline=2)
+    assert source.status == SourceStatus.FAILED
+    assert (source.error or "").startswith("ServiceRequestError: ") and "\n" not in (source.error or "")
+    assert took < 10, took  # the request deadline ends the connection retries
+
+
+def test_a_hung_azure_endpoint_is_a_gap_within_the_deadline(hung_endpoint: tuple[str, threading.Event]) -> None:
+    url = hung_endpoint[0].replace("http://", "https://")
+    source, took = _one_source(url, connect_timeout=1, read_timeout=1, request_deadline=3)
+    assert hung_endpoint[1].is_set()
+    assert source.status == SourceStatus.FAILED
+    assert (source.error or "").split(":")[0] in ("ServiceRequestError", "ServiceResponseError"), source.error
+    assert took < 3 + 1 + 5, took  # deadline + one timeout + back-off; azure-core's default is 300 s a read
+
+
+@pytest.mark.parametrize("name", ["connect_timeout", "read_timeout", "request_deadline"])
+def test_azure_limits_must_be_positive(name: str) -> None:
+    from agentaudit.errors import InputError
+
+    with pytest.raises(InputError, match=f"azure.{name}_seconds must be more than 0"):
+        AzureOptions(TENANT, AzureEndpoints("https://a", "https://g", "https://m"), **{name: 0})  # type: ignore[arg-type]
