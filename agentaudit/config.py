@@ -100,6 +100,9 @@ azure:                                 # live Azure (--azure): which cloud, or e
   arm_url: ""                          # Azure Resource Manager base URL (default: the cloud's)
   foundry_projects: []                 # Foundry project endpoints whose agents --azure reads:
                                        # https://ACCOUNT.services.ai.azure.com/api/projects/PROJECT
+  connect_timeout_seconds: 10          # per connection attempt
+  read_timeout_seconds: 60             # per response (azure-core's default is 300); a hung endpoint fails the call
+  request_deadline_seconds: 900        # per request, retries included; past it, that source is a gap
 attestation:
   workbooks: true                      # write attestation/<reviewer>.xlsx into every pack
   max_file_mb: 20                      # returned workbooks larger than this are refused on import

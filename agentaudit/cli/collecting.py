@@ -85,6 +85,9 @@ def _azure_options(azure: bool, tenant: str | None, subscriptions: str | None, c
         endpoints=endpoints,
         subscriptions=split_list(subscriptions) or None,
         foundry_projects=cfg.azure_foundry_projects,
+        connect_timeout=cfg.data["azure"]["connect_timeout_seconds"],
+        read_timeout=cfg.data["azure"]["read_timeout_seconds"],
+        request_deadline=cfg.data["azure"]["request_deadline_seconds"],
     )
 
 

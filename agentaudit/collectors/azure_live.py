@@ -22,7 +22,12 @@ from urllib.parse import urlparse
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ServiceRequestTimeoutError,
+    ServiceResponseTimeoutError,
+)
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, HeadersPolicy, RetryPolicy, SansIOHTTPPolicy
 from azure.core.rest import HttpRequest
@@ -103,6 +108,14 @@ class AzureOptions:
     endpoints: AzureEndpoints
     subscriptions: list[str] | None = None
     foundry_projects: list[str] = field(default_factory=list)
+    connect_timeout: float = 10.0  # config azure.connect_timeout_seconds
+    read_timeout: float = 60.0  # config azure.read_timeout_seconds (azure-core's own default: 300 s)
+    request_deadline: float = 900.0  # config azure.request_deadline_seconds: one request, retries included
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "request_deadline"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"azure.{name}_seconds must be more than 0")
 
     @property
     def known_authority(self) -> bool:
@@ -151,10 +164,18 @@ class AzureCollector:
         policies = [
             HeadersPolicy({"x-ms-throttle-priority": "low", "Accept": "application/json"}),
             BearerTokenCredentialPolicy(credential, scope or f"{base}/.default"),
-            RetryPolicy(retry_total=6, retry_backoff_factor=0.5, retry_backoff_max=60),
+            RetryPolicy(
+                retry_total=6, retry_backoff_factor=0.5, retry_backoff_max=60, timeout=self.options.request_deadline
+            ),
             self.counter,
         ]
-        return PipelineClient(base_url=base, policies=policies, **azure_transport_options())
+        return PipelineClient(
+            base_url=base,
+            policies=policies,
+            connection_timeout=self.options.connect_timeout,  # given to azure-core's RequestsTransport
+            read_timeout=self.options.read_timeout,
+            **azure_transport_options(),
+        )
 
     # ---- HTTP ----
 
@@ -246,6 +267,12 @@ class AzureCollector:
             warnings=records.warnings,
         )
 
+    def _no_answer(self, exc: AzureError) -> str:
+        text = _one_line(str(exc.message))
+        if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError):  # RetryPolicy's deadline
+            text = f"no answer within the request deadline of {self.options.request_deadline:g} s ({text})"
+        return f"{type(exc).__name__}: {text}"
+
     def _step(self, name: str, kind: Input, step: Callable[[str], int]) -> None:
         """One endpoint, recorded as a source of `kind` (the kinds saved exports use); a refusal
         or failure is a recorded collection gap and the rest goes on."""
@@ -257,6 +284,8 @@ class AzureCollector:
             records, status, error = 0, SourceStatus.FAILED, _reason(exc)
         except InputError as exc:  # an answer not in the documented shape: a gap naming the field
             records, status, error = 0, SourceStatus.FAILED, f"{name}: {exc}"
+        except AzureError as exc:  # no answer at all (refused, timed out, past the deadline): a gap
+            records, status, error = 0, SourceStatus.FAILED, self._no_answer(exc)
         self.sources.append(
             Source(
                 name=name,
@@ -415,6 +444,11 @@ def _retry_after(headers: dict[str, Any], attempt: int) -> float:
         return min(60.0, max(0.0, float(value)))
     except (TypeError, ValueError):
         return min(60.0, 0.5 * 2**attempt)
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _reason(exc: HttpResponseError) -> str:
