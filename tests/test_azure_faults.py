@@ -91,3 +91,33 @@ def test_azure_limits_must_be_positive(name: str) -> None:
 
     with pytest.raises(InputError, match=f"azure.{name}_seconds must be more than 0"):
         AzureOptions(TENANT, AzureEndpoints("https://a", "https://g", "https://m"), **{name: 0})  # type: ignore[arg-type]
+
+
+def test_no_azure_credential_is_one_line_exit_2_and_nothing_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `--aws` without credentials: one line naming what to set, exit 2, the store untouched (it
+    was exit 0, a hundred lines of azure-identity's log and a snapshot of eight failed sources)."""
+    from typer.testing import CliRunner
+
+    from agentaudit.cli import app
+    from tests.test_aws_faults import _counts, _store_with_history
+
+    for key in (
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_FEDERATED_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no Azure CLI / PowerShell / azd login to find
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")  # no managed identity either
+    monkeypatch.setenv("IMDS_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    _, url = _store_with_history(tmp_path)
+    before = _counts(url)
+    result = CliRunner().invoke(app, ["collect", "--azure", "--tenant", TENANT, "--store", url])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: Azure: no credential could get a token"), result.output
+    assert _counts(url) == before
