@@ -12,6 +12,7 @@ REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE (`agentaudit.tls`).
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     AzureError,
+    ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestTimeoutError,
     ServiceResponseTimeoutError,
@@ -151,6 +153,7 @@ class AzureCollector:
         self.counter = CallCounter()
         self.tenant = EntraTenant(options.tenant.lower())
         self.sources: list[Source] = []
+        self.credential = credential
         self.graph = self._client(options.endpoints.graph, credential)
         self.arm = self._client(options.endpoints.arm, credential)
         # Vault URLs come from ARM (properties.vaultUri); the token audience is the cloud's.
@@ -228,7 +231,29 @@ class AzureCollector:
 
     # ---- what is collected ----
 
+    def _check_credential(self) -> None:
+        """One token for Graph before anything is read, as `--aws` asks STS who it is: no usable
+        credential is one line and exit 2, not a gap per source (and the chain tried per source).
+        azure-identity's own warnings (a paragraph per credential tried) stay off stderr."""
+        scope = f"{self.options.endpoints.graph}/.default"
+        chatty = logging.getLogger("azure.identity")
+        level = chatty.level
+        chatty.setLevel(logging.CRITICAL)
+        try:
+            self.credential.get_token(scope)
+        except ClientAuthenticationError as exc:
+            first = _one_line(str(exc.message).splitlines()[0] if exc.message else type(exc).__name__)
+            raise InputError(
+                f"Azure: no credential could get a token for {scope} ({first}); set AZURE_CLIENT_ID with "
+                "AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE, use a managed identity, or run `az login`"
+            ) from None
+        except AzureError as exc:
+            raise InputError(f"Azure: cannot reach the Entra authority: {self._no_answer(exc)}") from None
+        finally:
+            chatty.setLevel(level)
+
     def collect(self) -> Collected:
+        self._check_credential()
         graph: list[tuple[str, Input, Callable[[str], int]]] = [
             ("graph:servicePrincipals", Input.ENTRA_PRINCIPALS, self._service_principals),
             ("graph:agentIdentities", Input.ENTRA_PRINCIPALS, self._agent_identities),
