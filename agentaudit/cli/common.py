@@ -9,6 +9,7 @@ the export resumes); 4 another run holds this period's lock.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -217,6 +218,9 @@ def guard(func: Callable[[], int], stored: Stored | None = None) -> None:
         )
         raise typer.Exit(EXIT_INPUT) from None
     except KeyboardInterrupt:
+        # A second Ctrl-C while this one is reported ends the process by the signal itself (130 in
+        # a shell), not with click's "Aborted!" and exit 1 or a traceback from the exit path.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         err.print(escape((stored or Stored()).interrupted()), highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     raise typer.Exit(code)
