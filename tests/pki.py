@@ -94,6 +94,39 @@ class CertificateAuthority:
         return cert_path, key_path
 
 
+def self_signed_signer(
+    common_name: str, start: datetime, end: datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A P-256 key and its self-signed document-signing certificate (emailProtection, as a
+    configured signing key needs), valid from `start` to `end`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
 def load_public_key(der: bytes) -> PublicKey:
     key = serialization.load_der_public_key(der)
     assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)

@@ -413,29 +413,13 @@ def _signer_with_key_in_a_fifo(folder: Path, until: Callable[[], bool]) -> tuple
     after that blocks, as a key on a hung network share would."""
     from datetime import timedelta
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from tests.pki import cert_pem, key_pem, self_signed_signer
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "interrupted pack signer")])
     now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed_signer("interrupted pack signer", now - timedelta(days=1), now + timedelta(days=30))
     cert_path, key_path = folder / "signing-cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    cert_path.write_bytes(cert_pem(cert))
+    pem = key_pem(key)
     os.mkfifo(key_path, 0o600)
 
     def hand_out() -> None:

@@ -12,38 +12,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from agentaudit.output.manifest import verify_pack, write_signed_manifest
 from agentaudit.output.signing import SigningError, SigningIdentity, configured_identity, ensure_demo_identity
+from tests.pki import cert_pem, key_pem, self_signed_signer
 
 README = Path(__file__).parent.parent / "README.md"
 
 
 def _identity(folder: Path, start: datetime, end: datetime) -> SigningIdentity:
     """A self-signed signer valid from `start` to `end` (emailProtection, as the README asks)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "agentaudit short-lived signer")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed_signer("agentaudit short-lived signer", start, end)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key_pem(key))
+    (folder / "cert.pem").write_bytes(cert_pem(cert))
     return SigningIdentity(folder / "key.pem", folder / "cert.pem", None, demo=False)
 
 
