@@ -15,7 +15,6 @@ ends the run at once (nothing is written to the store before collection finishes
 from __future__ import annotations
 
 import os
-import queue
 import re
 import threading
 import time
@@ -36,13 +35,12 @@ from agentaudit.collectors import aws_iam, aws_services
 from agentaudit.collectors.aws_live_agentcore import AgentCoreReads
 from agentaudit.collectors.aws_live_extras import AgentSurfaceReads
 from agentaudit.collectors.shapes import Collected
+from agentaudit.collectors.side_by_side import Chain, Step, run_chains, run_side_by_side
 from agentaudit.errors import InputError
 from agentaudit.model.kinds import Input
 from agentaudit.model.records import Source, SourceStatus
 
 Progress = Callable[[str], None]
-Step = Callable[[], None]
-Chain = list[Step]  # steps that must run in order; chains run side by side
 ACCOUNT_THREADS = 8  # chains of one account read at once (per account worker)
 REPORT_POLLS = 20
 SECRET_READS = ("GetSecretValue", "BatchGetSecretValue")
@@ -174,42 +172,6 @@ class ApiCounter:
         session.events.register("before-send", self.on_send)
         for operation in SECRET_READS:
             session.events.register(f"before-call.secretsmanager.{operation}", _refuse_secret_read)
-
-
-def _run_chains(chains: list[Chain], cancelled: threading.Event, threads: int) -> None:
-    """Each chain's steps in order, chains side by side on daemon threads (Ctrl-C is not held up
-    by a hung read); the first unexpected error stops the rest and is raised here."""
-    pending: queue.SimpleQueue[Chain] = queue.SimpleQueue()
-    for chain in chains:
-        pending.put(chain)
-    failures: list[BaseException] = []
-
-    def work() -> None:
-        while not cancelled.is_set():
-            try:
-                chain = pending.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                for step in chain:
-                    if cancelled.is_set():
-                        return
-                    step()
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller after the others stop
-                failures.append(exc)
-                cancelled.set()
-
-    workers = [
-        threading.Thread(target=work, name=f"agentaudit-aws-chain-{n}", daemon=True)
-        for n in range(min(threads, len(chains)))
-    ]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        while thread.is_alive():
-            thread.join(0.2)
-    if failures:
-        raise failures[0]
 
 
 def _one_line(text: str, limit: int = 240) -> str:
@@ -411,37 +373,9 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
     def collect(self) -> Collected:
         """Accounts in parallel on daemon threads: on Ctrl-C the main thread stops waiting at once
         and the workers stop at their next attempt (or die with the process if a read hangs)."""
-        pending: queue.SimpleQueue[_Account] = queue.SimpleQueue()
         accounts = self.accounts()
-        for account in accounts:
-            pending.put(account)
-        failures: list[BaseException] = []
-
-        def work() -> None:
-            while not self.counter.cancelled.is_set():
-                try:
-                    account = pending.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    self._collect_account(account)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller after the others stop
-                    failures.append(exc)
-                    self.counter.cancelled.set()
-
-        workers = min(max(1, self.options.max_workers), max(1, len(accounts)))
-        threads = [threading.Thread(target=work, name=f"agentaudit-aws-{n}", daemon=True) for n in range(workers)]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)  # short waits: KeyboardInterrupt reaches the main thread at once
-        except BaseException:
-            self.counter.cancelled.set()
-            raise
-        if failures:
-            raise failures[0]
+        workers = max(1, self.options.max_workers)
+        run_side_by_side(accounts, self._collect_account, self.counter.cancelled, workers, "agentaudit-aws")
         return self.out
 
     def _regions(self, account: _Account) -> list[str]:
@@ -471,7 +405,7 @@ class AwsCollector(AgentSurfaceReads, AgentCoreReads):
         ]
         for region in self._regions(account):
             chains += self._regional_chains(account, region)
-        _run_chains(chains, self.counter.cancelled, ACCOUNT_THREADS)
+        run_chains(chains, self.counter.cancelled, ACCOUNT_THREADS)
 
     def _source_step(self, name: str, kind: Input, account: str, func: Callable[[], int]) -> Step:
         return partial(self._run_source, name, kind, account, func)
