@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentaudit.collectors.aws_policy import grants_from_document, trust_entries, unresolved_managed
+from agentaudit.collectors.aws_policy import document_fields, grants_from_document, trust_entries, unresolved_managed
 from agentaudit.collectors.common import account_from_arn, aws_tags, csv_errors, parse_time
 from agentaudit.collectors.shapes import Export, ReadState, first_item, shape
 from agentaudit.errors import InputError
@@ -46,6 +46,15 @@ class IamParse:
     grants: list[Grant] = field(default_factory=list)
 
 
+@dataclass
+class Policies:
+    """The export's managed policies by ARN, and each one's grant fields once judged: a policy
+    attached to thousands of identities is read once."""
+
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    judged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
 def _require(item: dict[str, Any], key: str, path: str | None, where: str) -> Any:
     if key not in item:
         raise InputError(f"missing field {key!r}", path, where)
@@ -64,14 +73,14 @@ def parse_authorization_details(pages: list[dict[str, Any]], source: str, path: 
     users: list[dict[str, Any]] = []
     roles: list[dict[str, Any]] = []
     groups: dict[str, dict[str, Any]] = {}
-    policies: dict[str, dict[str, Any]] = {}
+    policies = Policies()
     for page in pages:
         users += page.get("UserDetailList") or []
         roles += page.get("RoleDetailList") or []
         for group in page.get("GroupDetailList") or []:
             groups[group.get("GroupName", "")] = group
         for policy in page.get("Policies") or []:
-            policies[policy.get("Arn", "")] = policy
+            policies.documents[policy.get("Arn", "")] = policy
     result = IamParse()
     for index, role in enumerate(roles):
         where = f"RoleDetailList[{index}]"
@@ -129,7 +138,7 @@ def _principal_grants(
     uid: str,
     item: dict[str, Any],
     inline_key: str,
-    policies: dict[str, dict[str, Any]],
+    policies: Policies,
     where: str,
     path: str | None,
 ) -> list[Grant]:
@@ -147,14 +156,16 @@ def _principal_grants(
         )
     for index, attached in enumerate(item.get("AttachedManagedPolicies") or []):
         arn = str(attached.get("PolicyArn", ""))
-        policy = policies.get(arn)
+        policy = policies.documents.get(arn)
         document = _default_document(policy) if policy else None
         if document is None:
             grants.append(unresolved_managed(uid, str(attached.get("PolicyName", "")), arn))
             continue
-        grants += grants_from_document(
-            uid, document, arn, "managed_policy", f"{where}.AttachedManagedPolicies[{index}]", path
-        )
+        judged = policies.judged.get(arn)
+        if judged is None:
+            at = f"{where}.AttachedManagedPolicies[{index}]"
+            judged = policies.judged[arn] = document_fields(document, arn, "managed_policy", at, path)
+        grants += [Grant(identity_uid=uid, **fields) for fields in judged]
     return grants
 
 

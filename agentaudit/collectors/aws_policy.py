@@ -97,13 +97,21 @@ def _action_flags(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> tup
     return wildcard, data
 
 
-def _covered(actions: tuple[str, ...], not_actions: tuple[str, ...], targets: frozenset[str]) -> set[str]:
-    """The target actions an allow statement grants (Action patterns, or everything NotAction spares)."""
+@lru_cache(maxsize=65536)
+def _privesc_covered_by(pattern: str) -> frozenset[str]:
+    """The escalation actions one action pattern covers. Cached per pattern: statements differ
+    in their resources far more often than in their action patterns."""
+    regex = action_pattern(pattern.lower())
+    return frozenset(t for t in PRIVESC_ACTIONS if regex.match(t))
+
+
+def _covered(actions: tuple[str, ...], not_actions: tuple[str, ...]) -> frozenset[str]:
+    """The escalation actions an allow statement grants (Action patterns, or everything NotAction spares)."""
     if not_actions:
-        return {t for t in targets if not any(action_pattern(n.lower()).match(t) for n in not_actions)}
+        return PRIVESC_ACTIONS.difference(*map(_privesc_covered_by, not_actions))
     if "*" in actions:
-        return set(targets)
-    return {t for t in targets if any(action_pattern(a.lower()).match(t) for a in actions)}
+        return PRIVESC_ACTIONS
+    return frozenset().union(*map(_privesc_covered_by, actions))
 
 
 def _applies_to(resource: str, service: str) -> bool:
@@ -132,7 +140,7 @@ def escalation(
     decision someone made), and iam:PassRole not at all under an iam:PassedToService condition;
     any other escalation action escalates when a resource could be of its service."""
     found = []
-    for target in sorted(_covered(actions, not_actions, PRIVESC_ACTIONS)):
+    for target in sorted(_covered(actions, not_actions)):
         service = target.split(":", 1)[0]
         if target in ("iam:passrole", "sts:assumerole"):
             if target == "iam:passrole" and passed_to_service:
@@ -158,6 +166,12 @@ def make_grant(
     source: str,
     source_kind: str,
 ) -> Grant:
+    return Grant(identity_uid=identity_uid, **grant_fields(statement, source, source_kind))
+
+
+def grant_fields(statement: dict[str, Any], source: str, source_kind: str) -> dict[str, Any]:
+    """A statement's grant, every field but the identity: one document attached to many
+    identities (a shared managed policy) is judged once."""
     actions = _strings(statement.get("Action"))
     not_actions = _strings(statement.get("NotAction"))
     resources = _strings(statement.get("Resource"))
@@ -170,21 +184,32 @@ def make_grant(
     has_conditions = bool(statement.get("Condition"))
     passed_to_service = limits_passed_to_service(statement.get("Condition"))
     privesc = allow and bool(escalation(actions, not_actions, resources, passed_to_service))
-    return Grant(
-        identity_uid=identity_uid,
-        effect=effect,
-        actions=actions,
-        not_actions=not_actions,
-        resources=resources,
-        source=source,
-        source_kind=source_kind,
-        has_conditions=has_conditions,
-        admin=allow and "*" in actions and wildcard_resource and not has_conditions,
-        wildcard_action=wildcard_action,
-        wildcard_resource=wildcard_resource,
-        privesc=privesc,
-        data_access=data_access,
-    )
+    return {
+        "effect": effect,
+        "actions": actions,
+        "not_actions": not_actions,
+        "resources": resources,
+        "source": source,
+        "source_kind": source_kind,
+        "has_conditions": has_conditions,
+        "admin": allow and "*" in actions and wildcard_resource and not has_conditions,
+        "wildcard_action": wildcard_action,
+        "wildcard_resource": wildcard_resource,
+        "privesc": privesc,
+        "data_access": data_access,
+    }
+
+
+def document_fields(document: Any, source: str, source_kind: str, where: str, path: str | None) -> list[dict[str, Any]]:
+    """Each statement's grant fields (see grant_fields), in statement order."""
+    doc = decode_document(document, where, path)
+    statements = as_list(doc.get("Statement"))
+    found = []
+    for index, statement in enumerate(statements):
+        if not isinstance(statement, dict):
+            raise InputError(f"Statement[{index}] is not an object", path, where)
+        found.append(grant_fields(statement, source, source_kind))
+    return found
 
 
 def grants_from_document(
@@ -195,14 +220,7 @@ def grants_from_document(
     where: str,
     path: str | None,
 ) -> list[Grant]:
-    doc = decode_document(document, where, path)
-    statements = as_list(doc.get("Statement"))
-    grants = []
-    for index, statement in enumerate(statements):
-        if not isinstance(statement, dict):
-            raise InputError(f"Statement[{index}] is not an object", path, where)
-        grants.append(make_grant(identity_uid, statement, source, source_kind))
-    return grants
+    return [Grant(identity_uid=identity_uid, **f) for f in document_fields(document, source, source_kind, where, path)]
 
 
 def unresolved_managed(identity_uid: str, name: str, arn: str) -> Grant:

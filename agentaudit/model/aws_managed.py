@@ -7,6 +7,7 @@ access checks (an AWS `*FullAccess` policy is a service-wide grant by its name).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from agentaudit.model.iam_policy import action_matches
 
@@ -87,12 +88,16 @@ AGENT_CAPABILITIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def agent_capabilities(action: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def agent_capabilities(action: str) -> frozenset[str]:
     """Which AGENT_CAPABILITIES an allowed action pattern covers (`bedrock:*`, `bedrock:Invoke*`,
-    `bedrock-agentcore:Get*` …). `*` alone is not a sign of an agent: an administrator is ACC-001's."""
+    `bedrock-agentcore:Get*` …). `*` alone is not a sign of an agent: an administrator is ACC-001's.
+    Cached: an estate's grants repeat a few thousand action patterns millions of times."""
     if action.strip() == "*":
-        return set()
-    return {name for name, actions in AGENT_CAPABILITIES.items() if any(action_matches(a, action) for a in actions)}
+        return frozenset()
+    return frozenset(
+        name for name, actions in AGENT_CAPABILITIES.items() if any(action_matches(a, action) for a in actions)
+    )
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
