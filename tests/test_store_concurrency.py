@@ -193,3 +193,31 @@ def test_a_nul_byte_in_a_tag_is_stored_replaced_and_named(store_url: str, tmp_pa
     assert row["identity_owner"] == "ops\ufffdteam@example.com"
     assert row["tags"]["identity-owner"] == "ops\x00team@example.com"  # JSON keeps it, escaped
     assert _assert_whole(store) == [1]
+
+
+def test_nul_bytes_across_write_chunks_are_named_once_per_record_and_counted_past_the_limit(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are written a chunk at a time; the NUL report still numbers rows across the whole
+    table, names at most MAX_NUL_WARNINGS of them, and counts the rest in one line."""
+    from agentaudit.model import bulk
+    from agentaudit.model.records import Grant
+    from agentaudit.model.snapshots import SnapshotData
+
+    monkeypatch.setattr(bulk, "CHUNK", 4)
+    grants = [
+        Grant(identity_uid=f"aws:1:role\x00{n}", effect="Allow", actions=("s3:GetObject",), resources=("*",),
+              source="iam.json", source_kind="inline_policy")
+        for n in range(25)
+    ]  # fmt: skip
+    data = SnapshotData("test", [], [], [], grants, [], [], [], [])
+    warnings: list[str] = []
+    store = Store(store_url)
+    snapshot = store.write_snapshot(data, warnings=warnings)
+    named = [w for w in warnings if w.startswith("grants: row ")]
+    assert [w.split(" ", 3)[2] for w in named] == [str(n) for n in range(1, bulk.MAX_NUL_WARNINGS + 1)]
+    assert all("(from iam.json): a NUL byte in 'identity_uid' was stored as U+FFFD" in w for w in named)
+    assert warnings[-1] == "grants: 5 more records with a NUL byte in 'identity_uid'"
+    assert len(warnings) == bulk.MAX_NUL_WARNINGS + 1
+    stored = store.read_table("grants", snapshot)
+    assert sorted(stored["identity_uid"]) == sorted(f"aws:1:role\ufffd{n}" for n in range(25))

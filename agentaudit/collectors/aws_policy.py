@@ -130,7 +130,6 @@ def _every_role(resource: str) -> bool:
     return len(parts) == 6 and bool(action_pattern(parts[5]).match("role/zz-agentaudit-probe/x"))
 
 
-@lru_cache(maxsize=65536)
 def escalation(
     actions: tuple[str, ...], not_actions: tuple[str, ...], resources: tuple[str, ...], passed_to_service: bool
 ) -> tuple[str, ...]:
@@ -160,6 +159,13 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+@lru_cache(maxsize=65536)
+def _shared(actions: tuple[str, ...]) -> tuple[str, ...]:
+    """One copy of each action list: a million grants repeat a few thousand lists, and each JSON
+    occurrence is a new string (resources, mostly distinct, are kept as they come)."""
+    return actions
+
+
 def make_grant(
     identity_uid: str,
     statement: dict[str, Any],
@@ -172,8 +178,8 @@ def make_grant(
 def grant_fields(statement: dict[str, Any], source: str, source_kind: str) -> dict[str, Any]:
     """A statement's grant, every field but the identity: one document attached to many
     identities (a shared managed policy) is judged once."""
-    actions = _strings(statement.get("Action"))
-    not_actions = _strings(statement.get("NotAction"))
+    actions = _shared(_strings(statement.get("Action")))
+    not_actions = _shared(_strings(statement.get("NotAction")))
     resources = _strings(statement.get("Resource"))
     if not resources and statement.get("NotResource") is not None:
         resources = ("*",)  # NotResource grants everything but the named resources

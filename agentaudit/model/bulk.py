@@ -64,25 +64,35 @@ def _utc(value: Any) -> Any:
 def insert_records(
     conn: Connection, table: sa.Table, items: list[Any], key: str, key_value: int, warnings: list[str] | None = None
 ) -> None:
-    """Frozen records of one type, all with the same key (snapshot or import id)."""
+    """Frozen records of one type, all with the same key (snapshot or import id). A chunk at a
+    time: the column lists and their bound forms exist for one chunk, never for the whole table."""
     if not items:
         return
     names, get = r.row_getter(type(items[0]))
-    values = list(zip(*map(get, items), strict=True))
-    columns = dict(zip(names, (list(v) for v in values), strict=True))
-    columns[key] = [key_value] * len(items)
-    insert_columns(conn, table, columns, warnings)
+    notes = _NulNotes(table)
+    for start in range(0, len(items), CHUNK):
+        chunk = items[start : start + CHUNK]
+        columns = dict(zip(names, map(list, zip(*map(get, chunk), strict=True)), strict=True))
+        columns[key] = [key_value] * len(chunk)
+        _insert(conn, table, columns, notes, start)
+    notes.report(warnings)
 
 
 def insert_columns(
     conn: Connection, table: sa.Table, columns: dict[str, list[Any]], warnings: list[str] | None = None
 ) -> None:
     """Insert column-wise values (name → list), bind-processed per column type, NUL bytes replaced."""
+    notes = _NulNotes(table)
+    _insert(conn, table, columns, notes, 0)
+    notes.report(warnings)
+
+
+def _insert(conn: Connection, table: sa.Table, columns: dict[str, list[Any]], notes: _NulNotes, offset: int) -> None:
     dialect = conn.dialect
     processed = {c.name: _process(c, columns[c.name], dialect) for c in table.c if c.name in columns}
     for column in table.c:
         if column.name in processed and isinstance(column.type, sa.String | StringTuple):
-            _replace_nul(table.name, column.name, processed, columns, warnings)
+            _replace_nul(column.name, processed, columns, notes, offset)
     if dialect.name == "postgresql":
         _copy(conn, table, processed)
     else:
@@ -109,8 +119,36 @@ def _has_nul(values: Sequence[Any]) -> bool:
         return any(isinstance(v, str) and NUL in v for v in values)
 
 
+class _NulNotes:
+    """What each column had to have replaced, across the chunks of one table, reported in column
+    order with at most MAX_NUL_WARNINGS lines per column."""
+
+    def __init__(self, table: sa.Table):
+        self.table = table
+        self.lines: dict[str, list[str]] = {}
+        self.hits: dict[str, int] = {}
+
+    def wants(self, name: str) -> bool:
+        """Is another line for this column still to be shown (or only counted)?"""
+        return self.hits.get(name, 0) < MAX_NUL_WARNINGS
+
+    def add(self, name: str, line: str | None) -> None:
+        self.hits[name] = self.hits.get(name, 0) + 1
+        if line is not None:
+            self.lines.setdefault(name, []).append(line)
+
+    def report(self, warnings: list[str] | None) -> None:
+        if warnings is None:
+            return
+        for column in self.table.c:
+            warnings += self.lines.get(column.name, [])
+            more = self.hits.get(column.name, 0) - MAX_NUL_WARNINGS
+            if more > 0:
+                warnings.append(f"{self.table.name}: {more} more records with a NUL byte in {column.name!r}")
+
+
 def _replace_nul(
-    table: str, name: str, processed: dict[str, list[Any]], raw: dict[str, list[Any]], warnings: list[str] | None
+    name: str, processed: dict[str, list[Any]], raw: dict[str, list[Any]], notes: _NulNotes, offset: int
 ) -> None:
     """PostgreSQL refuses text with a NUL byte and SQLite would keep it: on both, replace it with
     U+FFFD and say which record and field held it, and where the record came from."""
@@ -120,14 +158,13 @@ def _replace_nul(
     naming = next((n for n in _NAMING if n in raw and n != name), None)
     hits = [i for i, v in enumerate(values) if isinstance(v, str) and NUL in v]
     processed[name] = [v.replace(NUL, REPLACEMENT) if isinstance(v, str) else v for v in values]
-    if warnings is None:
-        return
-    for index in hits[:MAX_NUL_WARNINGS]:
-        record = f"{naming} {raw[naming][index]!r}" if naming else f"row {index + 1}"
+    for index in hits:
+        if not notes.wants(name):
+            notes.add(name, None)
+            continue
+        record = f"{naming} {raw[naming][index]!r}" if naming else f"row {offset + index + 1}"
         source = f" (from {raw['source'][index]})" if "source" in raw else ""
-        warnings.append(f"{table}: {record}{source}: a NUL byte in {name!r} was stored as U+FFFD")
-    if len(hits) > MAX_NUL_WARNINGS:
-        warnings.append(f"{table}: {len(hits) - MAX_NUL_WARNINGS} more records with a NUL byte in {name!r}")
+        notes.add(name, f"{notes.table.name}: {record}{source}: a NUL byte in {name!r} was stored as U+FFFD")
 
 
 def _executemany(conn: Connection, table: sa.Table, processed: dict[str, list[Any]]) -> None:
