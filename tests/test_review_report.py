@@ -20,7 +20,7 @@ from agentaudit.config import load_config
 from agentaudit.controls.catalog import load_catalog
 from agentaudit.output import packdata
 from agentaudit.output.catalog_text import catalog_plain
-from agentaudit.output.pdf import breakable, catalog_markdown
+from agentaudit.output.pdf import breakable, catalog_markdown, column_room
 
 CONTROL_ID = re.compile(r"\b(?:OWN|PUR|ACC|TOOL|LC|MON|ATT|COL)-\d{3}\b")
 BROKEN_ID = re.compile(r"\b(?:OWN|PUR|ACC|TOOL|LC|MON|ATT|COL)-\d{0,2}$")
@@ -81,6 +81,15 @@ def test_frameworks_in_words_and_requirements_in_natural_order(demo_run: dict[st
     iso = [m for m in re.findall(r"\bA\.\d+\.\d+\b", view)]
     keys = [tuple(int(n) for n in r[2:].split(".")) for r in dict.fromkeys(iso)]
     assert keys == sorted(keys) and (5, 9) in keys and (5, 18) in keys
+
+
+def test_break_points_only_in_words_that_may_not_fit_their_column() -> None:
+    """A word that fits its column moves whole to the next line; only longer ones get break points."""
+    arn = "arn:aws:iam::111122223333:role/service-role/agent-x"  # 51 characters
+    assert column_room(10) < len(arn) < column_room(52)
+    assert "<wbr>" not in str(breakable(arn, column_room(52)))
+    assert str(breakable(arn, column_room(10))).startswith("arn:<wbr>aws:<wbr>iam:<wbr>:<wbr>111122223333:<wbr>role/")
+    assert column_room(52, share=45) < column_room(52) and column_room(52, font_pt=7.8) > column_room(52)
 
 
 def test_remediation_markdown_is_rendered_and_estate_text_never_is() -> None:
