@@ -70,9 +70,11 @@ pack:                                  # PDF row caps; the XLSX and JSON always 
   pdf_rows_per_control: 40             # failing subjects named per control
   pdf_rows_per_owner: 10               # subjects (each with its failing controls and evidence) per owner
   pdf_owners: 60                       # owners in the evidence part, most critical/high first
-  pdf_owner_gap_rows: 400
-  pdf_credential_rows: 300
-  pdf_tool_rows: 400
+  pdf_subjects: 100                    # subjects with evidence in the evidence part in all, owners in
+                                       # that order (about 6 subjects a page; a page takes ~0.15 CPU s)
+  pdf_owner_gap_rows: 100
+  pdf_credential_rows: 100
+  pdf_tool_rows: 100
   include_passes: false                # findings JSON/CSV, OCSF, OSCAL: passing and not-applicable results too
                                        # (findings.parquet always holds every result)
   xlsx_include_passes: false           # review-pack.xlsx Findings sheet: passing and not-applicable too

@@ -21,6 +21,7 @@ from agentaudit.controls.catalog import load_catalog
 from agentaudit.output import packdata
 from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.pdf import breakable, catalog_markdown, column_room
+from tests.conftest import demo_pack_with
 
 CONTROL_ID = re.compile(r"\b(?:OWN|PUR|ACC|TOOL|LC|MON|ATT|COL)-\d{3}\b")
 BROKEN_ID = re.compile(r"\b(?:OWN|PUR|ACC|TOOL|LC|MON|ATT|COL)-\d{0,2}$")
@@ -138,6 +139,24 @@ def test_pdf_is_tagged_and_keeps_bookmarks(demo_run: dict[str, Any]) -> None:
     assert "Conclusion by control family" in outline and "Findings by owner and subject, with evidence" in outline
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^Tagged:\s+yes$", info, re.M), info  # PDF/UA-1 when no timestamp is configured
+
+
+def test_evidence_part_cap_is_stated_with_what_is_omitted_and_where(tmp_path: Path) -> None:
+    """At most pack.pdf_subjects subjects in all (owners in order, most critical first); the PDF says
+    how many failing subjects it lists, how many it leaves out, and where every one of them is."""
+    folder = demo_pack_with(tmp_path, "pack:\n  pdf_subjects: 4\n  pdf_rows_per_owner: 3\n  pdf_owners: 5\n")
+    pages = _pages(folder / "review-pack.pdf")
+    evidence = _section(pages, "Findings by owner and subject", "Owner gaps\n")
+    flat = " ".join(evidence.split())
+    found = re.search(r"This PDF lists 4 of the (\d+) failing subjects: at most 4 in all and 3 per owner", flat)
+    assert found, flat[:600]
+    omitted = int(found.group(1)) - 4
+    assert omitted > 100 and f"{omitted} failing subjects are omitted here" in flat
+    assert "Every failing result, with its evidence, is in review-pack.xlsx (Findings) and findings.parquet" in flat
+    # Two owners shown (3 subjects, then 1), each subject once under its heading; the others are counted.
+    owners = re.findall(r"^\s*(\S+) — (\d+) failing subjects?, \d+ failing results?$", evidence, re.M)
+    assert len(owners) == 2, owners
+    assert "further owners are listed in review-pack.xlsx" in flat
 
 
 def test_no_pdf_table_column_is_empty_on_every_row(demo_run: dict[str, Any]) -> None:

@@ -80,6 +80,8 @@ class PackData:
     tool_frame: pd.DataFrame
     framework_frame: pd.DataFrame
     attestation: Table | None = None
+    # Subjects the evidence part lists, of all failing ones, and the caps that chose them.
+    evidence_scope: dict[str, int] = field(default_factory=dict)
     charts: dict[str, str] = field(default_factory=dict)
     source_frame: pd.DataFrame | None = None  # every source with every column (the workbook's)
 
@@ -171,7 +173,9 @@ def build(
     units = subject_units(ctx, config.tags["business_unit"])
     gap_frame = owner_gap_frame(findings, ctx, config.tags["business_unit"])
     owners = owner_stats(failing)
-    by_owner = owner_sections(failing, owners.head(limits["pdf_owners"]), limits["pdf_rows_per_owner"])
+    by_owner = owner_sections(
+        failing, owners.head(limits["pdf_owners"]), limits["pdf_rows_per_owner"], limits["pdf_subjects"]
+    )
     creds = credential_frame(findings, ctx)
     tools = tool_frame(findings, ctx)
     sources = ctx.sources.assign(error=ctx.sources["error"].fillna(""))
@@ -188,6 +192,13 @@ def build(
         by_control=control_sections(failing, controls, catalog, limits["pdf_rows_per_control"]),
         by_owner=by_owner,
         owners_omitted=max(0, len(owners) - len(by_owner)),
+        evidence_scope={
+            "listed": sum(len(o["subjects_listed"]) for o in by_owner),
+            "failing": int(owners["subjects"].sum()) if len(owners) else 0,  # per owner, as listed
+            "cap": limits["pdf_subjects"],
+            "per_owner": limits["pdf_rows_per_owner"],
+            "owners": limits["pdf_owners"],
+        },
         families=family_conclusions(findings, controls, meta.get("trend") or {}),
         top_owners=_table(owners, OWNER_COLUMNS, 10, OWNER_HEADERS),
         top_units=_table(unit_stats(failing, units), UNIT_COLUMNS, 10, UNIT_HEADERS),
@@ -268,9 +279,13 @@ def _most_failed(controls: pd.Series, shown: int = 5) -> str:
     return ", ".join(named) + (f", … (+{len(counts) - shown} more)" if len(counts) > shown else "")
 
 
-def owner_sections(failing: pd.DataFrame, owners: pd.DataFrame, cap: int) -> list[dict[str, Any]]:
+def owner_sections(
+    failing: pd.DataFrame, owners: pd.DataFrame, cap: int, total: int | None = None
+) -> list[dict[str, Any]]:
     """The evidence part: per owner, each failing subject once with every control it fails and
-    the evidence that decided each, most severe subjects first. Only these rows are put into words."""
+    the evidence that decided each, most severe subjects first; at most `cap` subjects per owner
+    and `total` in all, taken in the owners' order (owners left without one are not shown).
+    Only these rows are put into words."""
     if failing.empty or owners.empty:
         return []
     chosen = failing[failing["owner"].isin(set(owners["owner"]))]
@@ -282,10 +297,14 @@ def owner_sections(failing: pd.DataFrame, owners: pd.DataFrame, cap: int) -> lis
     )
     ranked["rank"] = ranked.groupby("owner").cumcount()
     listed = ranked[ranked["rank"] < cap]
+    if total is not None:
+        order = {owner: i for i, owner in enumerate(owners["owner"])}
+        listed = listed.assign(_owner=listed["owner"].map(order))
+        listed = listed.sort_values(["_owner", "rank"], kind="stable").head(total)
     rows = chosen.merge(listed[["owner", "subject_uid", "rank"]], on=["owner", "subject_uid"])
     rows = rows.sort_values(["rank", "_order", "control_id"], key=_natural_column, kind="stable")
     subjects_per_owner = ranked.groupby("owner").size().to_dict()
-    blocks: dict[str, dict[str, dict[str, Any]]] = {str(o): {} for o in owners["owner"]}
+    blocks: dict[str, dict[str, dict[str, Any]]] = {str(o): {} for o in listed["owner"].drop_duplicates()}
     columns = ["owner", "subject_uid", "identity_name", "subject_type", "account", "native_id", "control_id",
                "severity", "title", "status", "evidence"]  # fmt: skip
     for owner, uid, name, kind, account, native, control, severity, title, _status, evidence in zip(
@@ -300,6 +319,8 @@ def owner_sections(failing: pd.DataFrame, owners: pd.DataFrame, cap: int) -> lis
     for row in owners.to_dict("records"):
         record = {str(k): v for k, v in row.items()}
         owner = str(record["owner"])
+        if owner not in blocks:
+            continue
         subjects = list(blocks[owner].values())
         omitted = int(subjects_per_owner.get(record["owner"], 0)) - len(subjects)
         sections.append({**record, "owner": owner, "subjects_listed": subjects, "subjects_omitted": omitted})

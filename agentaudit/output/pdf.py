@@ -115,6 +115,7 @@ def render_html(data: PackData, view: str = "pdf") -> str:
         "by_control": data.by_control,
         "by_owner": data.by_owner,
         "owners_omitted": data.owners_omitted,
+        "evidence_scope": data.evidence_scope,
         "credentials": data.credentials,
         "tools": data.tools,
         "sources": data.sources,
