@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ def test_bulk_rows_read_back_as_the_per_cell_writer_writes_them(
     assert bulk[1][1][0] == datetime(2026, 11, 20, 12, 30) and bulk[1][1][3] == "yyyy-mm-dd hh:mm"
     assert [row[2][0] for row in bulk[1:5]] == [3, 2.5, None, None]  # NaN and infinity stay empty
     assert bulk[1][4][0] == '{"a":[1,"x"],"b":null}'
+    with zipfile.ZipFile(tmp_path / "t.xlsx") as package:  # every part deflated, the big ones too
+        parts = package.infolist()
+        assert {p.compress_type for p in parts} == {zipfile.ZIP_DEFLATED}
+        assert sum(p.compress_size for p in parts) < sum(p.file_size for p in parts) / 3
 
 
 def test_libreoffice_reads_the_bulk_sheet_as_it_reads_the_per_cell_one(tmp_path: Path) -> None:

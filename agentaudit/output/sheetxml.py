@@ -30,6 +30,9 @@ from agentaudit.output.results import dumps, is_missing
 from agentaudit.output.safe import FORMULA_STARTS
 
 MAX_CELL_UNITS = 32_767  # UTF-16 code units Excel keeps in one cell
+# Deflate level 1: a quarter of level 6's time on a workbook's XML for about a fifth more bytes
+# (20,000 identities: 1.3 s and 21.8 MB against 5.0 s and 18.2 MB).
+DEFLATE_LEVEL = 1
 CHUNK_ROWS = 50_000  # rows turned into XML at once: about 50 MB of text for the Findings sheet
 _EXCEL_EPOCH_US = -2_209_161_600_000_000  # 1899-12-30T00:00Z in microseconds since 1970
 _US_PER_DAY = 86_400_000_000
@@ -232,7 +235,17 @@ def splice(source: Path | IO[bytes], target: Path, sheets: Mapping[str, Rows], s
             if info.filename in filled:
                 _fill(book, out, info, filled[info.filename], styles)
             else:
-                out.writestr(info, book.read(info))
+                out.writestr(_part(info), book.read(info))
+
+
+def _part(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A deflated part at DEFLATE_LEVEL, dated as XlsxWriter dated it."""
+    part = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+    part.compress_type = zipfile.ZIP_DEFLATED
+    # ZipFile(compresslevel=) is not applied to a ZipInfo passed to open(); the level is its
+    # attribute (`compress_level` from Python 3.13, `_compresslevel` before).
+    setattr(part, "compress_level" if hasattr(part, "compress_level") else "_compresslevel", DEFLATE_LEVEL)
+    return part
 
 
 def _sheet_paths(book: zipfile.ZipFile) -> dict[str, str]:
@@ -254,9 +267,7 @@ def _fill(book: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo, ro
     head, tail = xml.split("</sheetData>", 1)
     last = f"{column_letter(max(len(rows.columns) - 1, 0))}{rows.first + row_count(rows.columns) - 1}"
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
-    part = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-    part.compress_type = zipfile.ZIP_DEFLATED
-    with out.open(part, "w", force_zip64=True) as handle:
+    with out.open(_part(info), "w", force_zip64=True) as handle:
         handle.write(head.encode("utf-8"))
         for chunk in rows_xml(rows.columns, rows.first, styles):
             handle.write(chunk)
