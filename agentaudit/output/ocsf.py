@@ -2,9 +2,9 @@
 
 Both classes are what posture tools emit (Prowler writes 2004 with `status_code`; Security Hub
 and OCSF lakes read 2003's `compliance` object). The files are written in one pass over the
-findings, from JSON fragments: whatever depends only on the control or the status is encoded
-once, and each result's own fields are encoded once and shared by both files (a million-result
-estate would otherwise spend most of a minute re-encoding the same text). Each file is JSON Lines,
+findings, a chunk of rows at a time, from JSON fragments: whatever depends only on the control,
+the status or the account is encoded once, and each result's own fields are encoded a column at
+a time (arrowtext) and shared by both files. Each file is JSON Lines,
 one event per line, gzip-compressed (`*.ocsf.jsonl.gz`), as security lakes and SIEMs ingest them.
 The tests parse every event with py-ocsf-models.
 """
@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from agentaudit import __version__
 from agentaudit.controls.catalog import Catalog, Control
 from agentaudit.model.records import Severity
+from agentaudit.output.arrowtext import join, json_strings, lookup, text_bytes
 from agentaudit.output.catalog_text import catalog_plain
-from agentaudit.output.results import column_values, dumps, needing_action, open_text
+from agentaudit.output.results import chunks, dumps, evidence_json, millis, needing_action, open_binary, text_column
 
 OCSF_VERSION = "1.3.0"
 COMPLIANCE, DETECTION = 2003, 2004
@@ -89,34 +92,38 @@ def _prefix(control: Control, catalog: Catalog, class_uid: int, status: str) -> 
 
 
 class _Fragments:
-    """Cached JSON text per (class, control, status), per control, and per cloud account."""
+    """JSON text per (class, control, status), per control, and per cloud account, each encoded
+    once; a chunk's events take theirs by lookup."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.prefixes: dict[tuple[int, str, str], str] = {}
         self.info_tail = {
             c.id: _dumps({"title": c.title, "desc": c.why, "types": [c.family]})[1:] for c in catalog.controls.values()
         }
         self.compliance = {
             c.id: _dumps({fw: list(ids) for fw, ids in c.mappings.items() if ids}) for c in catalog.controls.values()
         }
-        self.clouds: dict[tuple[str, str], str] = {}
 
-    def prefix(self, class_uid: int, control_id: str, status: str) -> str:
-        key = (class_uid, control_id, status)
-        if key not in self.prefixes:
-            self.prefixes[key] = _prefix(self.catalog.controls[control_id], self.catalog, class_uid, status)
-        return self.prefixes[key]
+    def prefixes(self, class_uid: int, keys: pa.Array) -> dict[str, str]:
+        """The event opening for each distinct "control\x00status" key."""
+        texts = {}
+        for key in pc.unique(keys).to_pylist():
+            control_id, status = key.split("\x00", 1)
+            texts[key] = _prefix(self.catalog.controls[control_id], self.catalog, class_uid, status)
+        return texts
 
-    def cloud(self, provider: str, account: str) -> str:
-        key = (provider, account)
-        if key not in self.clouds:
+    @staticmethod
+    def clouds(keys: pa.Array) -> dict[str, str]:
+        """The `cloud` object for each distinct "provider\x00account" key."""
+        texts = {}
+        for key in pc.unique(keys).to_pylist():
+            provider, account = key.split("\x00", 1)
             cloud: dict[str, Any] = {"provider": CLOUD_PROVIDER.get(provider, provider)}
             if account:
                 type_id, type_name = ACCOUNT_TYPE.get(provider, (99, "Other"))
                 cloud["account"] = {"uid": account, "name": account, "type_id": type_id, "type": type_name}
-            self.clouds[key] = _dumps(cloud)
-        return self.clouds[key]
+            texts[key] = _dumps(cloud)
+        return texts
 
 
 def write_ocsf(
@@ -132,37 +139,68 @@ def write_ocsf(
     large estate's results (they stay in findings.parquet)."""
     findings = needing_action(findings, include_passes)
     frags = _Fragments(catalog)
-    time = f'"time":{int(as_of.timestamp() * 1000)}'
     with ExitStack() as stack:
-        handles = {cls: stack.enter_context(open_text(path)) for cls, path in targets.items()}
-        values = [column_values(findings, c) for c in COLUMNS]
-        for row in zip(*values, strict=True):
-            control_id, status, subject, native, name, kind, account, provider, owner, evidence, seen = row
-            account, provider = "" if account is None else str(account), "" if provider is None else str(provider)
-            info = '"finding_info":{"uid":' + _dumps(f"agentaudit-run{run_id}-{control_id}-{subject}")
-            if seen is not None:
-                info += f',"first_seen_time":{int(seen.timestamp() * 1000)}'
-            resource = {
-                "uid": str(native or subject),
-                "name": "" if name is None else str(name),
-                "type": "" if kind is None else str(kind),
-                "group": {"name": account},
-                "cloud_partition": provider,
-            }
-            evidence_text = _dumps(evidence)
-            unmapped = '"unmapped":{"owner":' + _dumps(owner)
-            unmapped += ',"status":' + _dumps(status) + ',"evidence":' + evidence_text
-            shared = (
-                f",{time},{info},{frags.info_tail[control_id]},"
-                f'"resources":[{_dumps(resource)}],{unmapped}'
-            )  # fmt: skip
+        handles = {cls: stack.enter_context(open_binary(path)) for cls, path in targets.items()}
+        for chunk in chunks(findings):
+            columns = _Columns(chunk)
+            shared = _shared(columns, frags, run_id, as_of)
             for cls, handle in handles.items():
-                handle.write(frags.prefix(cls, control_id, status) + shared)
+                opening = lookup(columns.control_status, frags.prefixes(cls, columns.control_status))
                 if cls == DETECTION:
-                    handle.write(
-                        f',"compliance":{frags.compliance[control_id]}}},"status_detail":'
-                        f"{_dumps(evidence_text[:STATUS_DETAIL_MAX])},"
-                        f'"cloud":{frags.cloud(provider, account)}}}\n'
+                    closing = join(
+                        ',"compliance":',
+                        lookup(columns.control_id, frags.compliance),
+                        '},"status_detail":',
+                        json_strings(pc.utf8_slice_codeunits(columns.evidence, 0, STATUS_DETAIL_MAX)),
+                        ',"cloud":',
+                        lookup(columns.cloud_key, frags.clouds(columns.cloud_key)),
+                        "}\n",
                     )
+                    handle.write(text_bytes(join(opening, shared, closing)))
                 else:
-                    handle.write("}}\n")
+                    handle.write(text_bytes(join(opening, shared, "}}\n")))
+
+
+class _Columns:
+    """A chunk's columns as Arrow text, with the keys its fragments are looked up by."""
+
+    def __init__(self, chunk: pd.DataFrame) -> None:
+        text = {name: text_column(chunk, name) for name in COLUMNS if name not in ("evidence", "first_seen")}
+        self.control_id, self.status, self.subject = text["control_id"], text["status"], text["subject_uid"]
+        self.account, self.provider = pc.fill_null(text["account"], ""), pc.fill_null(text["provider"], "")
+        native = text["native_id"]
+        self.native = pc.if_else(pc.fill_null(pc.not_equal(native, ""), False), native, self.subject)
+        self.name, self.kind = pc.fill_null(text["identity_name"], ""), pc.fill_null(text["subject_type"], "")
+        self.owner = text["owner"]
+        self.evidence = evidence_json(chunk, sort_keys=False)
+        self.seen = millis(chunk, "first_seen")
+        self.control_status = join(self.control_id, "\x00", self.status)
+        self.cloud_key = join(self.provider, "\x00", self.account)
+
+
+def _shared(columns: _Columns, frags: _Fragments, run_id: int, as_of: datetime) -> pa.Array:
+    """Everything of an event both classes write, after its class's opening."""
+    seen = pc.fill_null(join(',"first_seen_time":', pc.cast(columns.seen, pa.string())), "")
+    return join(
+        f',"time":{int(as_of.timestamp() * 1000)},"finding_info":{{"uid":',
+        json_strings(join(f"agentaudit-run{run_id}-", columns.control_id, "-", columns.subject)),
+        seen,
+        ",",
+        lookup(columns.control_id, frags.info_tail),
+        ',"resources":[{"uid":',
+        json_strings(columns.native),
+        ',"name":',
+        json_strings(columns.name),
+        ',"type":',
+        json_strings(columns.kind, repetitive=True),
+        ',"group":{"name":',
+        json_strings(columns.account, repetitive=True),
+        '},"cloud_partition":',
+        json_strings(columns.provider, repetitive=True),
+        '}],"unmapped":{"owner":',
+        json_strings(columns.owner, repetitive=True),
+        ',"status":',
+        json_strings(columns.status, repetitive=True),
+        ',"evidence":',
+        columns.evidence,
+    )

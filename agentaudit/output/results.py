@@ -7,8 +7,8 @@ at 100,000 identities the passes are a million rows nobody reads in a text file.
 
 from __future__ import annotations
 
-import csv
 import gzip
+import io
 import json
 import os
 import shutil
@@ -21,8 +21,11 @@ from typing import Any, TextIO
 
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from agentaudit.errors import AgentAuditError
+from agentaudit.output import arrowtext
 from agentaudit.output.safe import FORMULA_STARTS
 
 FINDING_FIELDS = [
@@ -60,6 +63,9 @@ JSONL = "findings.jsonl.gz"
 CSV = "findings.csv.gz"  # 510 MB of text at 100,000 identities; a twentieth gzipped
 # gzip level 1: a tenth of level 6's time on these repetitive documents for a few percent more bytes.
 GZIP_LEVEL = 1
+CHUNK_ROWS = 100_000  # rows turned into text at once by the column-wise writers
+# Fields with few distinct values in any estate: encoded once per value, not once per result.
+REPETITIVE = {"control_id", "title", "family", "status", "severity", "subject_type", "provider", "account", "owner"}
 _ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -84,6 +90,17 @@ def open_text(path: Path, newline: str | None = None) -> Iterator[TextIO]:
             yield handle
     else:
         with path.open("w", encoding="utf-8", newline=newline) as handle:
+            yield handle
+
+
+@contextmanager
+def open_binary(path: Path) -> Iterator[io.BufferedIOBase]:
+    """A file for UTF-8 bytes, gzip-compressed when its name ends in .gz."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb", compresslevel=GZIP_LEVEL) as handle:
+            yield handle
+    else:
+        with path.open("wb") as handle:
             yield handle
 
 
@@ -118,17 +135,79 @@ def finding_records(findings: pd.DataFrame) -> Iterator[dict[str, Any]]:
         yield dict(zip(columns, row, strict=True))
 
 
+def chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """The frame in slices of CHUNK_ROWS rows: a writer's text for a million results is never whole."""
+    size = CHUNK_ROWS
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def text_column(frame: pd.DataFrame, name: str) -> pa.Array:
+    """A column as Arrow text (null where missing, or everywhere for an absent column)."""
+    if name not in frame:
+        return pa.nulls(len(frame), pa.large_string())
+    try:
+        return arrowtext.strings(pa.array(frame[name], from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return arrowtext.strings([None if v is None else str(v) for v in column_values(frame, name)])
+
+
+def evidence_json(frame: pd.DataFrame, sort_keys: bool = True) -> pa.Array:
+    """Each result's evidence as compact JSON (`null` where there is none)."""
+    return arrowtext.strings([dumps(v, sort_keys=sort_keys) for v in column_values(frame, "evidence")])
+
+
+def millis(frame: pd.DataFrame, name: str) -> pa.Array:
+    """A time column as integer milliseconds since the epoch (OCSF's timestamps), null where missing."""
+    if name not in frame:
+        return pa.nulls(len(frame), pa.int64())
+    stamps = pa.array(pd.to_datetime(frame[name], utc=True), pa.timestamp("us", tz="UTC"))
+    return pc.divide(pc.cast(stamps, pa.int64()), 1000)
+
+
+def iso_times(frame: pd.DataFrame, name: str) -> pa.Array:
+    """A time column as datetime.isoformat() writes a UTC time (null where missing); each
+    distinct time is formatted once (a run's results share a few first-seen times)."""
+    if name not in frame:
+        return pa.nulls(len(frame), pa.large_string())
+    encoded = pc.dictionary_encode(pa.array(pd.to_datetime(frame[name], utc=True), pa.timestamp("us", tz="UTC")))
+    stamps = encoded.dictionary
+    seconds = pc.floor_temporal(stamps, unit="second")
+    micros = pc.subtract(pc.cast(stamps, pa.int64()), pc.cast(seconds, pa.int64()))
+    fraction = pc.if_else(
+        pc.equal(micros, 0), "", arrowtext.join(".", pc.utf8_lpad(pc.cast(micros, pa.string()), 6, "0"))
+    )
+    whole = pc.strftime(pc.cast(seconds, pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%S")
+    return pc.take(arrowtext.join(whole, fraction, "+00:00"), encoded.indices)
+
+
+def _jsonl_lines(findings: pd.DataFrame) -> pa.Array:
+    """One JSON object per finding, fields in FINDING_FIELDS order (those the frame has)."""
+    parts: list[Any] = []
+    for name in FINDING_FIELDS:
+        if name not in findings:
+            continue
+        if name == "evidence":
+            value = evidence_json(findings)
+        elif name == "first_seen":
+            value = arrowtext.json_strings(iso_times(findings, name))
+        else:
+            value = arrowtext.json_strings(text_column(findings, name), repetitive=name in REPETITIVE)
+        parts += [("," if parts else "{") + f'"{name}":', value]
+    return arrowtext.join(*parts, "}\n")
+
+
 def write_findings_jsonl(findings: pd.DataFrame, path: Path) -> None:
-    """One JSON object per line (gzip when the name ends in .gz): streamable by jq, Spark, Athena."""
-    with open_text(path) as handle:
-        for record in finding_records(findings):
-            handle.write(dumps(record) + "\n")
+    """One JSON object per line (gzip when the name ends in .gz): streamable by jq, Spark, Athena.
+    Built a column at a time (arrowtext), a chunk of rows at once."""
+    with open_binary(path) as handle:
+        for chunk in chunks(findings):
+            handle.write(arrowtext.text_bytes(_jsonl_lines(chunk)))
 
 
 def write_findings_parquet(findings: pd.DataFrame, path: Path) -> None:
     """Every result in one Parquet file (zstd); evidence as JSON text, first_seen as UTC time."""
-    import pyarrow as pa  # imported here: a small `check` need not load Arrow
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # imported here: a small `check` need not load Parquet
 
     size = len(findings)
     arrays: dict[str, Any] = {}
@@ -145,22 +224,35 @@ def write_findings_parquet(findings: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", use_dictionary=True, row_group_size=256 * 1024)
 
 
-def _csv_column(name: str, values: list[Any]) -> list[str]:
-    """One column as neutralised text; column-wise, as the C writer then takes rows in bulk."""
-    if name == "evidence":
-        texts = [dumps(v, sort_keys=True) for v in values]
-    else:
-        texts = ["" if v is None else v.isoformat() if isinstance(v, datetime) else str(v) for v in values]
-    starts = set(FORMULA_STARTS)
-    return ["'" + t if t[:1] in starts else t for t in texts]
+def _csv_lines(findings: pd.DataFrame) -> pa.Array:
+    """Rows as the csv module writes them (minimal quoting, CRLF), formula-like text neutralised."""
+    fields = []
+    for name in FINDING_FIELDS:
+        if name == "evidence":
+            text = evidence_json(findings)
+        elif name == "first_seen":
+            text = iso_times(findings, name)
+        else:
+            text = text_column(findings, name)
+        fields.append(arrowtext.csv_fields(_neutralised(text), repetitive=name in REPETITIVE))
+    separated = [part for field in fields for part in (",", field)][1:]
+    return arrowtext.join(*separated, "\r\n")
+
+
+def _neutralised(text: pa.Array) -> pa.Array:
+    """A leading ' before text a spreadsheet would run as a formula."""
+    formula = pc.fill_null(pc.starts_with(text, FORMULA_STARTS[0]), False)
+    for start in FORMULA_STARTS[1:]:
+        formula = pc.or_(formula, pc.fill_null(pc.starts_with(text, start), False))
+    return pc.if_else(formula, arrowtext.join("'", text), text)
 
 
 def write_findings_csv(findings: pd.DataFrame, path: Path) -> None:
-    columns = [_csv_column(name, column_values(findings, name)) for name in FINDING_FIELDS]
-    with open_text(path, newline="") as handle:  # gzip when the name ends in .gz
-        writer = csv.writer(handle)
-        writer.writerow(FINDING_FIELDS)
-        writer.writerows(zip(*columns, strict=True))
+    """The findings as CSV (gzip when the name ends in .gz), a chunk of rows at a time."""
+    with open_binary(path) as handle:
+        handle.write((",".join(FINDING_FIELDS) + "\r\n").encode())
+        for chunk in chunks(findings):
+            handle.write(arrowtext.text_bytes(_csv_lines(chunk)))
 
 
 def write_json(data: Any, path: Path) -> None:
