@@ -22,9 +22,10 @@ from agentaudit import pipeline
 from agentaudit.config import load_config
 from agentaudit.model.store import Store
 from agentaudit.output import packdata
-from agentaudit.output.attestation import review_rows, row_owners, write_workbooks
+from agentaudit.output.attestation import review_rows, row_owners
 from agentaudit.output.interchange import write_oscal
 from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
+from agentaudit.output.ownerbooks import write_workbooks
 from agentaudit.output.pdf import write_html, write_pdf
 from agentaudit.output.pdfsign import sign_pdf
 from agentaudit.output.results import write_findings_csv, write_findings_jsonl, write_findings_parquet

@@ -68,9 +68,10 @@ def main() -> int:
     collected = phase("collect", pipeline.collect, estate, store, config)
     result = phase("check", pipeline.check, store, config, AS_OF, collected.snapshot_id)
     from agentaudit.output import pack, packdata
-    from agentaudit.output.attestation import Review, write_review
+    from agentaudit.output.attestation import Review
     from agentaudit.output.interchange import write_oscal
     from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
+    from agentaudit.output.ownerbooks import write_review
     from agentaudit.output.pdf import write_html, write_pdf
     from agentaudit.output.results import (
         needing_action,

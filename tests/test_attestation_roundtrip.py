@@ -21,7 +21,7 @@ from agentaudit.config import load_config
 from agentaudit.errors import InputError
 from agentaudit.model import attestation as fmt
 from agentaudit.model.store import Store
-from agentaudit.output.attestation import write_workbooks
+from agentaudit.output.ownerbooks import write_workbooks
 from tests.test_attestation import _fill, _libreoffice
 
 DATA = Path(__file__).parent / "data" / "aws"

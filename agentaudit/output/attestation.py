@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,8 +24,6 @@ from agentaudit.controls.context import Context
 from agentaudit.controls.engine import UNASSIGNED, subject_frames
 from agentaudit.model import attestation as fmt
 from agentaudit.model.campaigns import Campaign
-from agentaudit.output.sheetxml import Blank, column_array, frame_columns, text_array
-from agentaudit.output.xlsx import Book
 
 FOLDER = "attestation"
 MAX_LIST = 8  # actions / resources named per entitlement row before "+N more"
@@ -292,135 +289,3 @@ def issue_summary(owners: pd.DataFrame, campaign: Campaign, settings: dict[str, 
 
 def deadline(campaign: Campaign, settings: dict[str, Any]) -> str:
     return f"{campaign.created_at + timedelta(days=int(settings.get('deadline_days', 21))):%Y-%m-%d}"
-
-
-def write_review(review: Review, meta: dict[str, Any], folder: Path) -> Issued:
-    """Build the rows and write every owner's workbook (runs in a forked worker of the pack)."""
-    return write_workbooks(review_rows(review.context, review.findings), review.campaign, meta, folder)
-
-
-def _showable(rows: pd.DataFrame) -> pd.DataFrame:
-    """Control characters in estate text shown as \\xHH (XlsxWriter would write _x000D_ escapes
-    that openpyxl and Excel read back differently); only the few affected cells are touched."""
-    rows = rows.copy()
-    for column in _READ_ONLY:
-        values = rows[column]
-        if values.dtype != object:
-            continue
-        affected = values.str.contains(fmt.UNSHOWABLE, regex=True, na=False)
-        if affected.any():
-            rows.loc[affected, column] = values[affected].map(fmt.display_text)
-    return rows
-
-
-def write_workbooks(rows: pd.DataFrame, campaign: Campaign, meta: dict[str, Any], folder: Path) -> Issued:
-    target = folder / FOLDER
-    if rows.empty:  # no workbook to issue: an empty folder would be an entry `verify` cannot account for
-        return Issued(campaign.id, {})
-    target.mkdir()
-    rows = _showable(rows)
-    if "reviewer" not in rows:  # rows built without routing: each owner reviews their own
-        rows = rows.assign(reviewer=rows["owner"], why="")
-    names = file_names(sorted(rows["reviewer"].unique()))
-    issued: dict[str, tuple[str, int]] = {}
-    for name, group in rows.groupby("reviewer", sort=True):
-        reviewer = str(name)
-        _write_one(target / names[reviewer], reviewer, group, campaign, meta)
-        issued[reviewer] = (names[reviewer], len(group))
-    return Issued(campaign.id, issued)
-
-
-# The row fields shown before the owner's cells, in the order of fmt.COLUMNS.
-_FIELD = {
-    fmt.KIND: "kind", fmt.IDENTITY: "identity", fmt.PROVIDER: "provider", fmt.ACCOUNT: "account",
-    fmt.ITEM: "item", fmt.DETAILS: "details", fmt.OPEN_FINDINGS: "open_findings",
-}  # fmt: skip
-_READ_ONLY = [_FIELD[c] for c in fmt.COLUMNS[: fmt.COLUMNS.index(fmt.DECISION)]]
-
-
-def _write_one(path: Path, owner: str, group: pd.DataFrame, campaign: Campaign, meta: dict[str, Any]) -> None:
-    reviewer = fmt.id_key(owner)  # what the integrity codes sign and the import stores
-    book = Book(path)
-    wb = book.book
-    unlocked = wb.add_format({"locked": False, "bg_color": "#FFF8DC", "border": 1})
-    wrap = wb.add_format({"text_wrap": True, "italic": True, "valign": "top"})
-    sheet = wb.add_worksheet(fmt.REVIEW_SHEET)
-    widths = [11, 34, 8, 16, 40, 70, 18, 12, 40, 40, 26]
-    for index, width in enumerate(widths):
-        sheet.set_column(index, index, width)
-    count = len(group)
-    last_col = len(fmt.COLUMNS) - 1
-    title = fmt.display_text(f"Access review: {reviewer} ({meta['organisation']}, {campaign.period})")
-    sheet.merge_range(0, 0, 0, last_col, title, book.bold)
-    issue = meta.get("attestation") or {}
-    due = issue.get("deadline") or deadline(campaign, {})
-    address = issue.get("return_to") or "the governance team that sent it"
-    sheet.set_row(1, 60)  # the instructions span the sheet's width, wrapped over several lines
-    sheet.merge_range(1, 0, 1, last_col, fmt.display_text(_instructions(group, due, address)), wrap)
-    sheet.merge_range(
-        2,
-        0,
-        2,
-        last_col,
-        f"Return by {due} to {address} · campaign {campaign.id} · pack run {meta['run_id']} · "
-        f"snapshot {meta['snapshot_id']} · issued {campaign.created_at:%Y-%m-%d} · {count} rows",
-        book.bold,
-    )
-    header = fmt.HEADER_ROW - 1
-    for column, name in enumerate(fmt.COLUMNS):
-        sheet.write_string(header, column, name, book.bold)
-    decision_col = fmt.COLUMNS.index(fmt.DECISION)
-    codes = [fmt.row_code(campaign.secret, campaign.id, reviewer, row_id) for row_id in group["row_id"]]
-    owner_cells = Blank(unlocked._get_xf_index())  # Decision and Comment: the only cells an owner edits
-    shown = frame_columns(group[_READ_ONLY])
-    book.fill(sheet, [*shown, owner_cells, owner_cells, column_array(group["row_id"]), text_array(codes)], header + 2)
-    last = header + count
-    sheet.data_validation(
-        header + 1,
-        decision_col,
-        max(last, header + 1),
-        decision_col,
-        {
-            "validate": "list",
-            "source": fmt.DECISIONS,
-            "error_title": "Decision",
-            "error_message": f"Choose one of {', '.join(fmt.DECISIONS)}, or leave the cell empty.",
-        },
-    )
-    sheet.freeze_panes(fmt.HEADER_ROW, 2)
-    sheet.autofilter(header, 0, last, len(fmt.COLUMNS) - 1)
-    sheet.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True})
-    _write_meta(book, reviewer, count, campaign, meta)
-    book.save()
-
-
-def _instructions(group: pd.DataFrame, due: str, address: str) -> str:
-    """What to do, by when, to whom; and, for rows routed here from another owner, why."""
-    text = (
-        "For every row choose Keep, Revoke or Modify in the Decision column (Modify needs a comment saying "
-        f"what to change). Leave a row empty to decide later. Sort and filter as you like; return this file "
-        f"as .xlsx by {due} to {address}. Rows typed in by hand or with a changed Row ID or integrity code "
-        "are refused on import."
-    )
-    routed = group[group["why"] != ""].groupby("why").size()
-    if not routed.empty:
-        text += " Routed to you: " + "; ".join(f"{why} ({n} rows)" for why, n in routed.items()) + "."
-    return text
-
-
-def _write_meta(book: Book, reviewer: str, count: int, campaign: Campaign, meta: dict[str, Any]) -> None:
-    sheet = book.book.add_worksheet(fmt.META_SHEET)
-    pairs = [
-        ("format", fmt.FORMAT),
-        ("campaign", str(campaign.id)),
-        ("period", campaign.period),
-        ("reviewer", fmt.to_cell(reviewer)),
-        ("rows", str(count)),
-        ("organisation", str(meta["organisation"])),
-        ("run", str(meta["run_id"])),
-        ("code", fmt.meta_code(campaign.secret, campaign.id, reviewer, count)),
-    ]
-    for index, (key, value) in enumerate(pairs):
-        book.row(sheet, index, (key, value))
-    sheet.hide()
-    sheet.protect()

@@ -22,11 +22,12 @@ from typing import Any
 import pandas as pd
 
 from agentaudit.errors import AgentAuditError
-from agentaudit.output.attestation import Review, write_review
+from agentaudit.output.attestation import Review
 from agentaudit.output.auditmanager import write_audit_manager
 from agentaudit.output.interchange import write_oscal
 from agentaudit.output.manifest import PDF, write_signed_manifest
 from agentaudit.output.ocsf import COMPLIANCE, DETECTION, write_ocsf
+from agentaudit.output.ownerbooks import write_review
 from agentaudit.output.packdata import PackData
 from agentaudit.output.pdf import write_html, write_pdf
 from agentaudit.output.pdfsign import sign_pdf

@@ -196,16 +196,18 @@ def rows_xml(columns: Sequence[Column], first_row: int, styles: Styles) -> Itera
     """`<row>` elements for the columns (see column_array), numbered from first_row (1-based),
     as UTF-8 XML in chunks of CHUNK_ROWS rows."""
     size = row_count(columns)
-    letters = [column_letter(i) for i in range(len(columns))]
     for start in range(0, size, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, size)
-        number = pc.cast(pa.array(np.arange(first_row + start, first_row + stop)), pa.string())
-        cells = []
-        for letter, column in zip(letters, columns, strict=True):
-            part = column if isinstance(column, Blank) else column.slice(start, stop - start)
-            cells.append(_cells(part, _join(letter, number), styles))
-        rows = _join('<row r="', number, '">', *cells, "</row>")
-        yield _text_bytes(rows)
+        part = [column if isinstance(column, Blank) else column.slice(start, stop - start) for column in columns]
+        yield _text_bytes(row_elements(part, pa.array(np.arange(first_row + start, first_row + stop)), styles))
+
+
+def row_elements(columns: Sequence[Column], numbers: pa.Array, styles: Styles) -> pa.LargeStringArray:
+    """One `<row>` element per row, row i numbered numbers[i] (rows of several workbooks can be
+    built at once, each numbered within its own sheet)."""
+    number = pc.cast(numbers, pa.string())
+    cells = [_cells(column, _join(column_letter(index), number), styles) for index, column in enumerate(columns)]
+    return _join('<row r="', number, '">', *cells, "</row>")
 
 
 def _text_bytes(array: pa.Array) -> memoryview:
@@ -225,7 +227,16 @@ class Rows:
     first: int = 2
 
 
-def splice(source: Path | IO[bytes], target: Path, sheets: Mapping[str, Rows], styles: Styles) -> None:
+@dataclass(frozen=True)
+class BuiltRows:
+    """Rows whose `<row>` elements are already built (row_elements), numbered from `first`."""
+
+    elements: pa.LargeStringArray
+    width: int
+    first: int = 2
+
+
+def splice(source: Path | IO[bytes], target: Path, sheets: Mapping[str, Rows | BuiltRows], styles: Styles) -> None:
     """Copy the workbook at source to target, filling each named sheet (whose rows XlsxWriter
     wrote end before `first`) with its rows."""
     with zipfile.ZipFile(source) as book, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
@@ -262,13 +273,19 @@ def _sheet_paths(book: zipfile.ZipFile) -> dict[str, str]:
     }
 
 
-def _fill(book: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo, rows: Rows, styles: Styles) -> None:
+def _fill(
+    book: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo, rows: Rows | BuiltRows, styles: Styles
+) -> None:
     xml = book.read(info).decode("utf-8").replace("<sheetData/>", "<sheetData></sheetData>", 1)
     head, tail = xml.split("</sheetData>", 1)
-    last = f"{column_letter(max(len(rows.columns) - 1, 0))}{rows.first + row_count(rows.columns) - 1}"
+    if isinstance(rows, BuiltRows):
+        width, count, chunks = rows.width, len(rows.elements), iter([_text_bytes(rows.elements)])
+    else:
+        width, count, chunks = len(rows.columns), row_count(rows.columns), rows_xml(rows.columns, rows.first, styles)
+    last = f"{column_letter(max(width - 1, 0))}{rows.first + count - 1}"
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
     with out.open(_part(info), "w", force_zip64=True) as handle:
         handle.write(head.encode("utf-8"))
-        for chunk in rows_xml(rows.columns, rows.first, styles):
+        for chunk in chunks:
             handle.write(chunk)
         handle.write(("</sheetData>" + tail).encode("utf-8"))

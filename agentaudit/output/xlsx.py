@@ -29,7 +29,17 @@ from agentaudit.output.evidence import describe
 from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData, natural_sorted
 from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, dumps, is_missing
 from agentaudit.output.safe import FORMULA_STARTS
-from agentaudit.output.sheetxml import Column, Rows, Styles, column_array, fit_text, frame_columns, splice, text_array
+from agentaudit.output.sheetxml import (
+    BuiltRows,
+    Column,
+    Rows,
+    Styles,
+    column_array,
+    fit_text,
+    frame_columns,
+    splice,
+    text_array,
+)
 
 MAX_ROWS = 1_048_576 - 1  # data rows per sheet, under the header
 
@@ -40,7 +50,7 @@ class Book:
         # XlsxWriter writes the workbook in memory (its own sheets are small: the large tables'
         # rows come from sheetxml); save() copies it to path with those rows filled in.
         self.buffer = io.BytesIO()
-        self.bulk: dict[str, Rows] = {}
+        self.bulk: dict[str, Rows | BuiltRows] = {}
         self.book = xlsxwriter.Workbook(
             self.buffer,
             {
@@ -89,6 +99,15 @@ class Book:
         the sheet's own XlsxWriter rows must all lie above it."""
         self.bulk[sheet.name] = Rows(columns, first_row)
 
+    def fill_built(self, sheet: Worksheet, rows: BuiltRows) -> None:
+        """Like fill(), with the rows' XML already built for this book's styles()."""
+        self.bulk[sheet.name] = rows
+
+    def styles(self) -> Styles:
+        """The style indices the built rows refer to (the same in every Book: formats are added
+        in one order)."""
+        return Styles(quoted=self.quoted._get_xf_index(), date=self.date._get_xf_index())
+
     def row(self, sheet: Worksheet, index: int, row: Iterable[Any]) -> None:
         # The un-decorated writer: write_string() first re-parses "A1"-style arguments per cell,
         # a tenth of the time on a million-row sheet. Falls back if XlsxWriter ever renames it.
@@ -134,7 +153,7 @@ class Book:
         sheet.print_area(0, 0, max(count, 1), len(headers) - 1)
 
     def save(self) -> None:
-        styles = Styles(quoted=self.quoted._get_xf_index(), date=self.date._get_xf_index())
+        styles = self.styles()
         self.book.close()
         splice(self.buffer, self.path, self.bulk, styles)
 
