@@ -197,12 +197,26 @@ def _finding_columns(findings: pd.DataFrame) -> list[pa.Array]:
             columns.append(pa.array(pd.to_datetime(findings[name], utc=True, errors="coerce"), from_pandas=True))
         elif name == "evidence":
             values = findings[name].tolist()
-            controls = findings["control_id"].tolist()
-            columns.append(text_array([describe(c, v) or None for c, v in zip(controls, values, strict=True)]))
-            columns.append(text_array([None if is_missing(v) else dumps(v, sort_keys=True) for v in values]))
+            texts = [None if is_missing(v) else dumps(v, sort_keys=True) for v in values]
+            columns.append(text_array(_evidence_words(findings["control_id"].tolist(), values, texts)))
+            columns.append(text_array(texts))
         else:
             columns.append(text_array(column_array(findings[name])))
     return columns
+
+
+def _evidence_words(controls: list[str], values: list[Any], texts: list[str | None]) -> list[str | None]:
+    """Each result's evidence in words, put once per distinct (control, evidence JSON): results
+    repeat the same evidence (at 20,000 identities 2,147 distinct among 251,000), and describe()
+    gives the same words for evidence equal as JSON."""
+    said: dict[tuple[str, str | None], str | None] = {}
+    words = []
+    for control, value, text in zip(controls, values, texts, strict=True):
+        key = (control, text)
+        if key not in said:
+            said[key] = describe(control, value) or None
+        words.append(said[key])
+    return words
 
 
 def _listed(findings: pd.DataFrame, include_passes: bool) -> tuple[pd.DataFrame, str]:
