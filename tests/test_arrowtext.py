@@ -154,3 +154,13 @@ def test_ocsf_events_carry_each_rows_own_values(tmp_path: Path, monkeypatch: pyt
                 assert event["status_detail"] == evidence[: ocsf.STATUS_DETAIL_MAX]
                 assert event["cloud"]["provider"] == {"aws": "AWS", "azure": "Azure"}.get(record["provider"], "")
                 assert event["status_code"] == ocsf.STATUS_CODE[record["status"]]
+
+
+def test_uuid5_texts_are_the_standard_librarys() -> None:
+    import uuid
+
+    from agentaudit.output.interchange import NAMESPACE, uuid5_texts
+
+    names = [f"observation/{i}/é/{'x' * i}" for i in range(50)] + ["", "中文/😀"]
+    assert uuid5_texts(pa.array(names)).to_pylist() == [str(uuid.uuid5(NAMESPACE, n)) for n in names]
+    assert uuid5_texts(pa.array([], pa.string())).to_pylist() == []

@@ -9,17 +9,22 @@ tests, on the sample estate.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from agentaudit import __version__
 from agentaudit.controls.catalog import Catalog, Control
-from agentaudit.output.results import dumps, needing_action, open_text
+from agentaudit.output.arrowtext import join, json_strings, lookup, text_bytes
+from agentaudit.output.results import chunks, dumps, evidence_json, needing_action, open_binary, text_column
 
 OCSF_VERSION = "1.3.0"
 OSCAL_VERSION = "1.1.2"
@@ -103,7 +108,12 @@ def _inventory_items(findings: pd.DataFrame) -> tuple[list[dict[str, Any]], dict
 
 
 def _write_opening(
-    handle: TextIO, run_id: int, period: str, stamp: str, inventory: list[dict[str, Any]], controls: list[str]
+    handle: io.BufferedIOBase,
+    run_id: int,
+    period: str,
+    stamp: str,
+    inventory: list[dict[str, Any]],
+    controls: list[str],
 ) -> None:
     """The document up to the first observation: metadata, the result, its local definitions."""
     head = {
@@ -116,7 +126,7 @@ def _write_opening(
         },
         "import-ap": {"href": f"#agentaudit-assessment-plan-{run_id}"},
     }
-    handle.write(_json({"assessment-results": head})[:-2])  # reopen the two closing braces
+    handle.write(_json({"assessment-results": head})[:-2].encode())  # reopen the two closing braces
     selection: dict[str, Any] = (
         {"include-controls": [{"control-id": cid} for cid in controls]} if controls else {"include-all": {}}
     )
@@ -128,46 +138,86 @@ def _write_opening(
         "local-definitions": {"inventory-items": inventory},
         "reviewed-controls": {"control-selections": [selection]},
     }
-    handle.write(', "results": [' + _json(result)[:-1] + ', "observations": [')
+    handle.write((', "results": [' + _json(result)[:-1] + ', "observations": [').encode())
 
 
-def _write_observations(
-    handle: TextIO,
-    findings: pd.DataFrame,
-    catalog: Catalog,
-    run_id: int,
-    stamp: str,
-    nist_of: dict[str, list[str]],
-    subject_uuid: dict[str, str],
-) -> dict[str, list[str]]:
-    """One TEST observation per result; returns the failing observations' uuids per NIST id."""
-    failing: dict[str, list[str]] = {}
-    middle: dict[tuple[str, str], str] = {}  # (control, status) → description/props/methods JSON
-    tail = f',"collected":{_json(stamp)},"remarks":'
-    columns = ["control_id", "subject_uid", "identity_name", "status", "evidence"]
-    values = [findings[c].tolist() for c in columns]
-    for index, (control_id, subject, name, status, evidence) in enumerate(zip(*values, strict=True)):
-        obs_uuid = _uuid("observation", run_id, control_id, subject)
-        if status == "fail":
-            for cid in nist_of[control_id]:
-                failing.setdefault(cid, []).append(obs_uuid)
-        key = (control_id, status)
-        if key not in middle:
-            middle[key] = _observation_middle(catalog.controls[control_id], status)
-        label = name if isinstance(name, str) and name else subject
-        evidence = None if isinstance(evidence, float) and evidence != evidence else evidence
-        handle.write(
-            (", " if index else "")
-            + f'{{"uuid":"{obs_uuid}","title":{_json(f"{control_id} on {label}"[:1000])},{middle[key]},'
-            f'"subjects":[{{"subject-uuid":"{subject_uuid[subject]}","type":"inventory-item"}}]'
-            f"{tail}{_json(_json(evidence))}}}"
+def uuid5_texts(names: pa.Array) -> pa.Array:
+    """uuid.uuid5(NAMESPACE, name) as text for each name: SHA-1 per name in Python (hashlib), the
+    version bits and the formatting for all names at once."""
+    size = len(names)
+    if size == 0:
+        return pa.array([], pa.string())
+    digests = b"".join(hashlib.sha1(_NAMESPACE_BYTES + n.encode()).digest() for n in names.to_pylist())
+    raw = np.frombuffer(digests, np.uint8).reshape(size, 20)[:, :16].copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = np.frombuffer(raw.tobytes().hex().encode(), np.uint8).reshape(size, 32)
+    text = np.full((size, 36), ord("-"), np.uint8)
+    text[:, _HEX_POSITIONS] = digits
+    offsets = np.arange(0, 36 * size + 1, 36, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), size, [None, pa.py_buffer(offsets), pa.py_buffer(text.tobytes())])
+
+
+_HEX_POSITIONS = [i for i in range(36) if i not in (8, 13, 18, 23)]
+
+
+class _Observations:
+    """The observations part of the document, written a chunk of results at a time; collects
+    the failing observations' uuids per NIST control id for the findings after it."""
+
+    def __init__(self, catalog: Catalog, run_id: int, stamp: str, nist_of: dict[str, list[str]]) -> None:
+        self.catalog, self.run_id, self.nist_of = catalog, run_id, nist_of
+        self.tail = f',"collected":{_json(stamp)},"remarks":'
+        self.failing: dict[str, list[str]] = {}
+        self.first = True
+
+    def write(self, handle: io.BufferedIOBase, findings: pd.DataFrame, subject_uuid: dict[str, str]) -> None:
+        control, subject, status = (text_column(findings, c) for c in ("control_id", "subject_uid", "status"))
+        name = text_column(findings, "identity_name")
+        obs = uuid5_texts(join(f"observation/{self.run_id}/", control, "/", subject))
+        self._collect_failing(control, status, obs)
+        label = pc.if_else(pc.fill_null(pc.not_equal(name, ""), False), name, subject)
+        keys = join(control, "\x00", status)
+        middles = {k: _observation_middle(self.catalog.controls[k.split("\x00")[0]], k.split("\x00")[1])
+                   for k in pc.unique(keys).to_pylist()}  # fmt: skip
+        rows = join(
+            ', {"uuid":"',
+            obs,
+            '","title":',
+            json_strings(pc.utf8_slice_codeunits(join(control, " on ", label), 0, 1000)),
+            ",",
+            lookup(keys, middles),
+            ',"subjects":[{"subject-uuid":"',
+            lookup(subject, subject_uuid),
+            '","type":"inventory-item"}]',
+            self.tail,
+            json_strings(evidence_json(findings, sort_keys=False)),
+            "}",
         )
-    return failing
+        data = text_bytes(rows)
+        handle.write(data[2:] if self.first else data)  # no separator before the first observation
+        self.first = False
+
+    def _collect_failing(self, control: pa.Array, status: pa.Array, obs: pa.Array) -> None:
+        """Append, in result order, each failing observation to the NIST ids its control maps to."""
+        failed = pc.fill_null(pc.equal(status, "fail"), False)
+        if not pc.any(failed).as_py():
+            return
+        control, obs = pc.filter(control, failed), pc.filter(obs, failed)
+        by_statement: dict[str, list[str]] = {}
+        for control_id in pc.unique(control).to_pylist():
+            for cid in self.nist_of.get(control_id, ()):
+                by_statement.setdefault(cid, []).append(control_id)
+        for cid, controls in by_statement.items():
+            mask = pc.is_in(control, value_set=pa.array(controls, control.type))
+            self.failing.setdefault(cid, []).extend(pc.filter(obs, mask).to_pylist())
 
 
-def _write_findings(handle: TextIO, run_id: int, evaluated: dict[str, int], failing: dict[str, list[str]]) -> None:
+def _write_findings(
+    handle: io.BufferedIOBase, run_id: int, evaluated: dict[str, int], failing: dict[str, list[str]]
+) -> None:
     """One finding per NIST control statement, satisfied or not, with its failing observations."""
-    handle.write('], "findings": [')
+    handle.write(b'], "findings": [')
     for index, cid in enumerate(evaluated):
         failed = failing.get(cid, [])
         finding: dict[str, Any] = {
@@ -182,8 +232,8 @@ def _write_findings(handle: TextIO, run_id: int, evaluated: dict[str, int], fail
         }
         if failed:
             finding["related-observations"] = [{"observation-uuid": u} for u in failed]
-        handle.write((", " if index else "") + _json(finding))
-    handle.write("]}]}}\n")
+        handle.write(((", " if index else "") + _json(finding)).encode())
+    handle.write(b"]}]}}\n")
 
 
 def write_oscal(
@@ -203,7 +253,9 @@ def write_oscal(
     evaluated = _evaluated_per_statement(findings, nist_of)
     shown = needing_action(findings, include_passes)
     inventory, subject_uuid = _inventory_items(shown)
-    with open_text(path) as handle:
+    observations = _Observations(catalog, run_id, stamp, nist_of)
+    with open_binary(path) as handle:
         _write_opening(handle, run_id, period, stamp, inventory, list(evaluated))
-        failing = _write_observations(handle, shown, catalog, run_id, stamp, nist_of, subject_uuid)
-        _write_findings(handle, run_id, evaluated, failing)
+        for chunk in chunks(shown):
+            observations.write(handle, chunk, subject_uuid)
+        _write_findings(handle, run_id, evaluated, observations.failing)
