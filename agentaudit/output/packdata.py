@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from agentaudit.config import Config
 from agentaudit.controls.catalog import Catalog
@@ -121,15 +123,14 @@ def content_widths(headers: list[str], rows: list[list[Any]]) -> list[int]:
     return [max(4, round(100 * m / total)) for m in measures]
 
 
-def _sorted_failing(findings: pd.DataFrame) -> pd.DataFrame:
-    failing = findings[findings["status"] == "fail"]
+def _sorted_failing(failing: pd.DataFrame) -> pd.DataFrame:
     order = failing["severity"].map(SEVERITY_ORDER).fillna(9)
     return failing.assign(_order=order).sort_values(["_order", "control_id", "identity_name"], kind="stable")
 
 
-def owner_gap_frame(findings: pd.DataFrame, ctx: Context, unit_keys: list[str]) -> pd.DataFrame:
+def owner_gap_frame(failing: pd.DataFrame, ctx: Context, unit_keys: list[str]) -> pd.DataFrame:
     """One row per identity failing an ownership or purpose control, with its business unit."""
-    gaps = findings[(findings["status"] == "fail") & findings["family"].isin(OWNER_FAMILIES)]
+    gaps = failing[failing["family"].isin(OWNER_FAMILIES)]
     if gaps.empty:
         return pd.DataFrame(columns=["identity_name", "kind", "provider", "account", "gaps", "owner", "unit"])
     grouped = gaps.groupby("subject_uid", sort=False).agg(
@@ -147,12 +148,34 @@ def owner_gap_frame(findings: pd.DataFrame, ctx: Context, unit_keys: list[str]) 
 
 
 def control_lists(findings: pd.DataFrame) -> pd.Series:
-    """Each subject's control ids, sorted and comma-separated. Built in plain Python: a
-    groupby with a Python aggregate costs a pandas Series per subject (half a million at scale)."""
-    lists: dict[str, list[str]] = {}
-    for subject, control in sorted(set(zip(findings["subject_uid"], findings["control_id"], strict=True))):
-        lists.setdefault(subject, []).append(control)
-    return pd.Series({subject: ", ".join(controls) for subject, controls in lists.items()}, dtype=object)
+    """Each subject's distinct control ids, sorted and comma-separated, by Arrow's grouping (a
+    pandas groupby with a Python aggregate costs a Series per subject: half a million at scale)."""
+    if findings.empty:
+        return pd.Series(dtype=object)
+    table = pa.table({"s": _strings(findings["subject_uid"]), "c": _strings(findings["control_id"])})
+    pairs = table.group_by(["s", "c"]).aggregate([]).sort_by([("s", "ascending"), ("c", "ascending")])
+    lists = pairs.group_by("s", use_threads=False).aggregate([("c", "list")])  # keeps the sorted order
+    joined = pc.binary_join(lists["c_list"], pa.scalar(", ", pa.large_string()))
+    return pd.Series(joined.to_pylist(), index=lists["s"].to_pylist(), dtype=object)
+
+
+def _strings(column: pd.Series) -> pa.Array:
+    return pc.cast(pa.array(column, from_pandas=True), pa.large_string())
+
+
+def _distinct_subjects(findings: pd.DataFrame, family_of: dict[str, str]) -> dict[str, int]:
+    """Per control family: how many distinct subjects the results name."""
+    if findings.empty:
+        return {}
+    names = list(family_of)
+    position = pc.index_in(_strings(findings["control_id"]), value_set=pa.array(names, pa.large_string()))
+    family = pc.take(pa.array([family_of[n] for n in names], pa.large_string()), position)
+    counts = (
+        pa.table({"f": family, "s": _strings(findings["subject_uid"])})
+        .group_by("f")
+        .aggregate([("s", "count_distinct")])
+    )
+    return dict(zip(counts["f"].to_pylist(), counts["s_count_distinct"].to_pylist(), strict=True))
 
 
 def _unit(tags: Any, keys: list[str]) -> str:
@@ -169,19 +192,20 @@ def build(
     meta: dict[str, Any],
 ) -> PackData:
     limits = config.data["pack"]
-    failing = _sorted_failing(findings)
+    fails = findings[findings["status"] == "fail"]  # selected once: a copy of a million rows at scale
+    failing = _sorted_failing(fails)
     units = subject_units(ctx, config.tags["business_unit"])
-    gap_frame = owner_gap_frame(findings, ctx, config.tags["business_unit"])
+    gap_frame = owner_gap_frame(fails, ctx, config.tags["business_unit"])
     owners = owner_stats(failing)
     by_owner = owner_sections(
         failing, owners.head(limits["pdf_owners"]), limits["pdf_rows_per_owner"], limits["pdf_subjects"]
     )
-    creds = credential_frame(findings, ctx)
+    creds = credential_frame(fails, ctx)
     tools = tool_frame(findings, ctx)
     sources = ctx.sources.assign(error=ctx.sources["error"].fillna(""))
     data = PackData(
         meta=meta,
-        totals=_totals(findings, ctx),
+        totals=_totals(findings, fails, ctx),
         controls=controls,
         owner_gaps=_table(
             gap_frame,
@@ -199,7 +223,7 @@ def build(
             "per_owner": limits["pdf_rows_per_owner"],
             "owners": limits["pdf_owners"],
         },
-        families=family_conclusions(findings, controls, meta.get("trend") or {}),
+        families=family_conclusions(findings, fails, controls, meta.get("trend") or {}),
         top_owners=_table(owners, OWNER_COLUMNS, 10, OWNER_HEADERS),
         top_units=_table(unit_stats(failing, units), UNIT_COLUMNS, 10, UNIT_HEADERS),
         credentials=_table(
@@ -216,7 +240,7 @@ def build(
         gap_frame=gap_frame,
         credential_frame=creds,
         tool_frame=tools,
-        framework_frame=framework_frame(findings, catalog, meta.get("frameworks") or list(catalog.frameworks)),
+        framework_frame=framework_frame(findings, fails, catalog, meta.get("frameworks") or list(catalog.frameworks)),
         source_frame=sources,
     )
     if meta.get("attestation"):
@@ -365,7 +389,7 @@ def unit_stats(failing: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
 
 
 def family_conclusions(
-    findings: pd.DataFrame, controls: list[dict[str, Any]], trend: dict[str, Any]
+    findings: pd.DataFrame, failing: pd.DataFrame, controls: list[dict[str, Any]], trend: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The executive conclusion per control family: what was evaluated, what failed, what is new
     since the previous run (per control, from the trend: only controls both runs evaluated)."""
@@ -373,7 +397,10 @@ def family_conclusions(
     not_compared = set(trend.get("not_compared") or [])
     new_by_control = trend.get("new_by_control") or {}
     resolved_by_control = trend.get("resolved_by_control") or {}
-    failing = findings[findings["status"] == "fail"]
+    family_of = {c["control_id"]: c["family"] for c in controls}
+    subjects = _distinct_subjects(findings, family_of)
+    fails = _distinct_subjects(failing, family_of)
+    severe = _distinct_subjects(failing[failing["severity"].isin(["critical", "high"])], family_of)
     families: dict[str, list[dict[str, Any]]] = {}
     for control in controls:
         families.setdefault(control["family"], []).append(control)
@@ -382,18 +409,15 @@ def family_conclusions(
         ids = [c["control_id"] for c in members]
         both_runs = compared and not set(ids) <= not_compared  # else neither new nor resolved can be said
         evaluated = [c for c in members if c["evaluated"]]
-        in_family = findings[findings["control_id"].isin(ids)]
-        fails = failing[failing["control_id"].isin(ids)]
-        severe = fails[fails["severity"].isin(["critical", "high"])]
         undecided = int(sum(int(c.get("manual", 0)) + int(c.get("error", 0)) for c in evaluated))
         row = {
             "family": family,
             "name": FAMILY_NAMES.get(family, family),
             "controls": len(members),
             "evaluated": len(evaluated),
-            "subjects": int(in_family["subject_uid"].nunique()),
-            "failing": int(fails["subject_uid"].nunique()),
-            "severe": int(severe["subject_uid"].nunique()),
+            "subjects": int(subjects.get(family, 0)),
+            "failing": int(fails.get(family, 0)),
+            "severe": int(severe.get(family, 0)),
             "new": sum(int(new_by_control.get(c, 0)) for c in ids) if both_runs else None,
             "resolved": sum(int(resolved_by_control.get(c, 0)) for c in ids) if both_runs else None,
             "undecided": undecided,
@@ -444,9 +468,10 @@ def attestation_table(issued: dict[str, Any], decisions: pd.DataFrame, cap: int)
 FRAMEWORK_COLUMNS = ["framework", "requirement", "controls", "failing_subjects", "failing_results", "evaluated"]
 
 
-def framework_frame(findings: pd.DataFrame, catalog: Catalog, frameworks: list[str]) -> pd.DataFrame:
+def framework_frame(
+    findings: pd.DataFrame, failing: pd.DataFrame, catalog: Catalog, frameworks: list[str]
+) -> pd.DataFrame:
     """Results per framework requirement, e.g. "SOC 2 CC6.2: 14 subjects failing across 3 controls"."""
-    failing = findings[findings["status"] == "fail"]
     fail_subjects = failing.groupby("control_id")["subject_uid"].agg(set).to_dict()
     fail_results = failing["control_id"].value_counts().to_dict()
     evaluated = findings["control_id"].value_counts().to_dict()
@@ -480,11 +505,10 @@ TOOL_COLUMNS = ["agent", "group", "tool", "human_approval", "register", "failing
 TOOL_HEADERS = ["Agent", "Action group", "Tool", "Human approval", "Register", "Failing"]
 
 
-def credential_frame(findings: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+def credential_frame(failing: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     creds = ctx.credentials
     names = dict(zip(ctx.identities["uid"], ctx.identities["name"], strict=True))
-    lc = findings[(findings["subject_type"] == "credential") & (findings["status"] == "fail")]
-    failing = control_lists(lc)
+    failed = control_lists(failing[failing["subject_type"] == "credential"])
     return pd.DataFrame(
         {
             "uid": creds["uid"],
@@ -498,7 +522,7 @@ def credential_frame(findings: pd.DataFrame, ctx: Context) -> pd.DataFrame:
             "expires": creds["expires"],
             "last_used": creds["last_used"],
             "enabled": creds["enabled"],
-            "failing": failing.reindex(creds["uid"]).fillna("").to_numpy(),
+            "failing": failed.reindex(creds["uid"]).fillna("").to_numpy(),
         }
     )
 
@@ -525,9 +549,8 @@ def tool_frame(findings: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     )
 
 
-def _totals(findings: pd.DataFrame, ctx: Context) -> dict[str, Any]:
+def _totals(findings: pd.DataFrame, failing: pd.DataFrame, ctx: Context) -> dict[str, Any]:
     status = findings["status"].value_counts().to_dict()
-    failing = findings[findings["status"] == "fail"]
     severity = failing["severity"].value_counts().to_dict()
     return {
         "identities": len(ctx.identities),
