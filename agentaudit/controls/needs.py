@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agentaudit.controls.catalog import Control, Need
@@ -65,30 +66,32 @@ def customer_input_missing(control: Control, ctx: Context) -> str | None:
     return None
 
 
-def _lacking(frame: pd.DataFrame, need: Need, coverage: Coverage) -> pd.Series:
+def _lacking(frame: pd.DataFrame, need: Need, coverage: Coverage) -> np.ndarray:
+    """Per row: does the need apply to the subject and its account/tenant lack the input? A
+    subject with no account (not a string) never has it."""
     applies = frame["provider"] == need.input.provider
     if need.subjects is not None:
         applies &= frame["subject_kind"].isin(need.subjects)
-    has = [coverage.has(need.input, a) if isinstance(a, str) else False for a in frame["account"]]
-    return applies & ~pd.Series(has, index=frame.index, dtype=bool)
+    has = frame["account"].isin(coverage.complete.get(need.input.value, frozenset()))
+    return (applies & ~has).to_numpy(dtype=bool)
 
 
 def apply_needs(frame: pd.DataFrame, control: Control, coverage: Coverage) -> pd.DataFrame:
     """Turn every result whose subject's account/tenant lacks a needed input into `error`, with
     evidence naming the input; the check's own verdict is not kept (it rested on missing data)."""
-    missing: dict[int, list[str]] = {}  # row position → missing kinds (frame has a RangeIndex)
-    for need in control.needs:
-        if need.input.provider is None:
-            continue
-        for position in frame.index[_lacking(frame, need, coverage)]:
-            missing.setdefault(position, []).append(need.input.value)
-    if not missing:
+    lacking = [(n.input.value, _lacking(frame, n, coverage)) for n in control.needs if n.input.provider is not None]
+    if not lacking:
+        return frame
+    positions = np.flatnonzero(np.logical_or.reduce([mask for _kind, mask in lacking]))
+    if positions.size == 0:
         return frame
     frame = frame.copy()
     statuses, evidences = frame["status"].tolist(), frame["evidence"].tolist()
-    for position, kinds in missing.items():
+    providers, accounts = frame["provider"].tolist(), frame["account"].tolist()
+    for position in positions.tolist():
+        kinds = [kind for kind, mask in lacking if mask[position]]
         statuses[position] = Status.ERROR.value
-        evidences[position] = _missing_evidence(kinds, frame.at[position, "provider"], frame.at[position, "account"])
+        evidences[position] = _missing_evidence(kinds, providers[position], accounts[position])
     frame["status"], frame["evidence"] = statuses, evidences
     return frame
 

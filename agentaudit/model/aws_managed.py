@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from agentaudit.model.iam_policy import action_matches
+from agentaudit.model.iam_policy import action_matches, action_pattern
 
 AWS_MANAGED_PREFIX = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/", re.IGNORECASE)
 FULL_ACCESS = re.compile(r"FullAccess$")
@@ -100,14 +100,12 @@ def agent_capabilities(action: str) -> frozenset[str]:
     )
 
 
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(re.escape(pattern.lower()).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z")
-
-
+@lru_cache(maxsize=65536)
 def covers_service(actions: tuple[str, ...], not_actions: tuple[str, ...], service: str) -> bool:
     """Does an allow statement grant every action of `service` (`svc:*`, `*`, or a NotAction that
-    spares it)? Probed with an action name no real API has, so `svc:Get*` does not count."""
+    spares it)? Probed with an action name no real API has, so `svc:Get*` does not count. Cached
+    per distinct statement (estates repeat them)."""
     probe = f"{service.lower()}:zzagentauditprobe"
     if not_actions:
-        return not any(_glob(n).match(probe) for n in not_actions)
-    return any(_glob(a).match(probe) for a in actions)
+        return not any(action_pattern(n).match(probe) for n in not_actions)
+    return any(action_pattern(a).match(probe) for a in actions)

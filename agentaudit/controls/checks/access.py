@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -144,7 +145,10 @@ def _overlaps(action: str, pattern: str) -> bool:
     return action_matches(action, pattern) or action_matches(pattern, action)
 
 
-def _excess(actions: list[str], not_actions: list[str], profile: Profile) -> list[str]:
+@lru_cache(maxsize=65536)
+def _excess(actions: tuple[str, ...], not_actions: tuple[str, ...], profile: Profile) -> tuple[str, ...]:
+    """Actions of one statement beyond the profile; cached per distinct statement and profile
+    (agents share policies)."""
     excess = [
         a
         for a in actions
@@ -152,7 +156,7 @@ def _excess(actions: list[str], not_actions: list[str], profile: Profile) -> lis
     ]
     if not ("*" in profile.allow and not profile.deny):
         excess += [f"NotAction:{a}" for a in not_actions]  # NotAction grants everything else
-    return excess
+    return tuple(excess)
 
 
 def _profiles(ctx: Context) -> dict[str, Profile]:
@@ -190,7 +194,7 @@ def profile_drift(ctx: Context) -> pd.DataFrame:
             if not resolved:
                 unresolved.append(source)
                 continue
-            excess.update(_excess(list(actions or []), list(not_actions or []), profile))
+            excess.update(_excess(tuple(actions or ()), tuple(not_actions or ()), profile))
         status = FAIL if excess else (MANUAL if unresolved else PASS)
         statuses.append(status)
         evidences.append(

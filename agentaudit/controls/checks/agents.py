@@ -40,11 +40,16 @@ def guardrail(ctx: Context) -> pd.DataFrame:
 def _agent_permission_holders(ctx: Context) -> set[str]:
     g = ctx.grants
     allow = g[g["effect"].str.lower() == "allow"]
-    return {
-        uid
-        for uid, actions in zip(allow["identity_uid"], allow["actions"], strict=True)
-        if any(agent_capabilities(a) for a in actions or ())
-    }
+    capable: dict[tuple[str, ...], bool] = {}  # per distinct action list: estates repeat them
+    holders = set()
+    for uid, actions in zip(allow["identity_uid"].tolist(), allow["actions"].tolist(), strict=True):
+        key = tuple(actions or ())
+        found = capable.get(key)
+        if found is None:
+            found = capable[key] = any(agent_capabilities(a) for a in key)
+        if found:
+            holders.add(uid)
+    return holders
 
 
 @check("INV-001")
