@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from azure.core.credentials import TokenCredential
 
@@ -256,33 +257,44 @@ def trend(findings: pd.DataFrame, previous: PreviousRun | None, evaluated: set[s
     evaluated in both runs are compared: a control that was not evaluated (its input missing)
     in either run is neither new nor resolved, and a subject whose result is now error or
     manual has not been shown fixed."""
-    failing = findings[findings["status"].isin(OPEN_STATUSES)]  # an accepted risk is not resolved
-    now = set(zip(failing["control_id"], failing["subject_uid"], strict=True))
     if previous is None:
+        now = _keys(findings, OPEN_STATUSES)  # an accepted risk is not resolved
         return {"previous_run": None, "new": len(now), "resolved": 0, "still_open": 0, "resolved_items": []}
-    current = set(findings["control_id"]) if evaluated is None else evaluated
+    current = set(findings["control_id"].unique()) if evaluated is None else evaluated
     before_controls = current if previous.evaluated is None else previous.evaluated
     compared = current & set(before_controls)
-    undecided = findings[findings["status"].isin(UNDECIDED_STATUSES)]
-    unknown_now = set(zip(undecided["control_id"], undecided["subject_uid"], strict=True))
-    now = {key for key in now if key[0] in compared}
+    now = _keys(findings, OPEN_STATUSES, compared)
+    unknown_now = _keys(findings, UNDECIDED_STATUSES, compared)
     before = {key for key in previous.failing if key[0] in compared}
-    resolved = sorted(before - now - unknown_now)
+    new, gone = now - before, before - now  # each set operation on a million keys costs
+    resolved = sorted(gone - unknown_now)
     return {
         "previous_run": previous.run_id,
         "previous_as_of": previous.as_of.isoformat(),
-        "new": len(now - before),
-        "new_by_control": dict(sorted(Counter(c for c, _ in now - before).items())),
+        "new": len(new),
+        "new_by_control": dict(sorted(Counter(c for c, _ in new).items())),
         "resolved": len(resolved),
         "resolved_by_control": dict(sorted(Counter(c for c, _ in resolved).items())),
-        "still_open": len(now & before),
+        "still_open": len(now) - len(new),
         "not_compared": sorted((current | set(before_controls)) - compared),
-        "unknown_now": len((before - now) & unknown_now),
+        "unknown_now": len(gone) - len(resolved),
         "resolved_items": [
             {"control_id": c, "subject_uid": s, "identity_name": previous.failing[(c, s)][0]}
             for c, s in resolved[:MAX_TREND_ITEMS]
         ],
     }
+
+
+def _keys(findings: pd.DataFrame, statuses: tuple[str, ...], controls: set[str] | None = None) -> set[tuple[str, str]]:
+    """(control, subject) of the results with these statuses (of these controls); only the two
+    key columns of those rows are converted (copying the frame, evidence included, cost more)."""
+    mask = findings["status"].isin(statuses)
+    if controls is not None:
+        mask &= findings["control_id"].isin(controls)
+    rows = np.flatnonzero(mask.to_numpy())
+    controls = findings["control_id"].to_numpy(dtype=object)[rows].tolist()
+    subjects = findings["subject_uid"].to_numpy(dtype=object)[rows].tolist()
+    return set(zip(controls, subjects, strict=True))
 
 
 STORE_CHUNK = 100_000  # findings converted to Python values and stored at a time
@@ -298,21 +310,14 @@ def _finding_chunks(frame: pd.DataFrame) -> Iterator[dict[str, list[Any]]]:
 
 def _native_column(series: pd.Series) -> list[Any]:
     """A column as Python values with pandas' missing markers as None, converted in bulk."""
-    if series.dtype.kind == "M":  # Timestamps become datetimes, NaT None
-        return [_native(v) for v in series.tolist()]
+    if series.dtype.kind == "M":  # Timestamps become datetimes, NaT None; each distinct one once
+        codes, uniques = pd.factorize(series)  # NaT is code -1: the None appended last
+        converted = [*(u.to_pydatetime() for u in uniques), None]
+        return [converted[code] for code in codes.tolist()]
     missing = series.isna()
     if not missing.any():
         return series.tolist()
     return series.astype(object).where(~missing, None).tolist()
-
-
-def _native(value: Any) -> Any:
-    """pandas' missing markers (NaN, NaT) become None; Timestamps become datetimes."""
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if value is pd.NaT or (isinstance(value, float) and value != value):
-        return None
-    return value
 
 
 # What the evidence store keeps of each finding: exactly the findings table's columns.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agentaudit.config import Config
@@ -146,11 +147,20 @@ def evaluate(
         if summary["evaluated"]:
             summary.update({s.value: int(counts.get((summary["control_id"], s.value), 0)) for s in Status})
     as_of = ctx.as_of.to_pydatetime()
-    seen = first_seen or {}
-    failing = findings["status"].isin(OPEN_STATUSES)
-    findings["first_seen"] = [
-        seen.get((c, s), as_of) if f else None
-        for c, s, f in zip(findings["control_id"], findings["subject_uid"], failing, strict=True)
-    ]
+    findings["first_seen"] = _first_seen(findings, first_seen or {}, as_of)
     findings["owner"] = findings["owner"].fillna(UNASSIGNED)
     return Evaluation(findings=findings, controls=summaries, catalog=catalog, as_of=as_of)
+
+
+def _first_seen(findings: pd.DataFrame, seen: dict[tuple[str, str], datetime], as_of: datetime) -> list[Any]:
+    """When each open finding was first seen (carried from the previous run, else now); None for
+    the rest. Only the open rows are looked up: passes are most of a large estate's results."""
+    first = np.full(len(findings), None, dtype=object)
+    open_rows = np.flatnonzero(findings["status"].isin(OPEN_STATUSES).to_numpy())
+    if seen:
+        controls = findings["control_id"].to_numpy(dtype=object)[open_rows].tolist()
+        subjects = findings["subject_uid"].to_numpy(dtype=object)[open_rows].tolist()
+        first[open_rows] = [seen.get(key, as_of) for key in zip(controls, subjects, strict=True)]
+    else:
+        first[open_rows] = as_of
+    return first.tolist()
