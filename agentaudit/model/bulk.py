@@ -9,10 +9,11 @@ executemany. A NUL byte, which PostgreSQL text cannot hold, is replaced the same
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -108,7 +109,26 @@ def _process(column: sa.Column[Any], values: list[Any], dialect: sa.Dialect) -> 
     if isinstance(column.type, sa.Boolean):  # DBAPIs take Python bools as they are
         return values
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column.type, sa.JSON) and process:
+        return _json_texts(values, process)
     return [process(v) for v in values] if process else values
+
+
+_ORJSON = orjson.OPT_NON_STR_KEYS
+
+
+def _json_texts(values: list[Any], fallback: Callable[[Any], Any]) -> list[Any]:
+    """JSON column values as JSON text (None as JSON null, as SQLAlchemy stores it), several times
+    faster than json.dumps per value; what orjson cannot encode (an integer past 64 bits) goes
+    through SQLAlchemy's own processor, which stores it or raises as before."""
+    dumps = orjson.dumps
+    texts: list[Any] = []
+    for value in values:
+        try:
+            texts.append(dumps(value, option=_ORJSON).decode())
+        except orjson.JSONEncodeError:
+            texts.append(fallback(value))
+    return texts
 
 
 def _has_nul(values: Sequence[Any]) -> bool:
@@ -189,17 +209,76 @@ def _copy(conn: Connection, table: sa.Table, processed: dict[str, list[Any]]) ->
             copy.write_row(row)
 
 
+FETCH = 50_000  # rows fetched and converted at a time: all raw rows at once would double the peak
+
+
 def read_columns(conn: Connection, columns: list[sa.Column[Any]], where: Any) -> pd.DataFrame:
-    """Read through the DBAPI and convert column-wise: pandas parses datetimes in bulk."""
+    """Read through the DBAPI in batches and convert column-wise: pandas parses datetimes in bulk.
+    Equal texts of a table are kept as one string object and equal lists as one tuple: an estate
+    repeats account ids, kinds, effects, policy names and action lists hundreds of thousands of
+    times, and each copy would cost its own object (JSON values stay distinct: they are mutable)."""
     dialect = conn.dialect
     query = sa.select(*columns).where(where).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    rows = conn.exec_driver_sql(str(query)).fetchall()
+    result = conn.exec_driver_sql(str(query))
+    shared: dict[Any, Any] = {}
+    readers = [_reader(column, dialect, shared) for column in columns]
+    values: list[list[Any]] = [[] for _ in columns]
+    while batch := result.fetchmany(FETCH):
+        for index, (read, target) in enumerate(zip(readers, values, strict=True)):
+            target.extend(read([row[index] for row in batch]))
     data: dict[str, Any] = {}
-    for index, column in enumerate(columns):
-        values = [row[index] for row in rows]
+    for column, column_values in zip(columns, values, strict=True):
         if isinstance(column.type, sa.DateTime):
-            data[column.name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="mixed")
-            continue
-        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-        data[column.name] = pd.Series([process(v) for v in values] if process else values, dtype=object)
+            data[column.name] = pd.to_datetime(pd.Series(column_values, dtype=object), utc=True, format="mixed")
+        else:
+            data[column.name] = pd.Series(column_values, dtype=object)
     return pd.DataFrame(data, columns=[c.name for c in columns])
+
+
+Reader = Callable[[list[Any]], list[Any]]
+
+
+def _reader(column: sa.Column[Any], dialect: sa.Dialect, shared: dict[Any, Any]) -> Reader:
+    """How one column's raw DBAPI values become Python values (see read_columns)."""
+    if isinstance(column.type, sa.DateTime):
+        return lambda raw: raw  # parsed in bulk by pandas
+    process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    if isinstance(column.type, StringTuple):
+        return lambda raw: _shared_tuples(raw, shared)
+    if isinstance(column.type, sa.JSON) and process is not None:
+        return lambda raw: _json_values(raw, process)
+    if process is not None:
+        return lambda raw: [process(v) for v in raw]
+    if isinstance(column.type, sa.String):
+        keep = shared.setdefault
+        return lambda raw: [keep(v, v) for v in raw]
+    return lambda raw: raw
+
+
+def _shared_tuples(raw: list[Any], shared: dict[Any, Any]) -> list[Any]:
+    """Stored StringTuple texts as tuples, each distinct text decoded once."""
+    decode = StringTuple().process_result_value
+    out = []
+    for text in raw:
+        key = ("\x1d", text)  # apart from the plain strings kept in the same dict
+        value = shared.get(key)
+        if value is None and text is not None:
+            value = shared[key] = decode(text, None)  # type: ignore[arg-type]
+        out.append(value)
+    return out
+
+
+def _json_values(raw: list[Any], fallback: Callable[[Any], Any]) -> list[Any]:
+    """Stored JSON texts as Python values through orjson; what it refuses (NaN written by an
+    older version, an integer past 64 bits) goes through SQLAlchemy's own processor."""
+    loads = orjson.loads
+    out: list[Any] = []
+    for text in raw:
+        if text is None:
+            out.append(None)
+            continue
+        try:
+            out.append(loads(text))
+        except orjson.JSONDecodeError:
+            out.append(fallback(text))
+    return out
