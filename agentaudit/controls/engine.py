@@ -72,8 +72,33 @@ def _not_evaluated(summary: dict[str, Any], reason: str) -> tuple[pd.DataFrame, 
     return pd.DataFrame(), summary
 
 
+@dataclass(frozen=True)
+class Subjects:
+    """One `applies_to` value's subjects, each once, indexed by uid: every control over them
+    joins its results by a lookup in the same index (a merge per control rebuilt it each time)."""
+
+    index: pd.Index
+    columns: pd.DataFrame  # the subject columns but the uid, in the index's order
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Subjects:
+        unique = frame.drop_duplicates("subject_uid").reset_index(drop=True)
+        index = pd.Index(unique["subject_uid"].to_numpy(dtype=object), dtype=object)
+        return cls(index, unique.drop(columns="subject_uid"))
+
+    def join(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+        """The results with their subjects' columns (as a left merge would), and the uids of
+        results that match no subject."""
+        positions = self.index.get_indexer(pd.Index(frame["subject_uid"], dtype=object))
+        missing = positions < 0
+        if missing.any():
+            return frame, frame.loc[missing, "subject_uid"]
+        joined = self.columns.take(positions).reset_index(drop=True)
+        return pd.concat([frame, joined], axis=1), frame["subject_uid"].iloc[:0]
+
+
 def _run_one(
-    control: Control, func: Check, ctx: Context, subjects: pd.DataFrame, coverage: Coverage
+    control: Control, func: Check, ctx: Context, subjects: Subjects, coverage: Coverage
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     summary: dict[str, Any] = {
         "control_id": control.id,
@@ -97,9 +122,7 @@ def _run_one(
         summary["subjects"] = 0
         summary.update({s.value: 0 for s in Status})
         return pd.DataFrame(), summary
-    frame = frame.astype({"subject_uid": object}).reset_index(drop=True)
-    frame = frame.merge(subjects.astype({"subject_uid": object}), on="subject_uid", how="left", validate="many_to_one")
-    strays = frame.loc[frame["subject_type"].isna(), "subject_uid"]
+    frame, strays = subjects.join(frame.astype({"subject_uid": object}).reset_index(drop=True))
     if not strays.empty:
         raise InvalidSubjectError(
             f"control {control.id}: results for {len(strays)} subject(s) outside its {control.applies_to!r} "
@@ -126,13 +149,15 @@ def evaluate(
     subjects = subject_frames(ctx, config.tags["business_owner"] + config.tags["identity_owner"])
     coverage = Coverage.of(ctx.sources)
     frames, summaries = [], []
+    indexed: dict[str, Subjects] = {}
     for control in catalog.controls.values():
         if only is not None and control.id not in only:
             continue
         if progress:
             progress(control.id)
-        applies = subjects[control.applies_to].drop_duplicates("subject_uid")
-        frame, summary = _run_one(control, checks[control.id], ctx, applies, coverage)
+        if control.applies_to not in indexed:
+            indexed[control.applies_to] = Subjects.of(subjects[control.applies_to])
+        frame, summary = _run_one(control, checks[control.id], ctx, indexed[control.applies_to], coverage)
         summaries.append(summary)
         if not frame.empty:
             frames.append(frame)

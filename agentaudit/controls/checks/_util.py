@@ -79,7 +79,10 @@ def _values(column: Any) -> list[Any]:
         return column.astype(object).where(column.notna(), None).tolist()
     if isinstance(column, np.ndarray):
         return column.tolist()
-    return [clean(v) for v in column]
+    return [v if type(v) in _PLAIN else clean(v) for v in column]
+
+
+_PLAIN = frozenset({str, int, bool, dict, list, type(None)})  # already JSON-friendly: clean() keeps them
 
 
 def evidence(**columns: Any) -> list[dict[str, Any]]:
