@@ -229,10 +229,18 @@ def read_columns(conn: Connection, columns: list[sa.Column[Any]], where: Any) ->
     data: dict[str, Any] = {}
     for column, column_values in zip(columns, values, strict=True):
         if isinstance(column.type, sa.DateTime):
-            data[column.name] = pd.to_datetime(pd.Series(column_values, dtype=object), utc=True, format="mixed")
+            data[column.name] = _parsed_datetimes(column_values)
         else:
             data[column.name] = pd.Series(column_values, dtype=object)
     return pd.DataFrame(data, columns=[c.name for c in columns])
+
+
+def _parsed_datetimes(values: list[Any]) -> pd.Series:
+    """Stored times as a UTC datetime column, each distinct stored value parsed once (pandas'
+    mixed-format parsing goes value by value; a column repeats the same few dates)."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))  # None is code -1
+    parsed = pd.to_datetime(pd.Series(uniques, dtype=object), utc=True, format="mixed")
+    return pd.Series(parsed.array.take(codes, allow_fill=True))
 
 
 Reader = Callable[[list[Any]], list[Any]]

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agentaudit.model import records as r
-from agentaudit.model.bulk import insert_columns
+from agentaudit.model.bulk import insert_columns, read_columns
 from agentaudit.model.schema import as_utc, check_runs, findings_table, new_id
 
 
@@ -64,20 +65,27 @@ def previous_run(conn: Connection, snapshot_id: int) -> PreviousRun | None:
     ).first()
     if run is None:
         return None
-    rows = conn.execute(
-        sa.select(
-            findings_table.c.control_id,
-            findings_table.c.subject_uid,
-            findings_table.c.identity_name,
-            findings_table.c.first_seen,
-        ).where(
+    columns = ["control_id", "subject_uid", "identity_name", "first_seen"]
+    frame = read_columns(
+        conn,
+        [findings_table.c[name] for name in columns],
+        sa.and_(
             findings_table.c.run_id == run.id,
             findings_table.c.status.in_([r.Status.FAIL.value, r.Status.ACCEPTED.value]),
-        )
-    ).all()
+        ),
+    )  # read in bulk: a large estate's previous run has hundreds of thousands of open findings
+    keys = zip(frame["control_id"].tolist(), frame["subject_uid"].tolist(), strict=True)
+    values = zip(frame["identity_name"].tolist(), _datetimes(frame["first_seen"]), strict=True)
     return PreviousRun(
         run_id=int(run.id),
         as_of=as_utc(run.as_of),
-        failing={(c, s): (n, as_utc(f) if f is not None else None) for c, s, n, f in rows},
+        failing=dict(zip(keys, values, strict=True)),
         evaluated=_evaluated_controls(run.summary),
     )
+
+
+def _datetimes(column: pd.Series) -> list[datetime | None]:
+    """A UTC datetime column as Python datetimes (NaT as None), each distinct value converted once."""
+    codes, uniques = pd.factorize(column)  # NaT is code -1: the None appended last
+    converted = [*(u.to_pydatetime() for u in uniques), None]
+    return [converted[code] for code in codes.tolist()]
