@@ -36,7 +36,11 @@ def _load(path: Path) -> Any:
             raise InputError("not UTF-8 text", path) from None
     payload = load_json(path)
     try:
-        check_shape(payload)
+        size: int | None = path.stat().st_size
+    except OSError:  # gone since it was read: its text lengths are then checked one by one
+        size = None
+    try:
+        check_shape(payload, size)
     except ShapeError as exc:
         raise InputError(exc.message, path, exc.where or None) from None
     return payload  # raw Graph/ARM pages stay whole: their @odata.context says what they list

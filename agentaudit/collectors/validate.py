@@ -145,23 +145,32 @@ def _path(node: _Node | None) -> str:
     return path
 
 
-def check_shape(payload: Any) -> None:
+def check_shape(payload: Any, longest: int | None = None) -> None:
     """Raise ShapeError for the first field of `payload` whose type agentaudit cannot use.
-    Iterative (no recursion limit), and cheap on good data: paths are spelt only for an error."""
+    Iterative (no recursion limit), and cheap on good data: paths are spelt only for an error.
+    `longest`: no text in the payload is longer (a file's size in bytes): when it is within
+    MAX_TEXT, text lengths need no checking."""
     if isinstance(payload, list):
         for index, item in enumerate(payload):
             if not isinstance(item, dict | list):
                 raise ShapeError(f"[{index}]", f"must be an object, found {_kind(item)}")
+    texts = longest is None or longest > MAX_TEXT
     stack: list[_Node] = [(payload, None, None, 0)]
     while stack:
         node = stack.pop()
         value, _, _, depth = node
         if depth > MAX_DEPTH:
             raise ShapeError(_path(node), f"nested deeper than {MAX_DEPTH} levels")
-        if not isinstance(value, dict | list):
+        if isinstance(value, list):  # list keys are indexes: never a checked or free-form field name
+            for index, item in enumerate(value):
+                if isinstance(item, CONTAINERS):
+                    stack.append((item, node, index, depth + 1))
+                elif texts and isinstance(item, str) and len(item) > MAX_TEXT:
+                    _too_long(item, node, index, depth)
+            continue
+        if not isinstance(value, dict):
             continue  # a bare scalar payload: the shape detector reports it as unknown
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
+        for key, item in value.items():
             if key in CHECKED and isinstance(key, str):
                 try:
                     _check_field(key, item, "")  # a relative place ("" or "[3]"), spelt out on error
@@ -169,8 +178,15 @@ def check_shape(payload: Any) -> None:
                     raise ShapeError(_path((None, node, key, 0)) + exc.where, exc.message) from None
             if key in FREE_FORM:
                 continue  # keys below are chosen by people (a tool parameter may be called "id")
-            if isinstance(item, dict | list):
+            if isinstance(item, CONTAINERS):
                 stack.append((item, node, key, depth + 1))
-            elif isinstance(item, str) and len(item) > MAX_TEXT:
-                where = _path((item, node, key, depth + 1))
-                raise ShapeError(where, f"{len(item):,} characters of text: more than any CLI output holds")
+            elif texts and isinstance(item, str) and len(item) > MAX_TEXT:
+                _too_long(item, node, key, depth)
+
+
+CONTAINERS = (dict, list)
+
+
+def _too_long(item: str, node: _Node, key: str | int, depth: int) -> None:
+    where = _path((item, node, key, depth + 1))
+    raise ShapeError(where, f"{len(item):,} characters of text: more than any CLI output holds")

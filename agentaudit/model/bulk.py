@@ -101,13 +101,17 @@ def _insert(conn: Connection, table: sa.Table, columns: dict[str, list[Any]], no
 
 
 def _process(column: sa.Column[Any], values: list[Any], dialect: sa.Dialect) -> list[Any]:
+    sqlite = dialect.name == "sqlite"
     if isinstance(column.type, sa.DateTime):
+        if sqlite:  # the text sqlite3's own datetime adapter writes, without its per-value lookup
+            return [v.astimezone(UTC).isoformat(" ") if type(v) is datetime and v.tzinfo else v for v in values]
         return [_utc(v) for v in values]
     if isinstance(column.type, StringTuple):
         encode = StringTuple.encode
         return [None if v is None else encode(v) for v in values]
-    if isinstance(column.type, sa.Boolean):  # DBAPIs take Python bools as they are
-        return values
+    if isinstance(column.type, sa.Boolean):
+        # sqlite3 stores a bool as the integer it is, but only after an adapter lookup per value.
+        return [v if v is None else int(v) for v in values] if sqlite else values
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     if isinstance(column.type, sa.JSON) and process:
         return _json_texts(values, process)
