@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -129,6 +130,30 @@ def test_bulk_table_continues_on_a_new_sheet_past_the_row_limit(
         "$A$1:$B$3"
     ]
     assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"], "something was left beside the workbook"
+
+
+def test_frame_table_takes_its_rows_a_chunk_at_a_time_across_sheets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 4)
+    monkeypatch.setattr(sheetxml, "CHUNK_ROWS", 3)  # chunks that straddle no sheet boundary evenly
+    frame = pd.DataFrame({"n": list(range(12)), "text": [f"row {i}" for i in range(12)]})
+    chunks: list[int] = []
+
+    def build(rows: pd.DataFrame) -> list[Any]:
+        chunks.append(len(rows))
+        return sheetxml.frame_columns(rows)
+
+    book = xlsx.Book(tmp_path / "t.xlsx")
+    shown = np.array([0, 2, 3, 5, 6, 7, 9, 11])  # every row but 1, 4, 8 and 10, in order
+    book.frame_table("Findings", ["n", "text"], frame, shown, build, [8, 20])
+    book.save()
+    loaded = load_workbook(tmp_path / "t.xlsx")
+    assert loaded.sheetnames == ["Findings", "Findings (2)"]
+    values = [row for name in loaded.sheetnames for row in loaded[name].iter_rows(min_row=2, values_only=True)]
+    assert values == [(i, f"row {i}") for i in shown]
+    assert [loaded[name].dimensions for name in loaded.sheetnames] == ["A1:B5", "A1:B5"]
+    assert chunks == [3, 1, 3, 1]  # never more than CHUNK_ROWS rows built at once
 
 
 def test_an_empty_bulk_table_keeps_its_header(tmp_path: Path) -> None:

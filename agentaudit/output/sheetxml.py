@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeAlias
@@ -228,6 +228,25 @@ class Rows:
 
 
 @dataclass(frozen=True)
+class FrameRows:
+    """Rows built when the book is saved, CHUNK_ROWS at a time: `build` turns the frame rows at
+    some positions into their columns, so a million-row sheet never holds all its columns (as
+    Arrow text, gigabytes) at once."""
+
+    frame: pd.DataFrame
+    positions: np.ndarray  # the frame rows this sheet shows, in order
+    build: Callable[[pd.DataFrame], Sequence[Column]]
+    width: int
+    first: int = 2
+
+    def xml(self, styles: Styles) -> Iterator[memoryview]:
+        for start in range(0, len(self.positions), CHUNK_ROWS):
+            rows = self.positions[start : start + CHUNK_ROWS]
+            numbers = pa.array(np.arange(self.first + start, self.first + start + len(rows)))
+            yield _text_bytes(row_elements(self.build(self.frame.take(rows)), numbers, styles))
+
+
+@dataclass(frozen=True)
 class BuiltRows:
     """Rows whose `<row>` elements are already built (row_elements), numbered from `first`."""
 
@@ -236,7 +255,9 @@ class BuiltRows:
     first: int = 2
 
 
-def splice(source: Path | IO[bytes], target: Path, sheets: Mapping[str, Rows | BuiltRows], styles: Styles) -> None:
+def splice(
+    source: Path | IO[bytes], target: Path, sheets: Mapping[str, Rows | BuiltRows | FrameRows], styles: Styles
+) -> None:
     """Copy the workbook at source to target, filling each named sheet (whose rows XlsxWriter
     wrote end before `first`) with its rows."""
     with zipfile.ZipFile(source) as book, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
@@ -274,12 +295,18 @@ def _sheet_paths(book: zipfile.ZipFile) -> dict[str, str]:
 
 
 def _fill(
-    book: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo, rows: Rows | BuiltRows, styles: Styles
+    book: zipfile.ZipFile,
+    out: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    rows: Rows | BuiltRows | FrameRows,
+    styles: Styles,
 ) -> None:
     xml = book.read(info).decode("utf-8").replace("<sheetData/>", "<sheetData></sheetData>", 1)
     head, tail = xml.split("</sheetData>", 1)
     if isinstance(rows, BuiltRows):
         width, count, chunks = rows.width, len(rows.elements), iter([_text_bytes(rows.elements)])
+    elif isinstance(rows, FrameRows):
+        width, count, chunks = rows.width, len(rows.positions), rows.xml(styles)
     else:
         width, count, chunks = len(rows.columns), row_count(rows.columns), rows_xml(rows.columns, rows.first, styles)
     last = f"{column_letter(max(width - 1, 0))}{rows.first + count - 1}"

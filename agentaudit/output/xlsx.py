@@ -12,13 +12,15 @@ back unchanged.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import xlsxwriter
@@ -32,6 +34,7 @@ from agentaudit.output.safe import FORMULA_STARTS
 from agentaudit.output.sheetxml import (
     BuiltRows,
     Column,
+    FrameRows,
     Rows,
     Styles,
     column_array,
@@ -50,7 +53,7 @@ class Book:
         # XlsxWriter writes the workbook in memory (its own sheets are small: the large tables'
         # rows come from sheetxml); save() copies it to path with those rows filled in.
         self.buffer = io.BytesIO()
-        self.bulk: dict[str, Rows | BuiltRows] = {}
+        self.bulk: dict[str, Rows | BuiltRows | FrameRows] = {}
         self.book = xlsxwriter.Workbook(
             self.buffer,
             {
@@ -93,6 +96,25 @@ class Book:
             sheet = self._sheet(name, headers, widths)
             self._finish(sheet, headers, count)
             self.fill(sheet, [column.slice(start, count) for column in columns], 2)
+
+    def frame_table(
+        self,
+        title: str,
+        headers: Sequence[str],
+        frame: pd.DataFrame,
+        positions: np.ndarray,
+        build: Callable[[pd.DataFrame], Sequence[Column]],
+        widths: list[int],
+    ) -> None:
+        """Like bulk_table(), for the frame rows at `positions`, whose columns `build` makes a
+        chunk at a time when the book is saved."""
+        size = len(positions)
+        for part, start in enumerate(range(0, max(size, 1), MAX_ROWS), start=1):
+            name = title if part == 1 else f"{title} ({part})"
+            count = min(MAX_ROWS, size - start)
+            sheet = self._sheet(name, headers, widths)
+            self._finish(sheet, headers, count)
+            self.bulk[sheet.name] = FrameRows(frame, positions[start : start + count], build, len(headers))
 
     def fill(self, sheet: Worksheet, columns: Sequence[Column], first_row: int) -> None:
         """Put the columns' rows on the sheet from first_row (1-based) when the book is saved;
@@ -186,8 +208,9 @@ FINDING_COLUMNS = [*(FINDING_HEADERS[f] for f in FINDING_FIELDS[:-1]), EVIDENCE_
 FINDING_WIDTHS = [9, 40, 8, 9, 9, 40, 11, 40, 30, 8, 30, 30, 16, 60, 50]
 
 
-def _finding_columns(findings: pd.DataFrame) -> list[pa.Array]:
-    """The columns in FINDING_COLUMNS order, as Arrow arrays (a million rows at scale)."""
+def _finding_columns(findings: pd.DataFrame, said: dict[tuple[str, str | None], str | None]) -> list[pa.Array]:
+    """The columns in FINDING_COLUMNS order, as Arrow arrays; `said` keeps the evidence put into
+    words across chunks."""
     size = len(findings)
     columns: list[pa.Array] = []
     for name in FINDING_FIELDS:
@@ -198,18 +221,19 @@ def _finding_columns(findings: pd.DataFrame) -> list[pa.Array]:
         elif name == "evidence":
             values = findings[name].tolist()
             texts = [None if is_missing(v) else dumps(v, sort_keys=True) for v in values]
-            columns.append(text_array(_evidence_words(findings["control_id"].tolist(), values, texts)))
+            columns.append(text_array(_evidence_words(findings["control_id"].tolist(), values, texts, said)))
             columns.append(text_array(texts))
         else:
             columns.append(text_array(column_array(findings[name])))
     return columns
 
 
-def _evidence_words(controls: list[str], values: list[Any], texts: list[str | None]) -> list[str | None]:
+def _evidence_words(
+    controls: list[str], values: list[Any], texts: list[str | None], said: dict[tuple[str, str | None], str | None]
+) -> list[str | None]:
     """Each result's evidence in words, put once per distinct (control, evidence JSON): results
     repeat the same evidence (at 20,000 identities 2,147 distinct among 251,000), and describe()
     gives the same words for evidence equal as JSON."""
-    said: dict[tuple[str, str | None], str | None] = {}
     words = []
     for control, value, text in zip(controls, values, texts, strict=True):
         key = (control, text)
@@ -219,15 +243,16 @@ def _evidence_words(controls: list[str], values: list[Any], texts: list[str | No
     return words
 
 
-def _listed(findings: pd.DataFrame, include_passes: bool) -> tuple[pd.DataFrame, str]:
-    """The Findings sheet holds the results that need attention unless `xlsx_include_passes` is
-    set: passes are most of a large estate's results (1.5 million at 100k identities, past
-    Excel's row limit), counted per control on the Controls sheet and listed in findings.parquet."""
+def _listed(findings: pd.DataFrame, include_passes: bool) -> tuple[np.ndarray, str]:
+    """The positions of the results the Findings sheet holds: those that need attention unless
+    `xlsx_include_passes` is set: passes are most of a large estate's results (1.5 million at
+    100k identities, past Excel's row limit), counted per control on the Controls sheet and listed
+    in findings.parquet. Positions, not a filtered copy: the rows are taken a chunk at a time."""
     if include_passes:
-        return findings, "every result"
-    quiet = findings["status"].isin(QUIET_STATUSES)
+        return np.arange(len(findings)), "every result"
+    quiet = findings["status"].isin(QUIET_STATUSES).to_numpy()
     note = f"results needing attention; {int(quiet.sum()):,} passing or not-applicable results are in findings.parquet"
-    return findings[~quiet], note
+    return np.flatnonzero(~quiet), note
 
 
 def _summary(book: Book, data: PackData, listed: str) -> None:
@@ -286,12 +311,13 @@ GAP_COLUMNS = ["identity_name", "kind", "provider", "account", "unit", "gaps", "
 
 def _owner_gaps(book: Book, data: PackData) -> None:
     headers = ["Identity", "Kind", "Provider", "Account / tenant", "Business unit", "Failing controls", "Routed to"]
-    columns = frame_columns(data.gap_frame[GAP_COLUMNS])
-    book.bulk_table("Owner gaps", headers, columns, [40, 22, 8, 38, 20, 30, 32])
+    frame = data.gap_frame[GAP_COLUMNS]
+    book.frame_table("Owner gaps", headers, frame, np.arange(len(frame)), frame_columns, [40, 22, 8, 38, 20, 30, 32])
 
 
-def _findings(book: Book, findings: pd.DataFrame) -> None:
-    book.bulk_table("Findings", FINDING_COLUMNS, _finding_columns(findings), FINDING_WIDTHS)
+def _findings(book: Book, findings: pd.DataFrame, positions: np.ndarray) -> None:
+    build = functools.partial(_finding_columns, said={})
+    book.frame_table("Findings", FINDING_COLUMNS, findings, positions, build, FINDING_WIDTHS)
 
 
 CREDENTIAL_SHEET = {
@@ -302,9 +328,11 @@ CREDENTIAL_SHEET = {
 
 
 def _credentials(book: Book, data: PackData) -> None:
-    columns = frame_columns(data.credential_frame[list(CREDENTIAL_SHEET)])
+    frame = data.credential_frame[list(CREDENTIAL_SHEET)]  # three per identity: built a chunk at a time
     widths = [40, 14, 14, 30, 38, 17, 17, 17, 17, 9, 20]
-    book.bulk_table("Credentials", list(CREDENTIAL_SHEET.values()), columns, widths)
+    book.frame_table(
+        "Credentials", list(CREDENTIAL_SHEET.values()), frame, np.arange(len(frame)), frame_columns, widths
+    )
 
 
 def _tools(book: Book, data: PackData) -> None:
@@ -340,12 +368,12 @@ def _catalog(book: Book, data: PackData) -> None:
 def write_xlsx(data: PackData, findings: pd.DataFrame, path: Path) -> None:
     """Every table in full, one sheet each, in the order a reviewer reads them."""
     book = Book(path)
-    findings, listed = _listed(findings, bool(data.meta.get("xlsx_include_passes", True)))
+    positions, listed = _listed(findings, bool(data.meta.get("xlsx_include_passes", True)))
     _summary(book, data, listed)
     _controls(book, data)
     _frameworks(book, data)
     _owner_gaps(book, data)
-    _findings(book, findings)
+    _findings(book, findings, positions)
     _credentials(book, data)
     _tools(book, data)
     _sources(book, data)
