@@ -43,6 +43,9 @@ CLOUD_PROVIDER = {"aws": "AWS", "azure": "Azure"}
 # OCSF account type_id: AWS Account (10); an Azure tenant as Azure AD Account (6), as Prowler does.
 ACCOUNT_TYPE = {"aws": (10, "AWS Account"), "azure": (6, "Azure AD Account")}
 STATUS_DETAIL_MAX = 2000
+# An event is about 1.9 KB, twice over (both classes): a quarter of the usual chunk keeps the text
+# built at once near 100 MB.
+OCSF_SHARE = 4
 COLUMNS = ["control_id", "status", "subject_uid", "native_id", "identity_name", "subject_type", "account",
            "provider", "owner", "evidence", "first_seen"]  # fmt: skip
 
@@ -141,7 +144,7 @@ def write_ocsf(
     frags = _Fragments(catalog)
     with ExitStack() as stack:
         handles = {cls: stack.enter_context(open_binary(path)) for cls, path in targets.items()}
-        for chunk in chunks(findings):
+        for chunk in chunks(findings, share=OCSF_SHARE):
             columns = _Columns(chunk)
             shared = _shared(columns, frags, run_id, as_of)
             for cls, handle in handles.items():

@@ -135,9 +135,10 @@ def finding_records(findings: pd.DataFrame) -> Iterator[dict[str, Any]]:
         yield dict(zip(columns, row, strict=True))
 
 
-def chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    """The frame in slices of CHUNK_ROWS rows: a writer's text for a million results is never whole."""
-    size = CHUNK_ROWS
+def chunks(frame: pd.DataFrame, share: int = 1) -> Iterator[pd.DataFrame]:
+    """The frame in slices of CHUNK_ROWS // share rows: a writer's text for a million results is
+    never whole (a writer of long lines takes a smaller share)."""
+    size = max(1, CHUNK_ROWS // share)
     for start in range(0, len(frame), size):
         yield frame.iloc[start : start + size]
 
@@ -205,23 +206,33 @@ def write_findings_jsonl(findings: pd.DataFrame, path: Path) -> None:
             handle.write(arrowtext.text_bytes(_jsonl_lines(chunk)))
 
 
+PARQUET_ROW_GROUP = 256 * 1024  # rows per row group, and per table built in memory at once
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+PARQUET_SCHEMA = pa.schema([(n, _UTC_MICROS if n == "first_seen" else pa.string()) for n in FINDING_FIELDS])
+
+
 def write_findings_parquet(findings: pd.DataFrame, path: Path) -> None:
-    """Every result in one Parquet file (zstd); evidence as JSON text, first_seen as UTC time."""
+    """Every result in one Parquet file (zstd); evidence as JSON text, first_seen as UTC time.
+    Written a row group at a time, so the file's text is never all in memory."""
     import pyarrow.parquet as pq  # imported here: a small `check` need not load Parquet
 
-    size = len(findings)
-    arrays: dict[str, Any] = {}
+    with pq.ParquetWriter(path, PARQUET_SCHEMA, compression="zstd", use_dictionary=True) as writer:
+        for start in range(0, len(findings), PARQUET_ROW_GROUP):
+            writer.write_table(_parquet_table(findings.iloc[start : start + PARQUET_ROW_GROUP]))
+
+
+def _parquet_table(findings: pd.DataFrame) -> pa.Table:
+    arrays: list[pa.Array] = []
     for name in FINDING_FIELDS:
-        values = findings[name] if name in findings else pd.Series([None] * size, dtype=object)
         if name == "evidence":
             texts = [None if v is None else dumps(v, sort_keys=True) for v in column_values(findings, name)]
-            arrays[name] = pa.array(texts, pa.string())
+            arrays.append(pa.array(texts, pa.string()))
         elif name == "first_seen":
-            arrays[name] = pa.array(pd.to_datetime(values, utc=True), pa.timestamp("us", tz="UTC"))
+            stamps = pd.to_datetime(findings[name], utc=True) if name in findings else [None] * len(findings)
+            arrays.append(pa.array(stamps, _UTC_MICROS, from_pandas=True))
         else:
-            arrays[name] = pa.array(values.astype(object), pa.string(), from_pandas=True)
-    table = pa.table(arrays)
-    pq.write_table(table, path, compression="zstd", use_dictionary=True, row_group_size=256 * 1024)
+            arrays.append(pc.cast(text_column(findings, name), pa.string()))
+    return pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA)
 
 
 def _csv_lines(findings: pd.DataFrame) -> pa.Array:
