@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from defusedxml import ElementTree
 
+from agentaudit.output.arrowtext import join, text_bytes
 from agentaudit.output.results import dumps, is_missing
 from agentaudit.output.safe import FORMULA_STARTS
 
@@ -140,12 +141,6 @@ def _escaped(array: pa.Array) -> pa.Array:
     return array
 
 
-def _join(*parts: str | pa.Array) -> pa.Array:
-    """Concatenate texts and columns element-wise (all as large strings: one kernel type)."""
-    typed = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else pc.cast(p, pa.large_string()) for p in parts]
-    return pc.binary_join_element_wise(*typed, pa.scalar("", pa.large_string()))
-
-
 def _text_cells(array: pa.Array, ref: pa.Array, styles: Styles) -> pa.Array:
     """`<c r=.. t="inlineStr">` per value; "" for a null (no cell)."""
     array = _fit(array)
@@ -153,23 +148,23 @@ def _text_cells(array: pa.Array, ref: pa.Array, styles: Styles) -> pa.Array:
     spaced = pc.fill_null(pc.match_substring_regex(array, _EDGE_SPACE), False)
     style = pc.if_else(quoted, f' s="{styles.quoted}"', "")
     space = pc.if_else(spaced, ' xml:space="preserve"', "")
-    cells = _join('<c r="', ref, '"', style, ' t="inlineStr"><is><t', space, ">", _escaped(array), "</t></is></c>")
+    cells = join('<c r="', ref, '"', style, ' t="inlineStr"><is><t', space, ">", _escaped(array), "</t></is></c>")
     return pc.fill_null(cells, "")
 
 
 def _number_cells(array: pa.Array, ref: pa.Array) -> pa.Array:
     if pa.types.is_floating(array.type):  # Excel has no NaN or infinity: those cells stay empty
         array = pc.if_else(pc.is_finite(array), array, pa.scalar(None, array.type))
-    return pc.fill_null(_join('<c r="', ref, '"><v>', pc.cast(array, pa.string()), "</v></c>"), "")
+    return pc.fill_null(join('<c r="', ref, '"><v>', pc.cast(array, pa.string()), "</v></c>"), "")
 
 
 def _bool_cells(array: pa.Array, ref: pa.Array) -> pa.Array:
-    return pc.fill_null(_join('<c r="', ref, '" t="b"><v>', pc.if_else(array, "1", "0"), "</v></c>"), "")
+    return pc.fill_null(join('<c r="', ref, '" t="b"><v>', pc.if_else(array, "1", "0"), "</v></c>"), "")
 
 
 def _cells(part: Column, ref: pa.Array, styles: Styles) -> pa.Array:
     if isinstance(part, Blank):
-        return _join('<c r="', ref, f'" s="{part.style}"/>')
+        return join('<c r="', ref, f'" s="{part.style}"/>')
     kind = part.type
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return _date_cells(part, ref, styles)
@@ -184,7 +179,7 @@ def _date_cells(array: pa.Array, ref: pa.Array, styles: Styles) -> pa.Array:
     """Excel serial dates (days since 1899-12-30, UTC) in the date style."""
     micros = pc.cast(pc.cast(array, pa.timestamp("us", tz="UTC")), pa.int64())
     days = pc.divide(pc.cast(pc.subtract(micros, _EXCEL_EPOCH_US), pa.float64()), float(_US_PER_DAY))
-    cells = _join('<c r="', ref, f'" s="{styles.date}"><v>', pc.cast(days, pa.string()), "</v></c>")
+    cells = join('<c r="', ref, f'" s="{styles.date}"><v>', pc.cast(days, pa.string()), "</v></c>")
     return pc.fill_null(cells, "")
 
 
@@ -199,24 +194,15 @@ def rows_xml(columns: Sequence[Column], first_row: int, styles: Styles) -> Itera
     for start in range(0, size, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, size)
         part = [column if isinstance(column, Blank) else column.slice(start, stop - start) for column in columns]
-        yield _text_bytes(row_elements(part, pa.array(np.arange(first_row + start, first_row + stop)), styles))
+        yield text_bytes(row_elements(part, pa.array(np.arange(first_row + start, first_row + stop)), styles))
 
 
 def row_elements(columns: Sequence[Column], numbers: pa.Array, styles: Styles) -> pa.LargeStringArray:
     """One `<row>` element per row, row i numbered numbers[i] (rows of several workbooks can be
     built at once, each numbered within its own sheet)."""
     number = pc.cast(numbers, pa.string())
-    cells = [_cells(column, _join(column_letter(index), number), styles) for index, column in enumerate(columns)]
-    return _join('<row r="', number, '">', *cells, "</row>")
-
-
-def _text_bytes(array: pa.Array) -> memoryview:
-    """The UTF-8 bytes of every value of a null-free large-string array, back to back (no copy)."""
-    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
-    data = array.buffers()[2]
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+    cells = [_cells(column, join(column_letter(index), number), styles) for index, column in enumerate(columns)]
+    return join('<row r="', number, '">', *cells, "</row>")
 
 
 @dataclass(frozen=True)
@@ -243,7 +229,7 @@ class FrameRows:
         for start in range(0, len(self.positions), CHUNK_ROWS):
             rows = self.positions[start : start + CHUNK_ROWS]
             numbers = pa.array(np.arange(self.first + start, self.first + start + len(rows)))
-            yield _text_bytes(row_elements(self.build(self.frame.take(rows)), numbers, styles))
+            yield text_bytes(row_elements(self.build(self.frame.take(rows)), numbers, styles))
 
 
 @dataclass(frozen=True)
@@ -304,7 +290,7 @@ def _fill(
     xml = book.read(info).decode("utf-8").replace("<sheetData/>", "<sheetData></sheetData>", 1)
     head, tail = xml.split("</sheetData>", 1)
     if isinstance(rows, BuiltRows):
-        width, count, chunks = rows.width, len(rows.elements), iter([_text_bytes(rows.elements)])
+        width, count, chunks = rows.width, len(rows.elements), iter([text_bytes(rows.elements)])
     elif isinstance(rows, FrameRows):
         width, count, chunks = rows.width, len(rows.positions), rows.xml(styles)
     else:
