@@ -72,6 +72,14 @@ def test_jsonl_lines_parse_as_the_per_row_records(tmp_path: Path, monkeypatch: p
     assert json.loads(lines[1])["first_seen"] is None and json.loads(lines[1])["evidence"] is None
 
 
+def test_first_seen_read_back_as_text_is_written_as_it_was(tmp_path: Path) -> None:
+    frame = _frame().head(3)
+    frame["first_seen"] = ["2026-01-01T00:00:00+00:00", None, "not a date"]  # e.g. a JSON round trip
+    results.write_findings_jsonl(frame, tmp_path / "f.jsonl")
+    written = [json.loads(line)["first_seen"] for line in (tmp_path / "f.jsonl").read_text().split("\n")[:-1]]
+    assert written == ["2026-01-01T00:00:00+00:00", None, "not a date"]
+
+
 def test_csv_is_byte_for_byte_the_csv_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(results, "CHUNK_ROWS", 4)
     frame = _frame()

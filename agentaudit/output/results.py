@@ -171,6 +171,12 @@ def iso_times(frame: pd.DataFrame, name: str) -> pa.Array:
     distinct time is formatted once (a run's results share a few first-seen times)."""
     if name not in frame:
         return pa.nulls(len(frame), pa.large_string())
+    if not pd.api.types.is_datetime64_any_dtype(frame[name]):  # text read back from a file: as it was
+        texts = [
+            None if v is None else v.isoformat() if isinstance(v, datetime) else str(v)
+            for v in column_values(frame, name)
+        ]
+        return arrowtext.strings(texts)
     encoded = pc.dictionary_encode(pa.array(pd.to_datetime(frame[name], utc=True), pa.timestamp("us", tz="UTC")))
     stamps = encoded.dictionary
     seconds = pc.floor_temporal(stamps, unit="second")
