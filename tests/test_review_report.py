@@ -105,9 +105,25 @@ def test_remediation_markdown_is_rendered_and_estate_text_never_is() -> None:
     assert "<strong>" not in shown and "<code>" not in shown and "&lt;b&gt;" in shown and "{{ 7*7 }}" in shown
 
 
+def test_iam_wildcards_in_catalog_prose_stay_literal(demo_run: dict[str, Any]) -> None:
+    """An asterisk never pairs into italics: ACC-001's `Action "*" on Resource "*"` reads as written
+    on the page, in the PDF's text and in the workbook; underscore emphasis still renders."""
+    assert str(catalog_markdown('s3:Get* on "*", role/*, _only_')) == "s3:Get* on &quot;*&quot;, role/*, <em>only</em>"
+    html = (demo_run["folder"] / "review-pack.html").read_text(encoding="utf-8")
+    assert "Action &quot;*&quot; on Resource &quot;*&quot; (AdministratorAccess)" in html
+    assert "iam:Attach*/Put*Policy" in html and "<em>" not in html
+    pdf = demo_run["folder"] / "review-pack.pdf"
+    text = " ".join(
+        subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert 'Action "*" on Resource "*" (AdministratorAccess)' in text and "iam:Attach*/Put*Policy" in text
+    rows = load_workbook(demo_run["folder"] / "review-pack.xlsx", read_only=True)["Catalog"].iter_rows(values_only=True)
+    assert 'names Principal "*" or AWS "*"' in {r[0]: r[4] for r in rows}["LC-010"]
+
+
 def test_catalog_prose_is_plain_words_outside_the_pdf(demo_run: dict[str, Any]) -> None:
     """The workbook, OCSF and Audit Manager show the catalog's Markdown as words, not raw marks."""
-    assert catalog_plain("Run `aws iam list-roles` **now**, see [the guide](https://example.com/g).") == (
+    assert catalog_plain("Run `aws iam list-roles` __now__, see [the guide](https://example.com/g).") == (
         "Run aws iam list-roles now, see the guide (https://example.com/g)."
     )
     book = load_workbook(demo_run["folder"] / "review-pack.xlsx", read_only=True)

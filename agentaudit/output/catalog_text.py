@@ -1,19 +1,34 @@
 """The catalog's own prose (why, remediation) is written in inline Markdown: rendered as HTML for
 the PDF and page, and as plain words for the workbook, OCSF and Audit Manager, which would otherwise
 show raw backticks and asterisks. Raw HTML and images are off: a catalog or plug-in author cannot
-make a page fetch anything."""
+make a page fetch anything. An asterisk is always literal: the prose is full of IAM wildcards
+(Action "*" on Resource "*", s3:Get*, role/*) that CommonMark would pair into italics, dropping the
+asterisks and changing what a control says it asserts; `_emphasis_` and `__strong__` still work."""
 
 from __future__ import annotations
 
 from functools import cache
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
 from markupsafe import Markup
+
+
+def _literal_asterisk(state: StateInline, silent: bool) -> bool:
+    """Runs before the emphasis rule: an asterisk becomes text, so it never opens or closes one."""
+    if state.src[state.pos] != "*":
+        return False
+    if not silent:
+        state.pending += "*"
+    state.pos += 1
+    return True
 
 
 @cache
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False}).disable(["image"])
+    md = MarkdownIt("commonmark", {"html": False}).disable(["image"])
+    md.inline.ruler.before("emphasis", "literal_asterisk", _literal_asterisk)
+    return md
 
 
 def catalog_markdown(text: str) -> Markup:
