@@ -361,9 +361,12 @@ def run(
 
         # Scheduled runs name their period (--period): one at a time per period.
         with period_lock(db, chosen, ttl) if chosen else nullcontext():
+            preload = pipeline.preload_pack_stack() if aws_options or azure_options else None
             collected = _collect_from(src, aws_options, db, cfg, reg, ros, strict, azure_options)
             stored.add(f"snapshot {collected.snapshot_id}")
             _report_collect(collected)
+            if preload is not None:
+                preload.join()  # one importer at a time from here on
             return _check_and_pack(db, cfg, when, collected.snapshot_id, threshold, chosen, shown, then, stored=stored)
 
     guard(body, stored)
