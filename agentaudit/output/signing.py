@@ -163,6 +163,41 @@ def is_demo(cert: x509.Certificate) -> bool:
     return any(DEMO_MARK in str(n.value) for n in names)
 
 
+def self_signed_certificate(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, name: x509.Name, start: datetime, end: datetime
+) -> x509.Certificate:
+    """A self-signed document-signing certificate for key, valid from start to end: not a CA,
+    digital signature and non-repudiation, and emailProtection, which lets plain
+    `openssl cms -verify` accept the signer without -purpose any."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
 def ensure_demo_identity(folder: Path, now: datetime | None = None) -> SigningIdentity:
     """The demo key: created once (0600), reused afterwards, clearly named as a demo."""
     key_path, cert_path = folder / "demo-key.pem", folder / "demo-cert.pem"
@@ -180,34 +215,7 @@ def ensure_demo_identity(folder: Path, now: datetime | None = None) -> SigningId
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "agentaudit demo"),
         ]
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=3 * 365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        # emailProtection lets plain `openssl cms -verify` accept the signer without -purpose any.
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_certificate(key, name, start, start + timedelta(days=3 * 365))
     pem_key = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
