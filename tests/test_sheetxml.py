@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from agentaudit.output import sheetxml, xlsx
+from agentaudit.output import arrowtext, sheetxml, xlsx
 from tests.test_attestation import _libreoffice
 
 HOSTILE_TEXT = [
@@ -168,7 +168,7 @@ def test_an_empty_bulk_table_keeps_its_header(tmp_path: Path) -> None:
 def test_rows_fill_a_sheet_xlsxwriter_wrote_no_row_of(tmp_path: Path) -> None:
     book = xlsx.Book(tmp_path / "t.xlsx")
     sheet = book.book.add_worksheet("Bare")
-    book.fill(sheet, [sheetxml.text_array(["a", None, "c"])], 1)
+    book.fill(sheet, [arrowtext.strings(["a", None, "c"])], 1)
     book.save()
     loaded = load_workbook(tmp_path / "t.xlsx")["Bare"]
     assert list(loaded.iter_rows(values_only=True)) == [("a",), (None,), ("c",)]

@@ -17,8 +17,9 @@ import pyarrow as pa
 
 from agentaudit.model import attestation as fmt
 from agentaudit.model.campaigns import Campaign
+from agentaudit.output.arrowtext import strings
 from agentaudit.output.attestation import FOLDER, Issued, Review, deadline, file_names, review_rows
-from agentaudit.output.sheetxml import Blank, BuiltRows, Styles, column_array, frame_columns, row_elements, text_array
+from agentaudit.output.sheetxml import Blank, BuiltRows, Styles, column_array, frame_columns, row_elements
 from agentaudit.output.xlsx import Book
 
 # The row fields shown before the owner's cells, in the order of fmt.COLUMNS.
@@ -57,7 +58,7 @@ class _Rows:
         keys = {r: fmt.id_key(r) for r in rows["reviewer"].unique()}  # what the codes sign
         sign = campaign.secret, campaign.id
         pairs = zip(rows["reviewer"], rows["row_id"], strict=True)
-        self.codes = text_array([fmt.row_code(*sign, keys[r], row_id) for r, row_id in pairs])
+        self.codes = strings([fmt.row_code(*sign, keys[r], row_id) for r, row_id in pairs])
         self.numbers = pa.array(rows.groupby("reviewer", sort=False).cumcount().to_numpy() + _HEADER + 2)
         self.built: dict[tuple[Styles, int], pa.LargeStringArray] = {}
 

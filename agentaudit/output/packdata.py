@@ -24,6 +24,7 @@ from agentaudit.controls.catalog import Catalog
 from agentaudit.controls.context import Context
 from agentaudit.model.records import Severity
 from agentaudit.output import charts
+from agentaudit.output.arrowtext import strings
 from agentaudit.output.evidence import describe
 from agentaudit.output.results import is_missing
 
@@ -152,15 +153,11 @@ def control_lists(findings: pd.DataFrame) -> pd.Series:
     pandas groupby with a Python aggregate costs a Series per subject: half a million at scale)."""
     if findings.empty:
         return pd.Series(dtype=object)
-    table = pa.table({"s": _strings(findings["subject_uid"]), "c": _strings(findings["control_id"])})
+    table = pa.table({"s": strings(findings["subject_uid"]), "c": strings(findings["control_id"])})
     pairs = table.group_by(["s", "c"]).aggregate([]).sort_by([("s", "ascending"), ("c", "ascending")])
     lists = pairs.group_by("s", use_threads=False).aggregate([("c", "list")])  # keeps the sorted order
     joined = pc.binary_join(lists["c_list"], pa.scalar(", ", pa.large_string()))
     return pd.Series(joined.to_pylist(), index=lists["s"].to_pylist(), dtype=object)
-
-
-def _strings(column: pd.Series) -> pa.Array:
-    return pc.cast(pa.array(column, from_pandas=True), pa.large_string())
 
 
 def _distinct_subjects(findings: pd.DataFrame, family_of: dict[str, str]) -> dict[str, int]:
@@ -168,10 +165,10 @@ def _distinct_subjects(findings: pd.DataFrame, family_of: dict[str, str]) -> dic
     if findings.empty:
         return {}
     names = list(family_of)
-    position = pc.index_in(_strings(findings["control_id"]), value_set=pa.array(names, pa.large_string()))
+    position = pc.index_in(strings(findings["control_id"]), value_set=pa.array(names, pa.large_string()))
     family = pc.take(pa.array([family_of[n] for n in names], pa.large_string()), position)
     counts = (
-        pa.table({"f": family, "s": _strings(findings["subject_uid"])})
+        pa.table({"f": family, "s": strings(findings["subject_uid"])})
         .group_by("f")
         .aggregate([("s", "count_distinct")])
     )

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from defusedxml import ElementTree
 
-from agentaudit.output.arrowtext import join, text_bytes
+from agentaudit.output.arrowtext import join, strings, text_bytes
 from agentaudit.output.results import dumps, is_missing
 from agentaudit.output.safe import FORMULA_STARTS
 
@@ -75,12 +75,6 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def text_array(values: Sequence[Any] | pa.Array) -> pa.LargeStringArray:
-    """A column as large strings (a chunk's text may pass 2 GB), None staying null."""
-    array = values if isinstance(values, pa.Array) else pa.array(values, from_pandas=True)
-    return pc.cast(array, pa.large_string())
-
-
 def frame_columns(frame: pd.DataFrame) -> list[pa.Array]:
     """A frame's columns as Arrow arrays rows_xml can write."""
     return [column_array(frame[name]) for name in frame.columns]
@@ -94,7 +88,7 @@ def column_array(series: pd.Series) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         array = None
     if array is None or pa.types.is_nested(array.type) or pa.types.is_binary(array.type):
-        return text_array([_text(v) for v in series.tolist()])
+        return strings([_text(v) for v in series.tolist()])
     return array
 
 
@@ -172,7 +166,7 @@ def _cells(part: Column, ref: pa.Array, styles: Styles) -> pa.Array:
         return _bool_cells(part, ref)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         return _number_cells(part, ref)
-    return _text_cells(text_array(part), ref, styles)
+    return _text_cells(strings(part), ref, styles)
 
 
 def _date_cells(array: pa.Array, ref: pa.Array, styles: Styles) -> pa.Array:

@@ -26,6 +26,7 @@ import pyarrow as pa
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
+from agentaudit.output.arrowtext import strings
 from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.evidence import describe
 from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData, natural_sorted
@@ -41,7 +42,6 @@ from agentaudit.output.sheetxml import (
     fit_text,
     frame_columns,
     splice,
-    text_array,
 )
 
 MAX_ROWS = 1_048_576 - 1  # data rows per sheet, under the header
@@ -221,10 +221,10 @@ def _finding_columns(findings: pd.DataFrame, said: dict[tuple[str, str | None], 
         elif name == "evidence":
             values = findings[name].tolist()
             texts = [None if is_missing(v) else dumps(v, sort_keys=True) for v in values]
-            columns.append(text_array(_evidence_words(findings["control_id"].tolist(), values, texts, said)))
-            columns.append(text_array(texts))
+            columns.append(strings(_evidence_words(findings["control_id"].tolist(), values, texts, said)))
+            columns.append(strings(texts))
         else:
-            columns.append(text_array(column_array(findings[name])))
+            columns.append(strings(column_array(findings[name])))
     return columns
 
 
