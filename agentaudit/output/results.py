@@ -109,11 +109,6 @@ def is_missing(value: Any) -> bool:
     return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
-def present(values: list[Any]) -> list[Any]:
-    """A column's values with every missing marker as None (the test inlined: millions of cells)."""
-    return [None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
-
-
 def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
     """A column's values with pandas' missing markers (NaN, NaT) as None, converted in bulk by
     pandas (a Python test per cell costs seconds at a million results); None for an absent column."""
@@ -124,15 +119,6 @@ def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
     if not missing.any():
         return series.tolist()
     return series.astype(object).where(~missing, None).tolist()
-
-
-def finding_records(findings: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    """Each finding as a dict with None for missing values; the frame is read column by column
-    (per-row access to pandas' datetime arrays costs more than the JSON encoding)."""
-    columns = [c for c in FINDING_FIELDS if c in findings]
-    values = [column_values(findings, c) for c in columns]
-    for row in zip(*values, strict=True):
-        yield dict(zip(columns, row, strict=True))
 
 
 def chunks(frame: pd.DataFrame, share: int = 1) -> Iterator[pd.DataFrame]:
