@@ -63,6 +63,7 @@ JSONL = "findings.jsonl.gz"
 CSV = "findings.csv.gz"  # 510 MB of text at 100,000 identities; a twentieth gzipped
 # gzip level 1: a tenth of level 6's time on these repetitive documents for a few percent more bytes.
 GZIP_LEVEL = 1
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
 CHUNK_ROWS = 100_000  # rows turned into text at once by the column-wise writers
 # Fields with few distinct values in any estate: encoded once per value, not once per result.
 REPETITIVE = {"control_id", "title", "family", "status", "severity", "subject_type", "provider", "account", "owner"}
@@ -146,10 +147,14 @@ def evidence_json(frame: pd.DataFrame, sort_keys: bool = True) -> pa.Array:
 
 def millis(frame: pd.DataFrame, name: str) -> pa.Array:
     """A time column as integer milliseconds since the epoch (OCSF's timestamps), null where missing."""
+    return pc.divide(pc.cast(utc_stamps(frame, name), pa.int64()), 1000)
+
+
+def utc_stamps(frame: pd.DataFrame, name: str) -> pa.Array:
+    """A time column as UTC microseconds (null where missing, or everywhere for an absent column)."""
     if name not in frame:
-        return pa.nulls(len(frame), pa.int64())
-    stamps = pa.array(pd.to_datetime(frame[name], utc=True), pa.timestamp("us", tz="UTC"))
-    return pc.divide(pc.cast(stamps, pa.int64()), 1000)
+        return pa.nulls(len(frame), _UTC_MICROS)
+    return pa.array(pd.to_datetime(frame[name], utc=True), _UTC_MICROS, from_pandas=True)
 
 
 def iso_times(frame: pd.DataFrame, name: str) -> pa.Array:
@@ -163,7 +168,7 @@ def iso_times(frame: pd.DataFrame, name: str) -> pa.Array:
             for v in column_values(frame, name)
         ]
         return arrowtext.strings(texts)
-    encoded = pc.dictionary_encode(pa.array(pd.to_datetime(frame[name], utc=True), pa.timestamp("us", tz="UTC")))
+    encoded = pc.dictionary_encode(utc_stamps(frame, name))
     stamps = encoded.dictionary
     seconds = pc.floor_temporal(stamps, unit="second")
     micros = pc.subtract(pc.cast(stamps, pa.int64()), pc.cast(seconds, pa.int64()))
@@ -199,7 +204,6 @@ def write_findings_jsonl(findings: pd.DataFrame, path: Path) -> None:
 
 
 PARQUET_ROW_GROUP = 256 * 1024  # rows per row group, and per table built in memory at once
-_UTC_MICROS = pa.timestamp("us", tz="UTC")
 PARQUET_SCHEMA = pa.schema([(n, _UTC_MICROS if n == "first_seen" else pa.string()) for n in FINDING_FIELDS])
 
 
@@ -220,8 +224,7 @@ def _parquet_table(findings: pd.DataFrame) -> pa.Table:
             texts = [None if v is None else dumps(v, sort_keys=True) for v in column_values(findings, name)]
             arrays.append(pa.array(texts, pa.string()))
         elif name == "first_seen":
-            stamps = pd.to_datetime(findings[name], utc=True) if name in findings else [None] * len(findings)
-            arrays.append(pa.array(stamps, _UTC_MICROS, from_pandas=True))
+            arrays.append(utc_stamps(findings, name))
         else:
             arrays.append(pc.cast(text_column(findings, name), pa.string()))
     return pa.Table.from_arrays(arrays, schema=PARQUET_SCHEMA)
