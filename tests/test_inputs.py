@@ -376,7 +376,7 @@ def test_a_secret_tag_naming_two_identities_of_its_account_links_to_neither_and_
 def test_one_severity_order_everywhere() -> None:
     """Severity.rank is the order: the pack's severity table and OCSF's severity_id follow it."""
     from agentaudit.output.ocsf import SEVERITY_ID
-    from agentaudit.output.packdata import SEVERITY_ORDER
+    from agentaudit.output.packtables import SEVERITY_ORDER
 
     ranked = [s.value for s in sorted(Severity, key=lambda s: s.rank)]
     assert ranked == ["info", "low", "medium", "high", "critical"]

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from agentaudit.config import load_config
 from agentaudit.controls.catalog import load_catalog
-from agentaudit.output import packdata
+from agentaudit.output import packtables
 from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.pdf import breakable, catalog_markdown, column_room
 from tests.conftest import demo_pack_with
@@ -177,7 +177,7 @@ def test_evidence_part_cap_is_stated_with_what_is_omitted_and_where(tmp_path: Pa
 
 def test_no_pdf_table_column_is_empty_on_every_row(demo_run: dict[str, Any]) -> None:
     frame = pd.DataFrame({"name": ["a", "b"], "error": [None, None], "status": ["complete", "failed"]})
-    table = packdata._table(frame, ["name", "error", "status"], None, ["Source", "Error", "Status"])
+    table = packtables.make_table(frame, ["name", "error", "status"], None, ["Source", "Error", "Status"])
     assert table.headers == ["Source", "Status"] and table.rows == [["a", "complete"], ["b", "failed"]]
     assert len(table.widths) == 2
     section = _section(_pages(demo_run["folder"] / "review-pack.pdf"), "Collection evidence\n", "Method and control")

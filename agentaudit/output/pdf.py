@@ -18,7 +18,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from agentaudit.output.catalog_text import catalog_markdown
-from agentaudit.output.packdata import PackData, natural_sorted
+from agentaudit.output.packdata import PackData
+from agentaudit.output.packtables import natural_sorted
 
 # Bidi overrides/isolates and other invisible controls can make a name display as another.
 _INVISIBLE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")

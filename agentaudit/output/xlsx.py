@@ -29,7 +29,8 @@ from xlsxwriter.worksheet import Worksheet
 from agentaudit.output.arrowtext import strings
 from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.evidence import describe
-from agentaudit.output.packdata import FRAMEWORK_COLUMNS, TOOL_COLUMNS, PackData, natural_sorted
+from agentaudit.output.packdata import PackData
+from agentaudit.output.packtables import FRAMEWORK_COLUMNS, TOOL_COLUMNS, natural_sorted
 from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, dumps, is_missing
 from agentaudit.output.safe import FORMULA_STARTS
 from agentaudit.output.sheetxml import (
