@@ -7,9 +7,10 @@ import importlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,16 @@ from azure.core.credentials import TokenCredential
 from agentaudit import __version__
 from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
 from agentaudit.collectors.azure_live import AzureCollector, AzureOptions, default_credential
-from agentaudit.collectors.enrich import enrich
-from agentaudit.collectors.exports import Collected, read_exports
+from agentaudit.collectors.enrich import enrich, holds_agent_permissions
+from agentaudit.collectors.exports import Collected, GrantSink, read_exports
 from agentaudit.collectors.register import load_register, load_roster
 from agentaudit.config import Config
 from agentaudit.controls.context import Context
 from agentaudit.controls.engine import OPEN_STATUSES, Evaluation, evaluate
 from agentaudit.errors import InputError, StoreError
 from agentaudit.model.periods import period_of, previous_period
-from agentaudit.model.records import Decision, SourceStatus
-from agentaudit.model.store import ImportRecord, PreviousRun, Store, findings_table
+from agentaudit.model.records import Decision, Grant, SourceStatus
+from agentaudit.model.store import ImportRecord, PreviousRun, SnapshotWriter, Store, findings_table
 from agentaudit.output.results import (
     CSV,
     JSONL,
@@ -152,9 +153,10 @@ def collect(
     progress: Progress | None = None,
     strict: bool = False,
 ) -> CollectResult:
-    """Read everything first; write the snapshot in one transaction only when all parsing is done.
+    """One snapshot in one transaction: each file's grants are written as soon as it is parsed,
+    the rest (joined and enriched across files) at the end; a failure keeps nothing.
     `strict`: any gap or warning stores nothing and raises StrictRefusalError."""
-    return _collect(lambda: read_exports(source, progress), str(source), store, config, register, roster, strict)
+    return _collect(partial(read_exports, source, progress), str(source), store, config, register, roster, strict)
 
 
 def collect_aws(
@@ -170,7 +172,7 @@ def collect_aws(
     """Read AWS live (the standard credential chain; AWS_ENDPOINT_URL honoured by boto3).
     `session_factory` makes the boto3 sessions (default boto3.Session), as `credential` for Azure."""
     collector = AwsCollector(options, progress, session_factory) if session_factory else AwsCollector(options, progress)
-    result = _collect(collector.collect, "aws:live", store, config, register, roster, strict)
+    result = _collect(lambda _sink: collector.collect(), "aws:live", store, config, register, roster, strict)
     result.api_calls = dict(collector.counter.calls)
     result.operations = dict(collector.counter.operations)
     return result
@@ -189,13 +191,13 @@ def collect_azure(
     """Read one Entra tenant and its subscriptions live (azure-identity credential chain)."""
     collector = AzureCollector(options, credential or default_credential(options), progress)
     origin = f"azure:live:{options.tenant}"
-    result = _collect(collector.collect, origin, store, config, register, roster, strict)
+    result = _collect(lambda _sink: collector.collect(), origin, store, config, register, roster, strict)
     result.api_calls = dict(collector.counter.calls)
     return result
 
 
 def _collect(
-    read: Callable[[], Collected],
+    read: Callable[[GrantSink | None], Collected],
     origin: str,
     store: Store,
     config: Config,
@@ -203,16 +205,46 @@ def _collect(
     roster: Path | None,
     strict: bool = False,
 ) -> CollectResult:
+    """`read` hands each parsed file's grants to the sink it is given (the live collectors keep
+    theirs); `strict` gives none: a gap must leave the store untouched, so it reads whole first."""
     # Register and roster first: a typo there should fail before minutes of collection.
     entries, profiles = load_register(register or [])
     people = load_roster(roster) if roster else []
-    with _gc_paused():
-        collected = read()
-        data, warnings = enrich(collected, entries, profiles, people, config, origin=origin)
+    with _gc_paused(), _Batches(store, origin) as batches:
+        collected = read(None if strict else batches)
+        data, warnings = enrich(collected, entries, profiles, people, config, origin, batches.capabilities)
+        del collected  # the records enrichment replaced are freed before the rest is written
         if strict and (warnings or data.status() != SourceStatus.COMPLETE):
             raise StrictRefusalError(warnings)
-        snapshot_id = store.write_snapshot(data, warnings=warnings)
-    return CollectResult(snapshot_id, data.status().value, data.counts(), warnings)
+        writer = batches.writer()
+        snapshot_id = writer.finish(data, datetime.now(UTC), warnings)
+    return CollectResult(snapshot_id, data.status().value, dict(writer.counts), warnings)
+
+
+class _Batches:
+    """The grants a collector hands over, written into the snapshot's transaction as they come;
+    the transaction opens with the first batch (a read that fails before stores nothing)."""
+
+    def __init__(self, store: Store, origin: str):
+        self.store, self.origin = store, origin
+        self.capabilities: dict[str, set[str]] = {}
+        self._stack = ExitStack()
+        self._writer: SnapshotWriter | None = None
+
+    def __enter__(self) -> _Batches:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+    def __call__(self, grants: list[Grant]) -> None:
+        holds_agent_permissions(grants, self.capabilities)
+        self.writer().add("grants", grants)
+
+    def writer(self) -> SnapshotWriter:
+        if self._writer is None:
+            self._writer = self._stack.enter_context(self.store.open_snapshot(self.origin))
+        return self._writer
 
 
 def load_context(store: Store, snapshot_id: int, config: Config, as_of: datetime) -> Context:

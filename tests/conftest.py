@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from agentaudit import pipeline
@@ -144,6 +147,25 @@ def postgres_url() -> str:
     if not url:
         pytest.fail("AGENTAUDIT_TEST_POSTGRES_URL is not set: start PostgreSQL with `scripts/services.sh start`")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty store: a SQLite file that does not exist yet, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'new' / 'evidence.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield base + f"?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -150,10 +150,11 @@ NATIVE_AGENTS = {
 }
 
 
-def _holds_agent_permissions(grants: list[Grant]) -> dict[str, set[str]]:
+def holds_agent_permissions(grants: list[Grant], holders: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
     """Per identity, the agent capabilities (model invocation, AgentCore workload tokens) its
-    Allow grants cover by an explicit pattern (`*` alone does not count)."""
-    holders: dict[str, set[str]] = {}
+    Allow grants cover by an explicit pattern (`*` alone does not count), added to `holders`
+    (grants handed to the store batch by batch are summarised as they go)."""
+    holders = {} if holders is None else holders
     for grant in grants:
         if grant.effect.lower() == "allow":
             for action in grant.actions:
@@ -170,7 +171,10 @@ def enrich(
     people: list[Person],
     config: Config,
     origin: str,
+    capabilities: dict[str, set[str]] | None = None,
 ) -> tuple[SnapshotData, list[str]]:
+    """One snapshot's records from what was collected. `capabilities`: holds_agent_permissions of
+    the grants already handed to the store (not in `collected`)."""
     warnings = list(collected.warnings)
     entries, match_warnings = match_register(entries, collected.identities)
     warnings += match_warnings
@@ -181,7 +185,7 @@ def enrich(
         if agent.kind in NATIVE_AGENTS
         for link in agent.links
     }
-    agent_grants = _holds_agent_permissions(collected.grants)
+    agent_grants = holds_agent_permissions(collected.grants, {k: set(v) for k, v in (capabilities or {}).items()})
     enriched: dict[str, Identity] = {}
     for identity in collected.identities:
         changes: dict[str, Any] = {}

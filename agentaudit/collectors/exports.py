@@ -19,13 +19,15 @@ from agentaudit.collectors.shapes import GUID, SHAPES, Collected, Export, ReadSt
 from agentaudit.collectors.validate import ShapeError, check_shape
 from agentaudit.errors import InputError
 from agentaudit.model.kinds import Input
-from agentaudit.model.records import Source, SourceStatus
+from agentaudit.model.records import Grant, Source, SourceStatus
 
-__all__ = ["EXPORT_SUFFIXES", "Collected", "ExportReader", "read_exports"]
+__all__ = ["EXPORT_SUFFIXES", "Collected", "ExportReader", "GrantSink", "read_exports"]
 
 EXPORT_SUFFIXES = {".json", ".csv"}
 
 Progress = Callable[[str], None]
+# Where a reader hands the grants of each file it has parsed whole (the store's snapshot writer).
+GrantSink = Callable[[list[Grant]], None]
 
 
 def _load(path: Path) -> Any:
@@ -66,11 +68,17 @@ class _Mark:
 
 
 class ExportReader:
-    """Reads a folder: identities first, then the files that refer to them."""
+    """Reads a folder: identities first, then the files that refer to them.
 
-    def __init__(self, root: Path, progress: Progress | None = None):
+    With a `sink`, the grants of each file are handed to it as soon as that file has been parsed
+    whole (a file that fails hands nothing over), and not kept: grants are most of an estate's
+    records and no later file changes them. Identities and credentials stay until the end: later
+    files join tags, attributes and owners onto them."""
+
+    def __init__(self, root: Path, progress: Progress | None = None, sink: GrantSink | None = None):
         self.root = root
         self.progress = progress or (lambda _name: None)
+        self.sink = sink
         self.state = ReadState(root)
 
     @property
@@ -103,7 +111,13 @@ class ExportReader:
             self._read_one(export)
         for finish in self.state.finishers:
             finish(self.state)
+        self._hand_over()
         return self.out
+
+    def _hand_over(self) -> None:
+        if self.sink is not None and self.out.grants:
+            self.sink(self.out.grants)
+            self.out.grants = []
 
     def _load(self, path: Path) -> Export | None:
         started = datetime.now(UTC)
@@ -148,6 +162,7 @@ class ExportReader:
             self._fail(export.path, export.shape, export.started, problem)
             return
         self._record(export.path, export.shape.provides, export.shape.provider, account, export.started, count)
+        self._hand_over()
 
     def _provider_from_path(self, path: Path) -> str:
         if self.state.aws_account_from_path(path):
@@ -192,5 +207,5 @@ class ExportReader:
         )
 
 
-def read_exports(root: Path, progress: Progress | None = None) -> Collected:
-    return ExportReader(root, progress).read()
+def read_exports(root: Path, progress: Progress | None = None, sink: GrantSink | None = None) -> Collected:
+    return ExportReader(root, progress, sink).read()

@@ -63,32 +63,39 @@ def _utc(value: Any) -> Any:
 
 
 def insert_records(
-    conn: Connection, table: sa.Table, items: list[Any], key: str, key_value: int, warnings: list[str] | None = None
+    conn: Connection,
+    table: sa.Table,
+    items: list[Any],
+    key: str,
+    key_value: int,
+    notes: NulNotes | None = None,
+    offset: int = 0,
 ) -> None:
     """Frozen records of one type, all with the same key (snapshot or import id). A chunk at a
-    time: the column lists and their bound forms exist for one chunk, never for the whole table."""
+    time: the column lists and their bound forms exist for one chunk, never for the whole table.
+    `notes` gathers what had to be replaced across the batches of one table (the caller reports
+    it); `offset` is how many of the table's records earlier batches held (a warning's row)."""
     if not items:
         return
     names, get = r.row_getter(type(items[0]))
-    notes = _NulNotes(table)
+    notes = NulNotes(table) if notes is None else notes
     for start in range(0, len(items), CHUNK):
         chunk = items[start : start + CHUNK]
         columns = dict(zip(names, map(list, zip(*map(get, chunk), strict=True)), strict=True))
         columns[key] = [key_value] * len(chunk)
-        _insert(conn, table, columns, notes, start)
-    notes.report(warnings)
+        _insert(conn, table, columns, notes, offset + start)
 
 
 def insert_columns(
     conn: Connection, table: sa.Table, columns: dict[str, list[Any]], warnings: list[str] | None = None
 ) -> None:
     """Insert column-wise values (name → list), bind-processed per column type, NUL bytes replaced."""
-    notes = _NulNotes(table)
+    notes = NulNotes(table)
     _insert(conn, table, columns, notes, 0)
     notes.report(warnings)
 
 
-def _insert(conn: Connection, table: sa.Table, columns: dict[str, list[Any]], notes: _NulNotes, offset: int) -> None:
+def _insert(conn: Connection, table: sa.Table, columns: dict[str, list[Any]], notes: NulNotes, offset: int) -> None:
     dialect = conn.dialect
     processed = {c.name: _process(c, columns[c.name], dialect) for c in table.c if c.name in columns}
     for column in table.c:
@@ -143,7 +150,7 @@ def _has_nul(values: Sequence[Any]) -> bool:
         return any(isinstance(v, str) and NUL in v for v in values)
 
 
-class _NulNotes:
+class NulNotes:
     """What each column had to have replaced, across the chunks of one table, reported in column
     order with at most MAX_NUL_WARNINGS lines per column."""
 
@@ -172,7 +179,7 @@ class _NulNotes:
 
 
 def _replace_nul(
-    name: str, processed: dict[str, list[Any]], raw: dict[str, list[Any]], notes: _NulNotes, offset: int
+    name: str, processed: dict[str, list[Any]], raw: dict[str, list[Any]], notes: NulNotes, offset: int
 ) -> None:
     """PostgreSQL refuses text with a NUL byte and SQLite would keep it: on both, replace it with
     U+FFFD and say which record and field held it, and where the record came from."""

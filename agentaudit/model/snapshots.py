@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from agentaudit.errors import StoreError
 from agentaudit.model import records as r
-from agentaudit.model.bulk import insert_columns, insert_records, read_columns
+from agentaudit.model.bulk import NulNotes, insert_columns, insert_records, read_columns
 from agentaudit.model.schema import RECORD_TABLES, as_utc, new_id, snapshots
 
 
@@ -44,20 +44,45 @@ class SnapshotData:
         return r.SourceStatus.COMPLETE
 
 
+class SnapshotWriter:
+    """One snapshot written in the caller's transaction, in batches: a collector hands each file's
+    records over as soon as that file is parsed, so the estate is never held whole. The snapshot's
+    row is added first (its id keys the batches) and given its status, counts and time by
+    `finish`; until the transaction commits nobody sees any of it, and a rollback keeps none."""
+
+    def __init__(self, conn: Connection, origin: str):
+        self.conn = conn
+        self.finished = False
+        self.counts = {name: 0 for name in RECORD_TABLES}
+        self._notes = {name: NulNotes(table) for name, (table, _cls) in RECORD_TABLES.items()}
+        placeholder = {"created_at": datetime.now(UTC), "origin": origin, "status": "writing", "counts": {}}
+        self.snapshot_id = new_id(conn.execute(snapshots.insert().values(**placeholder)))
+
+    def add(self, name: str, items: list[Any]) -> None:
+        """A batch of one table's records, written now (chunked, COPY on PostgreSQL)."""
+        table = RECORD_TABLES[name][0]
+        insert_records(self.conn, table, items, "snapshot_id", self.snapshot_id, self._notes[name], self.counts[name])
+        self.counts[name] += len(items)
+
+    def finish(self, data: SnapshotData, created: datetime, warnings: list[str] | None = None) -> int:
+        """The records still held in `data`, then the snapshot's own row. What had to be normalised
+        is appended to `warnings` table by table, as a snapshot written at once gives it."""
+        for name in RECORD_TABLES:
+            self.add(name, getattr(data, name))
+        for notes in self._notes.values():
+            notes.report(warnings)
+        self.conn.execute(
+            snapshots.update()
+            .where(snapshots.c.id == self.snapshot_id)
+            .values(created_at=created, status=data.status().value, counts=self.counts)
+        )
+        self.finished = True
+        return self.snapshot_id
+
+
 def write_snapshot(conn: Connection, data: SnapshotData, created: datetime, warnings: list[str] | None) -> int:
     """Every record table of one snapshot; what had to be normalised is appended to `warnings`."""
-    result = conn.execute(
-        snapshots.insert().values(
-            created_at=created,
-            origin=data.origin,
-            status=data.status().value,
-            counts=data.counts(),
-        )
-    )
-    snapshot_id = new_id(result)
-    for name, (table, _cls) in RECORD_TABLES.items():
-        insert_records(conn, table, getattr(data, name), "snapshot_id", snapshot_id, warnings)
-    return snapshot_id
+    return SnapshotWriter(conn, data.origin).finish(data, created, warnings)
 
 
 def snapshot_row(conn: Connection, snapshot_id: int, url: str) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from agentaudit.model.schema import (
     migrate,
     snapshots,
 )
-from agentaudit.model.snapshots import SnapshotData
+from agentaudit.model.snapshots import SnapshotData, SnapshotWriter
 
 # How long a run waits for another run's write to finish before it gives up (seconds).
 BUSY_TIMEOUT = 600.0
@@ -49,6 +49,7 @@ __all__ = [
     "ImportRecord",
     "PreviousRun",
     "SnapshotData",
+    "SnapshotWriter",
     "Store",
     "findings_table",
     "metadata",
@@ -135,6 +136,17 @@ class Store:
         normalised to be stored (a NUL byte in a text field) is appended to `warnings`."""
         with self._begin(write=True) as conn:
             return snaps.write_snapshot(conn, data, now or datetime.now(UTC), warnings)
+
+    @contextmanager
+    def open_snapshot(self, origin: str) -> Iterator[SnapshotWriter]:
+        """A snapshot written in batches in one transaction (see SnapshotWriter): committed when the
+        block ends after `finish`, rolled back whole if it raises or ends unfinished. SQLite: the
+        write lock is held from here on, so other writers wait (up to the busy timeout)."""
+        with self._begin(write=True) as conn:
+            writer = SnapshotWriter(conn, origin)
+            yield writer
+            if not writer.finished:
+                raise StoreError(f"snapshot {writer.snapshot_id} was not finished; nothing was stored")
 
     def latest_snapshot_id(self) -> int | None:
         if not self.exists:
