@@ -1,5 +1,5 @@
-"""pyHanko signers for every key source: a PEM key file, a PKCS#12 file, an AWS KMS key
-(`kms:Sign`) or an Azure Key Vault key (`keys/sign`). The key never leaves KMS or Key Vault:
+"""pyHanko signers for every key source: a PEM key file or a PKCS#12 file (the key loaded once),
+an AWS KMS key (`kms:Sign`) or an Azure Key Vault key (`keys/sign`). The key never leaves KMS or Key Vault:
 pyHanko hands over the DER of the signed attributes (a few hundred bytes), KMS gets them
 (Key Vault their SHA-256) and returns the signature. The certificate comes from a file; the key
 behind it is checked to be the certificate's before anything is signed, so a mismatch fails closed.
@@ -15,7 +15,8 @@ from typing import Any
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric import utils as asym_utils
 from pyhanko.keys import load_certs_from_pemder
 from pyhanko.sign import signers
@@ -59,6 +60,34 @@ def _algorithm(cert: asn1_x509.Certificate, table: dict[str, str], digest: str) 
     if kind == "ec" and cert.public_key.curve[1] != "secp256r1":
         raise SignerError("an ECC signing key must be NIST P-256 (ECDSA_SHA_256 / ES256)")
     return table[kind]
+
+
+class LoadedKeySigner(signers.Signer):
+    """Signs with a key already loaded in this process (a PEM or PKCS#12 file). pyHanko's
+    SimpleSigner parses the key again for every signature and signs twice per PDF (a dry run
+    sizes the signature slot); this signs once, and sizes the slot as the remote signers do."""
+
+    def __init__(
+        self,
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+        cert: asn1_x509.Certificate,
+        store: SimpleCertificateStore,
+    ):
+        super().__init__(signing_cert=cert, cert_registry=store)
+        self.key = key
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        assert self.signing_cert is not None
+        if digest_algorithm != "sha256":
+            raise SignerError(f"unsupported digest {digest_algorithm} (agentaudit signs with SHA-256)")
+        if dry_run:
+            return _placeholder(self.signing_cert)
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        if mechanism == "rsassa_pkcs1v15" and isinstance(self.key, rsa.RSAPrivateKey):
+            return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        if mechanism == "ecdsa" and isinstance(self.key, ec.EllipticCurvePrivateKey):
+            return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
+        raise SignerError(f"unsupported signature mechanism {mechanism} for this key")
 
 
 class KmsSigner(signers.Signer):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms as asn1_cms
-from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,6 +37,51 @@ DEMO_SUBJECT = "agentaudit DEMO signing key - NOT FOR AUDIT USE"
 
 class SigningError(AgentAuditError):
     """A key, certificate or signature that cannot be used."""
+
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# Loaded keys by the SHA-256 of their file and the passphrase. Loading an RSA key checks it whole
+# (about 0.1 s for RSA-3072, and pyHanko's own signer parsed it again for every signature); a run
+# signs three times (the start-up check, the PDF in a forked worker that inherits this, the
+# manifest), so it is parsed once. A key file replaced in between is parsed again.
+_KEYS: dict[tuple[bytes, bytes | None], tuple[PrivateKey, x509.Certificate | None]] = {}
+
+
+def _pem_key(path: Path, data: bytes, passphrase: bytes | None) -> tuple[PrivateKey, None]:
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"{path}: cannot load the signing key: {exc}") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise SigningError(f"{path}: signing key must be RSA or EC")
+    return key, None
+
+
+def _pkcs12_key(path: Path, data: bytes, passphrase: bytes | None) -> tuple[PrivateKey, x509.Certificate]:
+    try:
+        key, cert, _chain = pkcs12.load_key_and_certificates(data, passphrase)
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"{path}: cannot open the PKCS#12 file: {exc}") from None
+    if cert is None or not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise SigningError(f"{path}: the PKCS#12 file needs an RSA or EC key and its certificate")
+    return key, cert
+
+
+def _loaded(
+    path: Path,
+    passphrase: bytes | None,
+    load: Callable[[Path, bytes, bytes | None], tuple[PrivateKey, x509.Certificate | None]],
+) -> tuple[PrivateKey, x509.Certificate | None]:
+    """The key (and certificate) in `path`, parsed once per content of the file."""
+    what = "load the signing key" if load is _pem_key else "open the PKCS#12 file"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SigningError(f"{path}: cannot {what}: {exc}") from None
+    key = (hashlib.sha256(data).digest(), passphrase)
+    if key not in _KEYS:
+        _KEYS[key] = load(path, data, passphrase)
+    return _KEYS[key]
 
 
 @dataclass(frozen=True)
@@ -62,26 +107,16 @@ class SigningIdentity:
             return self._pkcs12()[1]
         return load_certificate(self.cert_path)
 
-    def private_key(self) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    def private_key(self) -> PrivateKey:
         if self.source == "pkcs12":
             return self._pkcs12()[0]
         if self.key_path is None:
             raise SigningError(f"the {self.source} key {self.key_ref} is not readable here (it signs remotely)")
-        try:
-            key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=self.passphrase)
-        except (OSError, ValueError, TypeError) as exc:
-            raise SigningError(f"{self.key_path}: cannot load the signing key: {exc}") from None
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise SigningError(f"{self.key_path}: signing key must be RSA or EC")
-        return key
+        return _loaded(self.key_path, self.passphrase, _pem_key)[0]
 
-    def _pkcs12(self) -> tuple[rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, x509.Certificate]:
-        try:
-            key, cert, _chain = pkcs12.load_key_and_certificates(self.cert_path.read_bytes(), self.passphrase)
-        except (OSError, ValueError, TypeError) as exc:
-            raise SigningError(f"{self.cert_path}: cannot open the PKCS#12 file: {exc}") from None
-        if cert is None or not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise SigningError(f"{self.cert_path}: the PKCS#12 file needs an RSA or EC key and its certificate")
+    def _pkcs12(self) -> tuple[PrivateKey, x509.Certificate]:
+        key, cert = _loaded(self.cert_path, self.passphrase, _pkcs12_key)
+        assert cert is not None  # _pkcs12_key refuses a file without one
         return key, cert
 
     def signer(self) -> pyhanko_signers.Signer:
@@ -100,13 +135,7 @@ class SigningIdentity:
 
             credential = self.client_source or DefaultAzureCredential(**azure_transport_options())
             return remote.KeyVaultSigner(self.key_ref, cert, store, credential)
-        key = self.private_key()
-        der = key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        return pyhanko_signers.SimpleSigner(
-            signing_cert=cert, signing_key=asn1_keys.PrivateKeyInfo.load(der), cert_registry=store
-        )
+        return remote.LoadedKeySigner(self.private_key(), cert, store)
 
     def timestamper(self) -> TimeStamper | None:
         return RequestsHTTPTimeStamper(self.tsa_url, timeout=30) if self.tsa_url else None
