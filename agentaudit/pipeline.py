@@ -37,6 +37,7 @@ from agentaudit.output.results import (
     JSONL,
     PARQUET,
     atomic_folder,
+    evidence_text,
     needing_action,
     write_findings_csv,
     write_findings_jsonl,
@@ -279,6 +280,7 @@ def check(
         evaluation.trend = trend(evaluation.findings, previous, evaluated)
         summary = {"controls": evaluation.controls, "snapshot_id": snapshot_id, "trend": evaluation.trend}
         run_id = store.write_check_run(snapshot_id, when, summary, _finding_chunks(evaluation.findings))
+        evaluation.findings["evidence"] = evidence_text(evaluation.findings["evidence"])  # stored: now as text
     return CheckResult(run_id, snapshot_id, evaluation, ctx)
 
 

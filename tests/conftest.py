@@ -137,8 +137,9 @@ def status_of(findings: pd.DataFrame, control: str, uid: str) -> str:
 
 
 def evidence_of(findings: pd.DataFrame, control: str, uid: str) -> dict[str, Any]:
+    """One result's evidence, parsed from the JSON text a check's findings hold it as."""
     rows = findings[(findings["control_id"] == control) & (findings["subject_uid"] == uid)]
-    return dict(rows.iloc[0]["evidence"])
+    return dict(json.loads(rows.iloc[0]["evidence"]))
 
 
 @pytest.fixture

@@ -180,3 +180,35 @@ def test_uuid5_texts_are_the_standard_librarys() -> None:
     names = [f"observation/{i}/é/{'x' * i}" for i in range(50)] + ["", "中文/😀"]
     assert uuid5_texts(pa.array(names)).to_pylist() == [str(uuid.uuid5(NAMESPACE, n)) for n in names]
     assert uuid5_texts(pa.array([], pa.string())).to_pylist() == []
+
+
+def _held_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as a check hands it on: evidence as JSON text, one copy per distinct value."""
+    return frame.assign(evidence=results.evidence_text(frame["evidence"]))
+
+
+@pytest.mark.parametrize("sort_keys", [True, False])
+def test_evidence_held_as_text_is_the_json_of_the_dicts(sort_keys: bool) -> None:
+    frame = _frame()
+    held = _held_as_text(frame)
+    assert isinstance(held["evidence"].dtype, pd.CategoricalDtype)
+    assert list(held["evidence"].cat.categories) == [results.dumps(v) for v in frame["evidence"][:4] if v is not None]
+    assert results.evidence_json(held, sort_keys).equals(results.evidence_json(frame, sort_keys))
+    chunk, rows = held.iloc[5:11], frame.iloc[5:11]  # a chunk: only its own distinct values are converted
+    assert results.evidence_texts(chunk, sort_keys).equals(results.evidence_texts(rows, sort_keys))
+    parsed = [None if v is None else json.loads(results.dumps(v)) for v in frame["evidence"]]
+    assert results.evidence_values(held["evidence"]) == parsed
+
+
+def test_files_from_evidence_held_as_text_are_byte_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(results, "CHUNK_ROWS", 4)
+    frame = _frame()
+    for name, source in (("dicts", frame), ("text", _held_as_text(frame))):
+        results.write_findings_jsonl(source, tmp_path / f"{name}.jsonl")
+        results.write_findings_csv(source, tmp_path / f"{name}.csv")
+        results.write_findings_parquet(source, tmp_path / f"{name}.parquet")
+    assert (tmp_path / "text.jsonl").read_bytes() == (tmp_path / "dicts.jsonl").read_bytes()
+    assert (tmp_path / "text.csv").read_bytes() == (tmp_path / "dicts.csv").read_bytes()
+    assert pq.read_table(tmp_path / "text.parquet").equals(pq.read_table(tmp_path / "dicts.parquet"))

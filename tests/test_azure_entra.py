@@ -51,7 +51,7 @@ def status(findings: pd.DataFrame, control: str, uid: str) -> str:
 
 def evidence(findings: pd.DataFrame, control: str, uid: str) -> dict[str, Any]:
     rows = findings[(findings["control_id"] == control) & (findings["subject_uid"] == uid)]
-    return dict(rows.iloc[0]["evidence"])
+    return dict(json.loads(rows.iloc[0]["evidence"]))
 
 
 def test_every_az_file_is_recognised_and_notes_are_not_gaps() -> None:

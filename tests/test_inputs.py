@@ -48,7 +48,7 @@ def test_iam_users_are_never_passed_on_static_keys_or_human_use_without_the_cred
     for control in ("LC-009", "ACC-007", "MON-001"):
         row = without[(without["control_id"] == control) & (without["subject_uid"] == user.uid)].iloc[0]
         assert row["status"] == "error", control
-        assert row["evidence"]["missing_input"] == ["credential_report"]
+        assert json.loads(row["evidence"])["missing_input"] == ["credential_report"]
     # A failed credential report is no better than none.
     now = datetime.now(UTC)
     failed = Source("r", "credential_report", "aws", "111122223333", "r", now, now, SourceStatus.FAILED, error="x")

@@ -44,6 +44,7 @@ from agentaudit.output.packtables import (
     tool_frame,
     unit_stats,
 )
+from agentaudit.output.results import evidence_values
 
 
 @dataclass
@@ -200,8 +201,9 @@ def owner_sections(
     blocks: dict[str, dict[str, dict[str, Any]]] = {str(o): {} for o in listed["owner"].drop_duplicates()}
     columns = ["owner", "subject_uid", "identity_name", "subject_type", "account", "native_id", "control_id",
                "severity", "title", "status", "evidence"]  # fmt: skip
+    values = [evidence_values(rows[c]) if c == "evidence" else rows[c].tolist() for c in columns]
     for owner, uid, name, kind, account, native, control, severity, title, _status, evidence in zip(
-        *(rows[c].tolist() for c in columns), strict=True
+        *values, strict=True
     ):
         subject = blocks[str(owner)].setdefault(
             uid,

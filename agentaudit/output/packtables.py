@@ -21,7 +21,7 @@ from agentaudit.controls.catalog import Catalog
 from agentaudit.controls.context import Context
 from agentaudit.model.records import Severity
 from agentaudit.output.arrowtext import strings
-from agentaudit.output.results import is_missing
+from agentaudit.output.results import evidence_values, is_missing
 
 OWNER_FAMILIES = ("OWN", "PUR")
 # Most severe first, from the one order Severity defines.
@@ -346,7 +346,8 @@ def tool_frame(findings: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     names = dict(zip(ctx.identities["uid"], ctx.identities["name"], strict=True))
     tool_findings = findings[findings["subject_type"] == "tool"]
     failing = control_lists(tool_findings[tool_findings["status"] == "fail"])
-    documented = tool_findings[tool_findings["control_id"] == "TOOL-001"].set_index("subject_uid")["evidence"]
+    listed = tool_findings[tool_findings["control_id"] == "TOOL-001"]
+    documented = pd.Series(evidence_values(listed["evidence"]), index=listed["subject_uid"], dtype=object)
     flag = {True: "required", False: "not required"}
     return pd.DataFrame(
         {

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import xlsxwriter
@@ -31,7 +32,7 @@ from agentaudit.output.catalog_text import catalog_plain
 from agentaudit.output.evidence import describe
 from agentaudit.output.packdata import PackData
 from agentaudit.output.packtables import FRAMEWORK_COLUMNS, TOOL_COLUMNS, natural_sorted
-from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, dumps, is_missing
+from agentaudit.output.results import FINDING_FIELDS, QUIET_STATUSES, dumps, evidence_texts
 from agentaudit.output.safe import FORMULA_STARTS
 from agentaudit.output.sheetxml import (
     BuiltRows,
@@ -220,26 +221,25 @@ def _finding_columns(findings: pd.DataFrame, said: dict[tuple[str, str | None], 
         elif name == "first_seen":  # the store gives datetimes; JSON round trips give text
             columns.append(pa.array(pd.to_datetime(findings[name], utc=True, errors="coerce"), from_pandas=True))
         elif name == "evidence":
-            values = findings[name].tolist()
-            texts = [None if is_missing(v) else dumps(v, sort_keys=True) for v in values]
-            columns.append(strings(_evidence_words(findings["control_id"].tolist(), values, texts, said)))
-            columns.append(strings(texts))
+            texts = evidence_texts(findings)
+            columns.append(strings(_evidence_words(findings["control_id"].tolist(), texts.to_pylist(), said)))
+            columns.append(texts)
         else:
             columns.append(strings(column_array(findings[name])))
     return columns
 
 
 def _evidence_words(
-    controls: list[str], values: list[Any], texts: list[str | None], said: dict[tuple[str, str | None], str | None]
+    controls: list[str], texts: list[str | None], said: dict[tuple[str, str | None], str | None]
 ) -> list[str | None]:
     """Each result's evidence in words, put once per distinct (control, evidence JSON): results
     repeat the same evidence (at 20,000 identities 2,147 distinct among 251,000), and describe()
-    gives the same words for evidence equal as JSON."""
+    gives the same words for evidence equal as JSON (so it reads the JSON back)."""
     words = []
-    for control, value, text in zip(controls, values, texts, strict=True):
+    for control, text in zip(controls, texts, strict=True):
         key = (control, text)
         if key not in said:
-            said[key] = describe(control, value) or None
+            said[key] = describe(control, None if text is None else orjson.loads(text)) or None
         words.append(said[key])
     return words
 
