@@ -495,3 +495,32 @@ def test_leavers_rows_go_to_their_manager_with_the_deadline_and_return_address(t
         ["pdftotext", str(folder / "review-pack.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert f"to be returned by {summary['deadline']}" in " ".join(text.split())
+
+
+def test_owner_workbooks_built_a_few_rows_at_a_time_are_the_same_files(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows' XML is built a batch of whole workbooks at a time; batches change no byte."""
+    from agentaudit.output import ownerbooks
+    from agentaudit.output.attestation import review_rows
+
+    store = Store(store_url)
+    config = load_config(pipeline.demo_paths()["config"])
+    result = pipeline.check(store, config, pipeline.DEMO_AS_OF)
+    rows = review_rows(result.context, result.evaluation.findings)
+    campaign = store.create_campaign("2026-Q4", result.run_id, result.snapshot_id)
+    meta = {"organisation": "Halcyon", "run_id": result.run_id, "snapshot_id": result.snapshot_id}
+    parts: dict[int, dict[str, bytes]] = {}
+    for batch in (10**9, 3):
+        monkeypatch.setattr(ownerbooks, "BATCH_ROWS", batch)
+        folder = tmp_path / str(batch)
+        folder.mkdir()
+        ownerbooks.write_workbooks(rows, campaign, meta, folder)
+        parts[batch] = {}
+        for book in sorted((folder / "attestation").glob("*.xlsx")):
+            with zipfile.ZipFile(book) as opened:
+                for name in opened.namelist():
+                    if name.startswith("xl/"):
+                        parts[batch][f"{book.name}:{name}"] = opened.read(name)
+    assert len({name.split(":")[0] for name in parts[3]}) > 3  # several workbooks, so several batches
+    assert parts[3] == parts[10**9]
