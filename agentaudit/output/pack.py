@@ -13,8 +13,10 @@ estate each takes about as long, and a small one waits for none of them in turn.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,18 @@ def _start_worker(name: str, target: Callable[..., object], *args: Any) -> Calla
     return wait
 
 
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """While forked workers run, the objects that exist now are left out of garbage collection in
+    this process and in the workers: a collection writes to every object it walks, and each page
+    written after the fork is copied, once for this process and kept by every worker."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _inventory(data: PackData, identities: pd.DataFrame) -> dict[str, Any]:
     keep = [
         "uid", "provider", "account", "native_id", "name", "kind", "is_agent", "agent_reason", "created",
@@ -129,7 +143,7 @@ def write_pack(
     as_of: datetime,
     review: Review | None = None,
 ) -> Path:
-    with atomic_folder(final) as folder:
+    with atomic_folder(final) as folder, _frozen_heap():
         workers = [_start_worker("review-pack.xlsx", write_xlsx, data, findings, folder / XLSX)]
         if review is not None:
             workers.append(_start_worker("attestation workbooks", write_review, review, data.meta, folder))
