@@ -174,7 +174,9 @@ def enrich(
     capabilities: dict[str, set[str]] | None = None,
 ) -> tuple[SnapshotData, list[str]]:
     """One snapshot's records from what was collected. `capabilities`: holds_agent_permissions of
-    the grants already handed to the store (not in `collected`)."""
+    the grants already handed to the store (not in `collected`). The identity and credential lists
+    of `collected` are enriched in place, each record replaced as its enriched copy is made: at a
+    million identities the old and new records side by side cost over half a gigabyte."""
     warnings = list(collected.warnings)
     entries, match_warnings = match_register(entries, collected.identities)
     warnings += match_warnings
@@ -187,7 +189,7 @@ def enrich(
     }
     agent_grants = holds_agent_permissions(collected.grants, {k: set(v) for k, v in (capabilities or {}).items()})
     enriched: dict[str, Identity] = {}
-    for identity in collected.identities:
+    for position, identity in enumerate(collected.identities):
         changes: dict[str, Any] = {}
         facts = collected.user_facts.get(identity.native_id)
         if facts is not None:
@@ -204,7 +206,7 @@ def enrich(
         is_agent, reason = _classify(identity, config, entry is not None, exec_role_of.get(identity.uid), agent_grants)
         if is_agent != identity.is_agent or reason != identity.agent_reason:
             changes.update(is_agent=is_agent, agent_reason=reason)
-        enriched[identity.uid] = evolve(identity, **changes) if changes else identity
+        enriched[identity.uid] = collected.identities[position] = evolve(identity, **changes) if changes else identity
     _share_across_links(enriched, config.agents_inherit_from_execution_role)
     credentials, link_warnings = _link_credentials(collected.credentials, list(enriched.values()), config)
     warnings += link_warnings
@@ -253,21 +255,23 @@ def _link_credentials(
     credentials: list[Credential], identities: list[Identity], config: Config
 ) -> tuple[list[Credential], list[str]]:
     """Secrets carry no owner of their own; a tag may name the identity they serve — by name
-    within the secret's own account/tenant, or by ARN/object id. Ambiguity is reported, not guessed."""
-    index = IdentityIndex.of(identities)
-    linked, warnings = [], []
-    for credential in credentials:
+    within the secret's own account/tenant, or by ARN/object id. Ambiguity is reported, not guessed.
+    Linked in place (the list is returned); the identity index is built only if a tag needs it."""
+    index: IdentityIndex | None = None
+    warnings = []
+    for position, credential in enumerate(credentials):
         if credential.identity_uid is None:
             value, key = tag_value(credential.tags, config.tags["identity"])
             if value:
+                if index is None:
+                    index = IdentityIndex.of(identities)
                 found = index.resolve(value, credential.provider, credential.account)
                 if found.uid:
-                    credential = evolve(credential, identity_uid=found.uid)
+                    credentials[position] = evolve(credential, identity_uid=found.uid)
                 elif found.candidates:
                     where = f"{credential.provider} {credential.account}"
                     warnings.append(
                         f"{credential.native_id}: tag {key}={value!r} names no single identity in {where} "
                         f"(candidates: {', '.join(found.candidates)}); not linked"
                     )
-        linked.append(credential)
-    return linked, warnings
+    return credentials, warnings
