@@ -13,15 +13,13 @@ from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from azure.core.credentials import TokenCredential
 
 from agentaudit import __version__
 from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
-from agentaudit.collectors.azure_live import AzureCollector, AzureOptions, default_credential
 from agentaudit.collectors.enrich import enrich, holds_agent_permissions
 from agentaudit.collectors.exports import Collected, GrantSink, read_exports
 from agentaudit.collectors.register import load_register, load_roster
@@ -45,6 +43,11 @@ from agentaudit.output.results import (
     write_json,
 )
 from agentaudit.output.signing import configured_identity, exposed_key_warning, fingerprint, is_demo
+
+if TYPE_CHECKING:  # the Azure SDK is imported by Azure runs only
+    from azure.core.credentials import TokenCredential
+
+    from agentaudit.collectors.azure_live import AzureOptions
 
 Progress = Callable[[str], None]
 # The sample estate was exported on this date; the demo evaluates as of it so results never drift.
@@ -190,6 +193,8 @@ def collect_azure(
     credential: TokenCredential | None = None,
 ) -> CollectResult:
     """Read one Entra tenant and its subscriptions live (azure-identity credential chain)."""
+    from agentaudit.collectors.azure_live import AzureCollector, default_credential
+
     collector = AzureCollector(options, credential or default_credential(options), progress)
     origin = f"azure:live:{options.tenant}"
     result = _collect(lambda _sink: collector.collect(), origin, store, config, register, roster, strict)
