@@ -12,18 +12,16 @@ With --store a PostgreSQL URL the snapshot goes there (its database should be di
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synthetic import AS_OF, generate
+from synthetic import AS_OF, estate_folder, estate_parser
 
 from agentaudit import pipeline
 from agentaudit.config import load_config
@@ -59,16 +57,11 @@ def _timed(name: str, func: Callable[..., Any], *args: Any) -> tuple[Any, dict[s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--identities", type=int, default=10_000)
-    parser.add_argument("--keep", type=Path, help="keep the generated estate and the store in this folder")
+    parser = estate_parser(__doc__ or "", "keep the generated estate and the store in this folder")
     parser.add_argument("--store", help="evidence store URL (default: a new SQLite file in the folder)")
     parser.add_argument("--collect-only", action="store_true", help="do not read the snapshot back")
     args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="agentaudit-collect-"))
-    estate = work / "estate"
-    if not estate.exists():
-        generate(estate, args.identities)
+    work, estate, _generated = estate_folder(args, "agentaudit-collect-")
     db = work / "collect.db"
     if args.store is None:
         db.unlink(missing_ok=True)

@@ -12,18 +12,16 @@ disposable); the default is a new SQLite file in the work folder.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from synthetic import AS_OF, generate
+from synthetic import AS_OF, estate_folder, estate_parser
 
 
 def _size_mb(path: Path) -> float:
@@ -33,16 +31,11 @@ def _size_mb(path: Path) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--identities", type=int, default=10_000)
-    parser.add_argument("--keep", type=Path, help="keep the generated estate (and outputs) in this folder")
+    parser = estate_parser(__doc__ or "", "keep the generated estate (and outputs) in this folder")
     parser.add_argument("--store", help="evidence store URL (default: a new SQLite file)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the run to this file")
     args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="agentaudit-run-bench-"))
-    estate = work / "estate"
-    if not estate.exists():
-        generate(estate, args.identities)
+    work, estate, _generated = estate_folder(args, "agentaudit-run-bench-")
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
     db = work / "run-bench.db"

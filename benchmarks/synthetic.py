@@ -71,15 +71,27 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def prepare(description: str, prefix: str) -> tuple[Path, Path, float]:
-    """Parse --identities/--keep; generate the estate unless kept. Returns (work, estate, seconds)."""
+def estate_parser(
+    description: str, keep: str = "keep the generated estate and store in this folder"
+) -> argparse.ArgumentParser:
+    """The options every benchmark on a synthetic estate takes: its size, and a folder to keep it in."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--identities", type=int, default=10_000)
-    parser.add_argument("--keep", type=Path, help="keep the generated estate and store in this folder")
-    args = parser.parse_args()
+    parser.add_argument("--keep", type=Path, help=keep)
+    return parser
+
+
+def estate_folder(args: argparse.Namespace, prefix: str) -> tuple[Path, Path, float]:
+    """The work folder (--keep, else a new temporary one) and its estate, generated unless it is
+    there already (a kept estate is reused). Returns (work, estate, seconds spent generating)."""
     work = args.keep or Path(tempfile.mkdtemp(prefix=prefix))
     estate = work / "estate"
     started = time.perf_counter()
     if not estate.exists():
         generate(estate, args.identities)
     return work, estate, time.perf_counter() - started
+
+
+def prepare(description: str, prefix: str) -> tuple[Path, Path, float]:
+    """Parse --identities/--keep; generate the estate unless kept. Returns (work, estate, seconds)."""
+    return estate_folder(estate_parser(description).parse_args(), prefix)
