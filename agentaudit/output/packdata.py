@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agentaudit.config import Config
@@ -23,6 +24,7 @@ from agentaudit.output.packtables import (
     CREDENTIAL_COLUMNS,
     CREDENTIAL_HEADERS,
     OWNER_COLUMNS,
+    OWNER_FAMILIES,
     OWNER_HEADERS,
     SEVERITY_ORDER,
     TOOL_COLUMNS,
@@ -74,9 +76,17 @@ class PackData:
     source_frame: pd.DataFrame | None = None  # every source with every column (the workbook's)
 
 
-def _sorted_failing(failing: pd.DataFrame) -> pd.DataFrame:
-    order = failing["severity"].map(SEVERITY_ORDER).fillna(9)
-    return failing.assign(_order=order).sort_values(["_order", "control_id", "identity_name"], kind="stable")
+def _sorted_failing(findings: pd.DataFrame) -> pd.DataFrame:
+    """The failing results, most severe first, then by control and name (with their `_order`): the
+    sort keys are ordered on their own and the rows taken once, in that order (a filtered, an
+    extended and a sorted copy of a million results were alive together)."""
+    rows = np.flatnonzero((findings["status"] == "fail").to_numpy())
+    keys = findings[["severity", "control_id", "identity_name"]].take(rows)
+    keys = keys.assign(_order=keys["severity"].map(SEVERITY_ORDER).fillna(9))
+    ranked = keys.reset_index(drop=True).sort_values(["_order", "control_id", "identity_name"], kind="stable").index
+    failing = findings.take(rows[ranked])
+    failing["_order"] = keys["_order"].to_numpy()[ranked]
+    return failing
 
 
 def build(
@@ -88,20 +98,21 @@ def build(
     meta: dict[str, Any],
 ) -> PackData:
     limits = config.data["pack"]
-    fails = findings[findings["status"] == "fail"]  # selected once: a copy of a million rows at scale
-    failing = _sorted_failing(fails)
+    failing = _sorted_failing(findings)  # the one copy of the failing results
     units = subject_units(ctx, config.tags["business_unit"])
-    gap_frame = owner_gap_frame(fails, ctx, config.tags["business_unit"])
+    owner_gaps = (findings["status"] == "fail") & findings["family"].isin(OWNER_FAMILIES)
+    gaps = findings.take(np.flatnonzero(owner_gaps.to_numpy()))  # in result order, as they are grouped
+    gap_frame = owner_gap_frame(gaps, ctx, config.tags["business_unit"])
     owners = owner_stats(failing)
     by_owner = owner_sections(
         failing, owners.head(limits["pdf_owners"]), limits["pdf_rows_per_owner"], limits["pdf_subjects"]
     )
-    creds = credential_frame(fails, ctx)
+    creds = credential_frame(failing, ctx)
     tools = tool_frame(findings, ctx)
     sources = ctx.sources.assign(error=ctx.sources["error"].fillna(""))
     data = PackData(
         meta=meta,
-        totals=_totals(findings, fails, ctx),
+        totals=_totals(findings, failing, ctx),
         controls=controls,
         owner_gaps=make_table(
             gap_frame,
@@ -119,7 +130,7 @@ def build(
             "per_owner": limits["pdf_rows_per_owner"],
             "owners": limits["pdf_owners"],
         },
-        families=family_conclusions(findings, fails, controls, meta.get("trend") or {}),
+        families=family_conclusions(findings, failing, controls, meta.get("trend") or {}),
         top_owners=make_table(owners, OWNER_COLUMNS, 10, OWNER_HEADERS),
         top_units=make_table(unit_stats(failing, units), UNIT_COLUMNS, 10, UNIT_HEADERS),
         credentials=make_table(
@@ -136,7 +147,7 @@ def build(
         gap_frame=gap_frame,
         credential_frame=creds,
         tool_frame=tools,
-        framework_frame=framework_frame(findings, fails, catalog, meta.get("frameworks") or list(catalog.frameworks)),
+        framework_frame=framework_frame(findings, failing, catalog, meta.get("frameworks") or list(catalog.frameworks)),
         source_frame=sources,
     )
     if meta.get("attestation"):

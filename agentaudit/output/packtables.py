@@ -151,7 +151,8 @@ def owner_stats(failing: pd.DataFrame) -> pd.DataFrame:
     """Per owner: subjects failing, how many of those results are critical or high, which controls."""
     if failing.empty:
         return pd.DataFrame(columns=OWNER_COLUMNS)
-    frame = failing.assign(_severe=failing["severity"].isin(["critical", "high"]))
+    severe = failing["severity"].isin(["critical", "high"])
+    frame = failing[["owner", "subject_uid", "control_id"]].assign(_severe=severe)  # only the columns used
     stats = frame.groupby("owner", sort=False).agg(
         subjects=("subject_uid", "nunique"),
         severe=("_severe", "sum"),
@@ -188,7 +189,7 @@ def subject_units(ctx: Context, keys: list[str]) -> dict[str, str]:
 def unit_stats(failing: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
     if failing.empty:
         return pd.DataFrame(columns=UNIT_COLUMNS)
-    frame = failing.assign(
+    frame = failing[["subject_uid", "control_id"]].assign(  # the columns used, not a copy of every one
         unit=failing["subject_uid"].map(units).fillna("(no business unit tag)"),
         _severe=failing["severity"].isin(["critical", "high"]),
         _gap=failing["family"].isin(OWNER_FAMILIES),
