@@ -40,6 +40,7 @@ from agentaudit.output.results import (
     atomic_folder,
     needing_action,
     open_text,
+    release_unused_memory,
     write_findings_csv,
     write_findings_jsonl,
     write_findings_parquet,
@@ -151,18 +152,24 @@ def write_pack(
         workers.append(_start_worker("review-pack.pdf", _write_signed_pdf, data, unsigned, folder / PDF, identity))
         try:
             write_findings_parquet(findings, folder / PARQUET)
+            release_unused_memory()  # after each file: Arrow's pool keeps what a writer freed
             passes = bool(data.meta.get("include_passes", False))
             acting = needing_action(findings, passes)
             write_findings_jsonl(acting, folder / JSONL)
+            release_unused_memory()
             write_findings_csv(acting, folder / CSV)
+            release_unused_memory()
             write_json(summary, folder / "summary.json")
             run_id, period = int(data.meta["run_id"]), str(data.meta["period"])
             targets = {COMPLIANCE: folder / OCSF, DETECTION: folder / OCSF_DETECTIONS}
             write_ocsf(acting, data.catalog, run_id, as_of, targets, include_passes=True)
+            release_unused_memory()
             write_oscal(findings, data.catalog, run_id, as_of, period, folder / OSCAL, passes)
+            release_unused_memory()
             if data.meta.get("audit_manager"):
                 write_audit_manager(folder, findings, data.catalog, data.meta)
             _write_inventory(_inventory(data, identities), folder / INVENTORY)
+            release_unused_memory()
             write_html(data, folder / HTML)
         except BaseException:
             for wait in workers:

@@ -78,6 +78,13 @@ def needing_action(findings: pd.DataFrame, include_passes: bool = False) -> pd.D
     return findings[~findings["status"].isin(QUIET_STATUSES)]
 
 
+def release_unused_memory() -> None:
+    """Give the operating system back what Arrow's memory pool keeps of freed buffers: mimalloc
+    holds them for reuse, about 150 MB after each result file at 20,000 identities, and in a pack
+    that memory stays resident beside the forked workers until the process ends."""
+    pa.default_memory_pool().release_unused()
+
+
 def dumps(value: Any, sort_keys: bool = False) -> str:
     """Compact JSON text (orjson: several times faster than json at a million results)."""
     option = _ORJSON | orjson.OPT_SORT_KEYS if sort_keys else _ORJSON
