@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -90,7 +91,8 @@ def main() -> int:
         "frameworks": None, "include_passes": False, "xlsx_include_passes": False,
     }  # fmt: skip
     out = work / "phases-out"
-    out.mkdir(exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # a kept folder's attestation/ from the last run
+    out.mkdir()
     data = phase("pack_data", packdata.build, findings, ctx, evaluation.controls, evaluation.catalog, config, meta)
     acting = needing_action(findings)
     phase("findings.parquet", write_findings_parquet, findings, out / "findings.parquet")
