@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from agentaudit import __version__
-from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
+from agentaudit.collectors.aws_live import AwsCollector
+from agentaudit.collectors.aws_live_calls import AwsOptions
 from agentaudit.collectors.enrich import enrich, holds_agent_permissions
 from agentaudit.collectors.exports import Collected, GrantSink, read_exports
 from agentaudit.collectors.register import load_register, load_roster

@@ -26,7 +26,8 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
+from agentaudit.collectors.aws_live import AwsCollector
+from agentaudit.collectors.aws_live_calls import AwsOptions
 
 REGION = "us-east-1"
 OWNER = {"owner": "ana@example.com", "purpose": "benchmark"}

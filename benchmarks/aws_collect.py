@@ -21,7 +21,8 @@ import urllib.request
 import boto3
 from synthetic import peak_rss_mb
 
-from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
+from agentaudit.collectors.aws_live import AwsCollector
+from agentaudit.collectors.aws_live_calls import AwsOptions
 
 TRUST = json.dumps(
     {

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from agentaudit.collectors.aws_live import AwsCollector, AwsOptions
+from agentaudit.collectors.aws_live import AwsCollector
+from agentaudit.collectors.aws_live_calls import AwsOptions
 from tests.test_aws_live import MGMT, _factory, _replay_action_groups, moto  # noqa: F401  (moto is a fixture)
 
 REGION = "us-east-1"

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 from agentaudit import pipeline
 from agentaudit.cli import app
-from agentaudit.collectors.aws_live import AwsOptions
+from agentaudit.collectors.aws_live_calls import AwsOptions
 from agentaudit.config import load_config
 from agentaudit.model.records import Attestation, Decision
 from agentaudit.model.store import ImportRecord, Store

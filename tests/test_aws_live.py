@@ -19,7 +19,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from agentaudit import pipeline
-from agentaudit.collectors.aws_live import AwsCollector, AwsOptions, SecretReadRefusedError
+from agentaudit.collectors.aws_live import AwsCollector
+from agentaudit.collectors.aws_live_calls import AwsOptions, SecretReadRefusedError
 from agentaudit.collectors.shapes import SHAPES, sniff
 from agentaudit.config import load_config
 from agentaudit.model.kinds import Input, parse_input

@@ -62,7 +62,7 @@ from agentaudit.model.records import Severity
 
 if TYPE_CHECKING:
     from agentaudit import pipeline
-    from agentaudit.collectors.aws_live import AwsOptions
+    from agentaudit.collectors.aws_live_calls import AwsOptions
     from agentaudit.collectors.azure_live import AzureOptions
     from agentaudit.model.store import Store
 else:  # heavy: loaded when a command first uses it, so --help and version start fast
@@ -98,7 +98,7 @@ def _aws_options(
         if org or accounts or profiles or regions:
             raise AgentAuditError("--org, --accounts, --profiles and --regions need --aws")
         return None
-    from agentaudit.collectors.aws_live import AwsOptions
+    from agentaudit.collectors.aws_live_calls import AwsOptions
 
     return AwsOptions(
         profiles=split_list(profiles),
