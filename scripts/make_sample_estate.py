@@ -12,6 +12,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from agentaudit.examples import azure_builder as az
 from agentaudit.examples import builder as b
 
 ROOT = Path(__file__).resolve().parents[1] / "agentaudit" / "examples"
@@ -431,9 +432,9 @@ def azure_tenant() -> None:
 
     def add_app(name: str, secrets: list[tuple[datetime, datetime]], **sp_args: object) -> str:
         app_id, obj, app_obj = guid("a0a0"), guid("b0b0"), guid("c0c0")
-        passwords = [b.graph_password(f"{name}-secret-{i}", guid("d0d0"), s, e) for i, (s, e) in enumerate(secrets)]
-        apps.append(b.application(app_obj, app_id, name, secrets[0][0] if secrets else ago(300), passwords))
-        sps.append(b.service_principal(obj, app_id, name, TENANT, **sp_args))  # type: ignore[arg-type]
+        passwords = [az.graph_password(f"{name}-secret-{i}", guid("d0d0"), s, e) for i, (s, e) in enumerate(secrets)]
+        apps.append(az.application(app_obj, app_id, name, secrets[0][0] if secrets else ago(300), passwords))
+        sps.append(az.service_principal(obj, app_id, name, TENANT, **sp_args))  # type: ignore[arg-type]
         return obj
 
     ok = [(ago(40), ahead(140))]
@@ -467,7 +468,7 @@ def azure_tenant() -> None:
         "webapp-portal",
         "automation-runbooks",
     ]:
-        sps.append(b.service_principal(guid("e0e0"), guid("f0f0"), name, None, sp_type="ManagedIdentity",
+        sps.append(az.service_principal(guid("e0e0"), guid("f0f0"), name, None, sp_type="ManagedIdentity",
                                        tags=[f"identity-owner:{rng.choice(ACTIVE)}@halcyon.example"]))  # fmt: skip
     agent_specs = [
         ("claims-triage-agent", ["fatima.rahman@halcyon.example"], "Triages insurance claims"),
@@ -479,7 +480,7 @@ def azure_tenant() -> None:
     ]
     for name, sponsors, notes in agent_specs:
         obj = guid("a9e0")
-        sps.append(b.service_principal(obj, guid("a9e1"), name, TENANT, sp_type="ServiceIdentity",
+        sps.append(az.service_principal(obj, guid("a9e1"), name, TENANT, sp_type="ServiceIdentity",
                                        odata_type="#microsoft.graph.agentIdentity", notes=notes, sponsors=sponsors,
                                        blueprint="5e1b0c2d-1111-4222-8333-444455556666"))  # fmt: skip
         owners[name] = obj
@@ -490,7 +491,7 @@ def azure_tenant() -> None:
         "Microsoft Teams Services",
         "Windows Azure Service Management API",
     ]:
-        sps.append(b.service_principal(guid("0ff1"), guid("0ff2"), name, MS_TENANT, tags=[]))
+        sps.append(az.service_principal(guid("0ff1"), guid("0ff2"), name, MS_TENANT, tags=[]))
     sub_scope = f"/subscriptions/{SUB}"
     rg = f"{sub_scope}/resourceGroups/rg-claims"
     grants = [
@@ -507,7 +508,7 @@ def azure_tenant() -> None:
         ("bi-refresh", "Reader", rg),
     ]
     for name, role_name, scope in grants:
-        assignments.append(b.role_assignment(SUB, owners[name], name, role_name, scope, guid("9a9a")))
+        assignments.append(az.role_assignment(SUB, owners[name], name, role_name, scope, guid("9a9a")))
     b.write(folder / "sp-list.json", sps)
     b.write(folder / "app-list.json", apps)
     b.write(folder / "role-assignments.json", assignments)
@@ -515,18 +516,18 @@ def azure_tenant() -> None:
     sign_ins(folder, sps)
     kv = "hal-prod-kv"
     b.write(folder / "keyvault" / f"{kv}-secrets.json", [
-        b.keyvault_item(kv, "secrets", "db-admin-password", ago(500), None, {"owner": "ana.silva@halcyon.example"}),
-        b.keyvault_item(kv, "secrets", "sftp-partner-key", ago(100), ahead(265)),
-        b.keyvault_item(kv, "secrets", "openai-api-key", ago(20), ahead(10), {"agent-identity": "dispatch-copilot"}),
-        b.keyvault_item(kv, "secrets", "webhook-signing", ago(60), ahead(300)),
+        az.keyvault_item(kv, "secrets", "db-admin-password", ago(500), None, {"owner": "ana.silva@halcyon.example"}),
+        az.keyvault_item(kv, "secrets", "sftp-partner-key", ago(100), ahead(265)),
+        az.keyvault_item(kv, "secrets", "openai-api-key", ago(20), ahead(10), {"agent-identity": "dispatch-copilot"}),
+        az.keyvault_item(kv, "secrets", "webhook-signing", ago(60), ahead(300)),
     ])  # fmt: skip
     b.write(folder / "keyvault" / f"{kv}-keys.json", [
-        b.keyvault_item(kv, "keys", "tde-protector", ago(300), ahead(400)),
-        b.keyvault_item(kv, "keys", "token-signing", ago(700), None),
+        az.keyvault_item(kv, "keys", "tde-protector", ago(300), ahead(400)),
+        az.keyvault_item(kv, "keys", "token-signing", ago(700), None),
     ])  # fmt: skip
     b.write(folder / "keyvault" / f"{kv}-certificates.json", [
-        b.keyvault_item(kv, "certificates", "portal-tls", ago(340), ahead(25)),
-        b.keyvault_item(kv, "certificates", "edi-client", ago(100), ahead(265)),
+        az.keyvault_item(kv, "certificates", "portal-tls", ago(340), ahead(25)),
+        az.keyvault_item(kv, "certificates", "edi-client", ago(100), ahead(265)),
     ])  # fmt: skip
 
 
@@ -537,7 +538,7 @@ def sign_ins(folder: Path, sps: list[dict]) -> None:
     items = []
     for index, sp in enumerate(sp for sp in sps if sp["appOwnerOrganizationId"] in (TENANT, None)):
         days = 200 if sp["displayName"] == PLANTED["unused_entra_app"] else 1 + index % 6
-        items.append(b.sign_in_activity(sp["appId"], ago(days)))
+        items.append(az.sign_in_activity(sp["appId"], ago(days)))
     context = "https://graph.microsoft.com/beta/$metadata#reports/servicePrincipalSignInActivities"
     b.write(folder / "sign-in-activity.json", {"@odata.context": context, "value": items})
 
@@ -551,9 +552,9 @@ def directory_roles(folder: Path, owners: dict[str, str]) -> None:
         for i, (name, role) in enumerate(held)
     ]
     definitions = [
-        b.directory_role(APPLICATION_ADMINISTRATOR, "Application Administrator",
+        az.directory_role(APPLICATION_ADMINISTRATOR, "Application Administrator",
                          ["microsoft.directory/applications/allProperties/allTasks"]),
-        b.directory_role(DIRECTORY_READERS, "Directory Readers", ["microsoft.directory/users/standard/read"]),
+        az.directory_role(DIRECTORY_READERS, "Directory Readers", ["microsoft.directory/users/standard/read"]),
     ]  # fmt: skip
     b.write(
         folder / "directory-role-assignments.json",

@@ -15,6 +15,7 @@ from agentaudit.collectors.common import parse_time
 from agentaudit.collectors.exports import read_exports
 from agentaudit.collectors.shapes import sniff
 from agentaudit.errors import InputError
+from agentaudit.examples import azure_builder as az
 from agentaudit.examples import builder as b
 
 DATA = Path(__file__).parent / "data"
@@ -170,12 +171,12 @@ def test_graph_page_agent_identity_managed_identity_and_seven_digit_fractions(tm
 def test_role_assignments_flag_owner_at_subscription_and_skip_unknown_principals() -> None:
     sub = "/subscriptions/3f2a1b0c-4d5e-6f70-8192-a3b4c5d6e7f8"
     tenant = EntraTenant("t")
-    tenant.add_service_principals([b.service_principal("p1", "a1", "agent", "t")], "sp.json", None)
+    tenant.add_service_principals([az.service_principal("p1", "a1", "agent", "t")], "sp.json", None)
     tenant.add_role_assignments(
         [
-            b.role_assignment("s", "p1", "agent", "Owner", sub, "1111aaaa-0000"),
-            b.role_assignment("s", "p1", "agent", "Reader", f"{sub}/resourceGroups/rg", "2222bbbb-0000"),
-            b.role_assignment("s", "unknown", "x", "Reader", sub, "3333cccc-0000"),
+            az.role_assignment("s", "p1", "agent", "Owner", sub, "1111aaaa-0000"),
+            az.role_assignment("s", "p1", "agent", "Reader", f"{sub}/resourceGroups/rg", "2222bbbb-0000"),
+            az.role_assignment("s", "unknown", "x", "Reader", sub, "3333cccc-0000"),
         ],
         "roles.json",
         None,
@@ -190,7 +191,7 @@ def test_role_assignments_flag_owner_at_subscription_and_skip_unknown_principals
 
 def test_keyvault_lists_secrets_keys_certificates() -> None:
     created = datetime(2025, 1, 1, tzinfo=UTC)
-    items = [b.keyvault_item("kv1", kind, "n", created, None) for kind in ("secrets", "keys", "certificates")]
+    items = [az.keyvault_item("kv1", kind, "n", created, None) for kind in ("secrets", "keys", "certificates")]
     creds = azure.parse_keyvault_items(items, "tenant", "t")
     assert [c.type for c in creds] == ["secret", "key", "certificate"]
     assert creds[0].name == "kv1/n" and creds[0].expires is None
