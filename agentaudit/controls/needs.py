@@ -53,8 +53,12 @@ class Coverage:
             }
         )
 
+    def accounts(self, kind: Input) -> frozenset[str]:
+        """The accounts/tenants that hold this input completely."""
+        return self.complete.get(kind.value, frozenset())
+
     def has(self, kind: Input, account: str) -> bool:
-        return account in self.complete.get(kind.value, frozenset())
+        return account in self.accounts(kind)
 
 
 def customer_input_missing(control: Control, ctx: Context) -> str | None:
@@ -72,7 +76,7 @@ def _lacking(frame: pd.DataFrame, need: Need, coverage: Coverage) -> np.ndarray:
     applies = frame["provider"] == need.input.provider
     if need.subjects is not None:
         applies &= frame["subject_kind"].isin(need.subjects)
-    has = frame["account"].isin(coverage.complete.get(need.input.value, frozenset()))
+    has = frame["account"].isin(coverage.accounts(need.input))
     return (applies & ~has).to_numpy(dtype=bool)
 
 
