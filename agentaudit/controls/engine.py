@@ -29,6 +29,7 @@ __all__ = [
     "InvalidSubjectError",
     "checked_catalog",
     "evaluate",
+    "result_keys",
     "subject_frames",
 ]
 
@@ -183,9 +184,15 @@ def _first_seen(findings: pd.DataFrame, seen: dict[tuple[str, str], datetime], a
     first = np.full(len(findings), None, dtype=object)
     open_rows = np.flatnonzero(findings["status"].isin(OPEN_STATUSES).to_numpy())
     if seen:
-        controls = findings["control_id"].to_numpy(dtype=object)[open_rows].tolist()
-        subjects = findings["subject_uid"].to_numpy(dtype=object)[open_rows].tolist()
-        first[open_rows] = [seen.get(key, as_of) for key in zip(controls, subjects, strict=True)]
+        first[open_rows] = [seen.get(key, as_of) for key in result_keys(findings, open_rows)]
     else:
         first[open_rows] = as_of
     return first.tolist()
+
+
+def result_keys(findings: pd.DataFrame, rows: np.ndarray) -> list[tuple[str, str]]:
+    """(control, subject) of the results at these positions; only the two key columns of those
+    rows are converted (copying the frame, evidence included, costs more at a million results)."""
+    controls = findings["control_id"].to_numpy(dtype=object)[rows].tolist()
+    subjects = findings["subject_uid"].to_numpy(dtype=object)[rows].tolist()
+    return list(zip(controls, subjects, strict=True))

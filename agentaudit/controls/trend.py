@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentaudit.controls.engine import OPEN_STATUSES
+from agentaudit.controls.engine import OPEN_STATUSES, result_keys
 from agentaudit.model.runs import PreviousRun
 
 MAX_TREND_ITEMS = 200
@@ -49,12 +49,8 @@ def trend(findings: pd.DataFrame, previous: PreviousRun | None, evaluated: set[s
 
 
 def _keys(findings: pd.DataFrame, statuses: tuple[str, ...], controls: set[str] | None = None) -> set[tuple[str, str]]:
-    """(control, subject) of the results with these statuses (of these controls); only the two
-    key columns of those rows are converted (copying the frame, evidence included, cost more)."""
+    """(control, subject) of the results with these statuses (of these controls)."""
     mask = findings["status"].isin(statuses)
     if controls is not None:
         mask &= findings["control_id"].isin(controls)
-    rows = np.flatnonzero(mask.to_numpy())
-    controls = findings["control_id"].to_numpy(dtype=object)[rows].tolist()
-    subjects = findings["subject_uid"].to_numpy(dtype=object)[rows].tolist()
-    return set(zip(controls, subjects, strict=True))
+    return set(result_keys(findings, np.flatnonzero(mask.to_numpy())))
