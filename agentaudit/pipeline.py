@@ -27,6 +27,7 @@ from agentaudit.controls.context import Context
 from agentaudit.controls.engine import Evaluation, evaluate
 from agentaudit.controls.trend import trend
 from agentaudit.errors import InputError, StoreError
+from agentaudit.model.bulk import python_datetimes
 from agentaudit.model.periods import period_of, previous_period
 from agentaudit.model.records import Decision, Grant, SourceStatus
 from agentaudit.model.store import ImportRecord, SnapshotWriter, Store, findings_table
@@ -302,10 +303,8 @@ def _finding_chunks(frame: pd.DataFrame) -> Iterator[dict[str, list[Any]]]:
 
 def _native_column(series: pd.Series) -> list[Any]:
     """A column as Python values with pandas' missing markers as None, converted in bulk."""
-    if series.dtype.kind == "M":  # Timestamps become datetimes, NaT None; each distinct one once
-        codes, uniques = pd.factorize(series)  # NaT is code -1: the None appended last
-        converted = [*(u.to_pydatetime() for u in uniques), None]
-        return [converted[code] for code in codes.tolist()]
+    if series.dtype.kind == "M":  # Timestamps become datetimes, NaT None
+        return python_datetimes(series)
     missing = series.isna()
     if not missing.any():
         return series.tolist()

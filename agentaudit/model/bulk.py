@@ -254,6 +254,14 @@ def _parsed_datetimes(values: list[Any]) -> pd.Series:
     return pd.Series(parsed.array.take(codes, allow_fill=True))
 
 
+def python_datetimes(column: pd.Series) -> list[datetime | None]:
+    """A datetime column as Python datetimes (NaT as None), each distinct value converted once:
+    the form the DBAPIs bind, and what callers compare with stored times."""
+    codes, uniques = pd.factorize(column)  # NaT is code -1: the None appended last
+    converted = [*(u.to_pydatetime() for u in uniques), None]
+    return [converted[code] for code in codes.tolist()]
+
+
 Reader = Callable[[list[Any]], list[Any]]
 
 

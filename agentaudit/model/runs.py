@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agentaudit.model import records as r
-from agentaudit.model.bulk import insert_columns, read_columns
+from agentaudit.model.bulk import insert_columns, python_datetimes, read_columns
 from agentaudit.model.schema import as_utc, check_runs, findings_table, new_id
 
 
@@ -75,17 +74,10 @@ def previous_run(conn: Connection, snapshot_id: int) -> PreviousRun | None:
         ),
     )  # read in bulk: a large estate's previous run has hundreds of thousands of open findings
     keys = zip(frame["control_id"].tolist(), frame["subject_uid"].tolist(), strict=True)
-    values = zip(frame["identity_name"].tolist(), _datetimes(frame["first_seen"]), strict=True)
+    values = zip(frame["identity_name"].tolist(), python_datetimes(frame["first_seen"]), strict=True)
     return PreviousRun(
         run_id=int(run.id),
         as_of=as_utc(run.as_of),
         failing=dict(zip(keys, values, strict=True)),
         evaluated=_evaluated_controls(run.summary),
     )
-
-
-def _datetimes(column: pd.Series) -> list[datetime | None]:
-    """A UTC datetime column as Python datetimes (NaT as None), each distinct value converted once."""
-    codes, uniques = pd.factorize(column)  # NaT is code -1: the None appended last
-    converted = [*(u.to_pydatetime() for u in uniques), None]
-    return [converted[code] for code in codes.tolist()]
